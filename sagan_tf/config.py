@@ -1,0 +1,258 @@
+"""Experiment configuration: typed dataclasses, YAML files in ``configs/``, ``--set`` overrides.
+
+Every key is validated: an unknown key or a value of the wrong type is a ``ConfigError`` naming
+the key (``model.chh``), never a silent default.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+import yaml
+
+from sagan_tf.errors import ConfigError
+
+
+@dataclass
+class DataConfig:
+    """Where images come from and how they are shaped (``data.*``)."""
+
+    source: str = "tfds"  # tfds | folder
+    name: str = "fashion_mnist"  # TFDS dataset name (source: tfds)
+    path: Optional[str] = None  # root with one subfolder per class (source: folder)
+    split: str = "train"
+    image_key: str = "image"
+    label_key: Optional[str] = "label"  # null: unconditional data
+    resolution: int = 32
+    channels: int = 3
+    num_classes: int = 10  # 0: unconditional
+    resize: str = "bilinear"  # bilinear | area | pad (pad a smaller image with black, e.g. 28 -> 32)
+    center_crop: bool = True  # crop the central square before resizing
+    shuffle_buffer: int = 10000
+    cache: bool = True  # cache decoded, resized uint8 images in memory
+
+
+@dataclass
+class ModelConfig:
+    """Architecture (``model.*``); see ``sagan_tf.models``."""
+
+    arch: str = "resnet"
+    ch: int = 64
+    z_dim: int = 128
+    g_attention: list[int] = field(default_factory=lambda: [16])
+    d_attention: list[int] = field(default_factory=lambda: [16])
+    attention_variant: str = "pooled"  # pooled (official code) | paper (eq. 1-3)
+    sync_bn: bool = True  # cross-replica batch statistics in G's batch norms
+    bn_momentum: float = 0.9
+
+
+@dataclass
+class TrainConfig:
+    """Optimisation (``train.*``): hinge loss, TTUR (section 4.2)."""
+
+    batch_size: int = 64  # global batch over all replicas
+    steps: int = 100000  # generator updates
+    d_steps: int = 1  # D updates per G update
+    g_lr: float = 1e-4
+    d_lr: float = 4e-4
+    beta1: float = 0.0
+    beta2: float = 0.999  # official code's value (the paper's text says 0.9)
+    seed: int = 0
+
+
+@dataclass
+class LogConfig:
+    """Logging and checkpoint cadence (``log.*``), in training steps."""
+
+    scalars_every: int = 10
+    samples_every: int = 500
+    samples_per_class: int = 8
+    checkpoint_every: int = 1000
+    keep_checkpoints: int = 3
+
+
+@dataclass
+class Config:
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    log: LogConfig = field(default_factory=LogConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def model_signature(self) -> dict[str, Any]:
+        """What a checkpoint's variables depend on: resuming with a different one is an error."""
+        d = self.data
+        return {
+            "model": dataclasses.asdict(self.model),
+            "data": {"resolution": d.resolution, "channels": d.channels, "num_classes": d.num_classes},
+        }
+
+
+_CHOICES = {
+    "data.source": ("tfds", "folder"),
+    "data.resize": ("bilinear", "area", "pad"),
+    "model.arch": ("resnet",),
+    "model.attention_variant": ("pooled", "paper"),
+}
+
+
+def _type_name(tp) -> str:
+    return getattr(tp, "__name__", str(tp)).replace("typing.", "")
+
+
+def _coerce(key: str, value: Any, tp) -> Any:
+    """Checks ``value`` against the annotation ``tp``; ints are accepted for floats."""
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        if value is None:
+            return None
+        return _coerce(key, value, args[0])
+    if origin is list:
+        (item,) = typing.get_args(tp)
+        if isinstance(value, (int, float, str)) and not isinstance(value, bool):
+            value = [value]
+        if not isinstance(value, list):
+            raise ConfigError(f"config key {key!r} must be a list of {_type_name(item)}, got {value!r}")
+        return [_coerce(f"{key}[{i}]", v, item) for i, v in enumerate(value)]
+    if tp is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if tp is bool and not isinstance(value, bool):
+        raise ConfigError(f"config key {key!r} must be true or false, got {value!r}")
+    if tp in (int, float) and isinstance(value, bool):
+        raise ConfigError(f"config key {key!r} must be {_type_name(tp)}, got {value!r}")
+    if not isinstance(value, tp):
+        raise ConfigError(f"config key {key!r} must be {_type_name(tp)}, got {value!r} ({type(value).__name__})")
+    return value
+
+
+def _set(config: Config, key: str, value: Any) -> None:
+    parts = key.split(".")
+    if len(parts) != 2:
+        raise ConfigError(f"config key {key!r} must be section.name (sections: {', '.join(_sections())})")
+    section_name, name = parts
+    if section_name not in _sections():
+        raise ConfigError(f"unknown config section {section_name!r} in {key!r} (sections: {', '.join(_sections())})")
+    section = getattr(config, section_name)
+    hints = typing.get_type_hints(type(section))
+    if name not in hints:
+        raise ConfigError(f"unknown config key {key!r} (known in {section_name}: {', '.join(sorted(hints))})")
+    value = _coerce(key, value, hints[name])
+    if key in _CHOICES and value not in _CHOICES[key]:
+        raise ConfigError(f"config key {key!r} must be one of {', '.join(_CHOICES[key])}, got {value!r}")
+    setattr(section, name, value)
+
+
+def _sections() -> list[str]:
+    return [f.name for f in dataclasses.fields(Config)]
+
+
+def from_dict(raw: Any, base: Optional[Config] = None) -> Config:
+    """Builds a validated ``Config`` from nested dicts (as read from YAML)."""
+    config = base if base is not None else Config()
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"a config must be a mapping of sections, got {type(raw).__name__}")
+    for section_name, section in raw.items():
+        if section_name not in _sections():
+            raise ConfigError(f"unknown config section {section_name!r} (sections: {', '.join(_sections())})")
+        if not isinstance(section, dict):
+            raise ConfigError(f"config section {section_name!r} must be a mapping, got {section!r}")
+        for name, value in section.items():
+            _set(config, f"{section_name}.{name}", value)
+    validate(config)
+    return config
+
+
+def load(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> Config:
+    """Reads a YAML config and applies ``key=value`` overrides (values parsed as YAML)."""
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"config file not found: {path}") from None
+    except yaml.YAMLError as e:
+        raise ConfigError(f"config file {path} is not valid YAML: {str(e).splitlines()[0]}") from None
+    config = from_dict(raw)
+    apply_overrides(config, overrides)
+    return config
+
+
+def apply_overrides(config: Config, overrides: list[str] | tuple[str, ...]) -> Config:
+    for item in overrides:
+        if "=" not in item:
+            raise ConfigError(f"override {item!r} must look like section.key=value")
+        key, text = item.split("=", 1)
+        try:
+            value = yaml.safe_load(text)
+        except yaml.YAMLError:
+            value = text
+        _set(config, key.strip(), value)
+    validate(config)
+    return config
+
+
+def validate(config: Config) -> None:
+    """Cross-field checks that a single key's type cannot express."""
+    from sagan_tf.models import ARCH_TABLES, discriminator_resolutions, generator_resolutions
+
+    d, m, t, log = config.data, config.model, config.train, config.log
+    positive = {
+        "data.resolution": d.resolution,
+        "data.channels": d.channels,
+        "model.ch": m.ch,
+        "model.z_dim": m.z_dim,
+        "train.batch_size": t.batch_size,
+        "train.steps": t.steps,
+        "train.d_steps": t.d_steps,
+        "log.scalars_every": log.scalars_every,
+        "log.samples_every": log.samples_every,
+        "log.samples_per_class": log.samples_per_class,
+        "log.checkpoint_every": log.checkpoint_every,
+        "log.keep_checkpoints": log.keep_checkpoints,
+    }
+    for key, value in positive.items():
+        if value <= 0:
+            raise ConfigError(f"config key {key!r} must be positive, got {value}")
+    if d.num_classes < 0:
+        raise ConfigError(f"config key 'data.num_classes' must be >= 0, got {d.num_classes}")
+    if d.channels not in (1, 3):
+        raise ConfigError(f"config key 'data.channels' must be 1 or 3, got {d.channels}")
+    if d.resolution not in ARCH_TABLES:
+        raise ConfigError(f"config key 'data.resolution' must be one of {sorted(ARCH_TABLES)}, got {d.resolution}")
+    if d.source == "folder" and not d.path:
+        raise ConfigError("config key 'data.path' is required when data.source is folder")
+    if d.num_classes > 0 and not d.label_key and d.source == "tfds":
+        raise ConfigError("data.num_classes > 0 needs data.label_key (or set data.num_classes: 0)")
+    for key, value in (("train.g_lr", t.g_lr), ("train.d_lr", t.d_lr)):
+        if value <= 0:
+            raise ConfigError(f"config key {key!r} must be positive, got {value}")
+    for key, value in (("train.beta1", t.beta1), ("train.beta2", t.beta2), ("model.bn_momentum", m.bn_momentum)):
+        if not 0.0 <= value < 1.0:
+            raise ConfigError(f"config key {key!r} must be in [0, 1), got {value}")
+    for key, wanted, available in (
+        ("model.g_attention", m.g_attention, generator_resolutions(d.resolution)),
+        ("model.d_attention", m.d_attention, discriminator_resolutions(d.resolution)),
+    ):
+        for r in wanted:
+            if r not in available:
+                raise ConfigError(
+                    f"config key {key!r}: no block outputs {r}x{r} at resolution {d.resolution} "
+                    f"(possible: {sorted(set(available))})"
+                )
+
+
+def save(config: Config, path: str | Path) -> None:
+    """Writes the config as YAML atomically (temp file + rename)."""
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(yaml.safe_dump(config.to_dict(), sort_keys=False))
+    tmp.replace(path)

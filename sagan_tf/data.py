@@ -1,0 +1,188 @@
+"""Input pipelines: (image in [-1, 1], int32 label) batches from TFDS or a folder of images.
+
+Images are decoded, given the configured channel count, centre-cropped to a square (optional),
+resized (or padded) to ``data.resolution``, cached as uint8, shuffled, repeated, batched with
+``drop_remainder`` and prefetched. Unconditional data (``num_classes: 0``) yields label 0.
+A missing or unreadable dataset raises ``DataError`` with one line that says what to do.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+import tensorflow as tf
+
+from sagan_tf.config import DataConfig
+from sagan_tf.errors import DataError
+
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
+
+
+@dataclass
+class Source:
+    """Unbatched ``(image uint8 HxWxC, label int32)`` examples and what is known about them."""
+
+    dataset: tf.data.Dataset
+    num_examples: Optional[int]
+    class_names: Optional[list[str]] = None
+
+
+def load_source(cfg: DataConfig, data_dir: Optional[str] = None, seed: int = 0) -> Source:
+    if cfg.source == "tfds":
+        return _tfds_source(cfg, data_dir, seed)
+    return _folder_source(cfg, seed)
+
+
+def _tfds_source(cfg: DataConfig, data_dir: Optional[str], seed: int) -> Source:
+    import tensorflow_datasets as tfds
+
+    data_dir = data_dir or os.environ.get("TFDS_DATA_DIR")
+    try:
+        builder = tfds.builder(cfg.name, data_dir=data_dir)
+    except Exception as e:  # DatasetNotFoundError and friends
+        raise DataError(f"unknown TFDS dataset {cfg.name!r}: {str(e).splitlines()[0]}") from None
+    if not builder.is_prepared():
+        try:
+            builder.download_and_prepare()
+        except Exception as e:
+            where = data_dir or "the default TFDS directory"
+            raise DataError(
+                f"TFDS dataset {cfg.name!r} is not prepared in {where} and could not be downloaded "
+                f"({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}); "
+                "prepare it there or pass --data-dir"
+            ) from None
+    features = builder.info.features
+    if cfg.image_key not in features:
+        raise DataError(f"TFDS dataset {cfg.name!r} has no feature {cfg.image_key!r} (has {sorted(features)})")
+    label_key = cfg.label_key if cfg.num_classes > 0 else None
+    class_names = None
+    if label_key:
+        if label_key not in features:
+            raise DataError(f"TFDS dataset {cfg.name!r} has no feature {label_key!r} (has {sorted(features)})")
+        available = getattr(features[label_key], "num_classes", None)
+        if available is not None and available != cfg.num_classes:
+            raise DataError(
+                f"data.num_classes is {cfg.num_classes} but TFDS dataset {cfg.name!r} has {available} classes"
+            )
+        class_names = list(getattr(features[label_key], "names", []) or []) or None
+    try:
+        ds = builder.as_dataset(
+            split=cfg.split, shuffle_files=True, read_config=tfds.ReadConfig(shuffle_seed=seed)
+        )
+        num_examples = builder.info.splits[cfg.split].num_examples
+    except Exception as e:
+        raise DataError(f"cannot read split {cfg.split!r} of TFDS dataset {cfg.name!r}: {str(e).splitlines()[0]}") from None
+
+    def to_pair(example):
+        label = tf.cast(example[label_key], tf.int32) if label_key else tf.constant(0, tf.int32)
+        return example[cfg.image_key], label
+
+    return Source(ds.map(to_pair, num_parallel_calls=tf.data.AUTOTUNE), num_examples, class_names)
+
+
+def _folder_source(cfg: DataConfig, seed: int) -> Source:
+    root = Path(cfg.path)
+    if not root.is_dir():
+        raise DataError(f"image folder {root} does not exist")
+    class_dirs = sorted(p for p in root.iterdir() if p.is_dir())
+    if not class_dirs:
+        raise DataError(f"image folder {root} has no class subfolders (expected {root}/<class>/<image>)")
+    if cfg.num_classes > 0 and len(class_dirs) != cfg.num_classes:
+        raise DataError(f"data.num_classes is {cfg.num_classes} but {root} has {len(class_dirs)} class subfolders")
+    files, labels = [], []
+    for index, class_dir in enumerate(class_dirs):
+        for f in sorted(class_dir.iterdir()):
+            if f.suffix.lower() in IMAGE_EXTENSIONS:
+                files.append(str(f))
+                labels.append(index if cfg.num_classes > 0 else 0)
+    if not files:
+        raise DataError(f"image folder {root} has no images ({', '.join(IMAGE_EXTENSIONS)})")
+    ds = tf.data.Dataset.from_tensor_slices((files, tf.constant(labels, tf.int32)))
+    ds = ds.shuffle(len(files), seed=seed, reshuffle_each_iteration=False)
+
+    def decode(path, label):
+        image = tf.io.decode_image(tf.io.read_file(path), channels=cfg.channels, expand_animations=False)
+        return image, label
+
+    return Source(ds.map(decode, num_parallel_calls=tf.data.AUTOTUNE), len(files), [p.name for p in class_dirs])
+
+
+def preprocess(image: tf.Tensor, cfg: DataConfig) -> tf.Tensor:
+    """uint8 (H, W, C') -> uint8 (R, R, C): channels, centre crop, resize or pad."""
+    image = tf.convert_to_tensor(image)
+    if image.shape.rank == 2:
+        image = image[..., None]
+    channels = image.shape[-1]
+    if channels == 1 and cfg.channels == 3:
+        image = tf.image.grayscale_to_rgb(image)
+    elif channels == 3 and cfg.channels == 1:
+        image = tf.image.rgb_to_grayscale(image)
+    elif channels == 4:
+        image = image[..., :3] if cfg.channels == 3 else tf.image.rgb_to_grayscale(image[..., :3])
+    if cfg.center_crop:
+        shape = tf.shape(image)
+        side = tf.minimum(shape[0], shape[1])
+        image = tf.image.crop_to_bounding_box(image, (shape[0] - side) // 2, (shape[1] - side) // 2, side, side)
+    size = cfg.resolution
+    if cfg.resize == "pad":
+        image = tf.image.resize_with_crop_or_pad(image, size, size)
+    else:
+        image = tf.image.resize(image, [size, size], method=cfg.resize, antialias=True)
+        image = tf.cast(tf.clip_by_value(tf.round(image), 0, 255), tf.uint8)
+    return tf.ensure_shape(image, [size, size, cfg.channels])
+
+
+def to_model_range(images: tf.Tensor) -> tf.Tensor:
+    """uint8 [0, 255] -> float32 [-1, 1]."""
+    return tf.cast(images, tf.float32) / 127.5 - 1.0
+
+
+def to_uint8(images) -> tf.Tensor:
+    """float [-1, 1] -> uint8 [0, 255] (rounded, clipped)."""
+    images = tf.cast(images, tf.float32)
+    return tf.cast(tf.clip_by_value(tf.round((images + 1.0) * 127.5), 0, 255), tf.uint8)
+
+
+def make_dataset(
+    cfg: DataConfig,
+    batch_size: int,
+    data_dir: Optional[str] = None,
+    seed: int = 0,
+    repeat: bool = True,
+) -> tf.data.Dataset:
+    """Batched ``(images float32 (B, R, R, C) in [-1, 1], labels int32 (B,))``.
+
+    ``batch_size`` is the global batch; batches are complete (``drop_remainder``), so every
+    replica of a ``tf.distribute`` strategy gets the same number of examples.
+    """
+    source = load_source(cfg, data_dir, seed)
+    num_classes = cfg.num_classes
+
+    def prepare(image, label):
+        image = preprocess(image, cfg)
+        if num_classes > 0:
+            checks = [
+                tf.debugging.assert_non_negative(label, message="label below 0 in the data"),
+                tf.debugging.assert_less(
+                    label, num_classes, message=f"label >= data.num_classes ({num_classes}) in the data"
+                ),
+            ]
+            with tf.control_dependencies(checks):
+                label = tf.identity(label)
+        return image, label
+
+    ds = source.dataset.map(prepare, num_parallel_calls=tf.data.AUTOTUNE)
+    if cfg.cache:
+        ds = ds.cache()
+    if source.num_examples is not None and source.num_examples < batch_size:
+        raise DataError(f"the dataset has {source.num_examples} images, fewer than one batch of {batch_size}")
+    if cfg.shuffle_buffer > 1:
+        ds = ds.shuffle(cfg.shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
+    if repeat:
+        ds = ds.repeat()
+    ds = ds.batch(batch_size, drop_remainder=True)
+    ds = ds.map(lambda x, y: (to_model_range(x), y), num_parallel_calls=tf.data.AUTOTUNE)
+    return ds.prefetch(tf.data.AUTOTUNE)

@@ -1,0 +1,40 @@
+"""Errors a user can cause, and the one-line, non-zero exit the command-line tools turn them into."""
+
+from __future__ import annotations
+
+import functools
+import sys
+
+
+class SaganError(Exception):
+    """Base class: a problem with the user's input, reported as one line."""
+
+
+class ConfigError(SaganError):
+    """Unknown key, wrong type or inconsistent values in a config."""
+
+
+class DataError(SaganError):
+    """Missing, unreadable or inconsistent training data."""
+
+
+class CheckpointError(SaganError):
+    """A checkpoint that cannot be used with this config."""
+
+
+class DivergenceError(SaganError):
+    """A loss or weight became NaN or Inf during training."""
+
+
+def exits_cleanly(main):
+    """Decorates a CLI ``main``: a ``SaganError`` prints ``error: ...`` to stderr and exits with 2."""
+
+    @functools.wraps(main)
+    def wrapper(*args, **kwargs):
+        try:
+            return main(*args, **kwargs)
+        except SaganError as e:
+            print(f"error: {e}", file=sys.stderr)
+            sys.exit(2)
+
+    return wrapper

@@ -1,0 +1,145 @@
+"""``SAGAN``: the adversarial training step (paper section 4) as a ``keras.Model``.
+
+One call of ``train_step`` on a batch of real ``(x, y)`` performs ``d_steps`` discriminator updates
+on the hinge loss (paper eq. 4, section 4.1)
+
+    L_D = E[max(0, 1 - D(x, y))] + E[max(0, 1 + D(G(z, y), y))]
+
+and one generator update on ``L_G = -E[D(G(z, y), y)]``, with separate optimizers (TTUR,
+section 4.2: Adam b1=0, lr_G=1e-4, lr_D=4e-4).
+
+Distribution: losses are sums over the replica's examples divided by the *global* batch, because
+``apply_gradients`` under a ``tf.distribute`` strategy sums the replicas' gradients. The noise z is
+drawn for the global batch from a stateless RNG keyed on ``(seed, step, phase)`` and each replica
+takes its own slice, so a step on N replicas equals a step on one device with the same global batch,
+replicas never share noise, and a resumed run draws exactly the noise an uninterrupted one would.
+
+Generated labels are the labels of the real batch, i.e. draws from the data's class distribution.
+
+Spectral norm: each network's ``u`` advances once per update. D scores real and fake images in one
+concatenated call; G's ``u`` is frozen while it produces the fakes for the D update, and D's ``u``
+is frozen while it scores the fakes for the G update (``power_iteration_frozen``).
+"""
+
+from __future__ import annotations
+
+import keras
+import tensorflow as tf
+
+from sagan_tf.layers.spectral_norm import power_iteration_frozen
+from sagan_tf.models import Discriminator, Generator
+
+
+def hinge_d_loss(real_logits: tf.Tensor, fake_logits: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+    """Per-example hinge terms max(0, 1 - D(x)) and max(0, 1 + D(G(z)))."""
+    return tf.nn.relu(1.0 - real_logits), tf.nn.relu(1.0 + fake_logits)
+
+
+def hinge_g_loss(fake_logits: tf.Tensor) -> tf.Tensor:
+    """Per-example generator hinge loss -D(G(z))."""
+    return -fake_logits
+
+
+class SAGAN(keras.Model):
+    """Holds G and D; ``compile(g_optimizer=..., d_optimizer=...)`` then ``fit`` or ``sagan_tf.loop``.
+
+    Args:
+        generator, discriminator: the networks (``sagan_tf.models``).
+        d_steps: discriminator updates per generator update; each consumes ``1/d_steps`` of the
+            batch that ``train_step`` receives.
+        seed: seed of the stateless noise stream.
+    """
+
+    def __init__(self, generator: Generator, discriminator: Discriminator, d_steps: int = 1, seed: int = 0, **kwargs):
+        super().__init__(**kwargs)
+        self.generator = generator
+        self.discriminator = discriminator
+        self.d_steps = int(d_steps)
+        self.seed = int(seed)
+        self.built = True
+
+    def compile(self, g_optimizer: keras.optimizers.Optimizer, d_optimizer: keras.optimizers.Optimizer, **kwargs):
+        """Stores the two optimizers and builds their slots (call inside the strategy scope)."""
+        kwargs.setdefault("jit_compile", False)
+        super().compile(**kwargs)
+        self.g_optimizer = g_optimizer
+        self.d_optimizer = d_optimizer
+        for net in (self.generator, self.discriminator):
+            if not net.built:
+                net.build()
+        g_optimizer.build(self.generator.trainable_variables)
+        d_optimizer.build(self.discriminator.trainable_variables)
+
+    @property
+    def step(self) -> keras.Variable:
+        """Completed training steps (= generator updates); checkpointed with the optimizer."""
+        return self.g_optimizer.iterations
+
+    def noise(self, batch: int, phase: int | tf.Tensor, step=None) -> tf.Tensor:
+        """This replica's slice of the global batch's z for ``(seed, step, phase)``."""
+        ctx = tf.distribute.get_replica_context()
+        replicas = ctx.num_replicas_in_sync if ctx is not None else 1
+        replica = ctx.replica_id_in_sync_group if ctx is not None else 0
+        step = tf.cast(self.step if step is None else step, tf.int64)
+        counter = step * (self.d_steps + 1) + tf.cast(phase, tf.int64)
+        seed = tf.stack([tf.constant(self.seed, tf.int64), counter])
+        z_all = tf.random.stateless_normal([batch * replicas, self.generator.z_dim], seed=seed)
+        start = tf.cast(replica, tf.int32) * batch
+        return z_all[start : start + batch]
+
+    def _d_update(self, real, labels, z, global_batch):
+        with power_iteration_frozen():
+            fake = self.generator((z, labels), training=True)
+        fake = tf.stop_gradient(tf.cast(fake, real.dtype))
+        with tf.GradientTape() as tape:
+            logits = self.discriminator((tf.concat([real, fake], 0), tf.concat([labels, labels], 0)), training=True)
+            real_logits, fake_logits = tf.split(tf.cast(logits, tf.float32), 2)
+            loss_real, loss_fake = hinge_d_loss(real_logits, fake_logits)
+            loss = (tf.reduce_sum(loss_real) + tf.reduce_sum(loss_fake)) / global_batch
+            scaled = self.d_optimizer.scale_loss(loss)
+        variables = self.discriminator.trainable_variables
+        self.d_optimizer.apply_gradients(zip(tape.gradient(scaled, variables), variables))
+        return {
+            "d_loss": tf.reduce_mean(loss_real) + tf.reduce_mean(loss_fake),
+            "d_real": tf.reduce_mean(real_logits),
+            "d_fake": tf.reduce_mean(fake_logits),
+        }
+
+    def _g_update(self, labels, z, global_batch):
+        with tf.GradientTape() as tape:
+            fake = self.generator((z, labels), training=True)
+            with power_iteration_frozen():
+                logits = tf.cast(self.discriminator((fake, labels), training=True), tf.float32)
+            per_example = hinge_g_loss(logits)
+            loss = tf.reduce_sum(per_example) / global_batch
+            scaled = self.g_optimizer.scale_loss(loss)
+        variables = self.generator.trainable_variables
+        self.g_optimizer.apply_gradients(zip(tape.gradient(scaled, variables), variables))
+        return {"g_loss": tf.reduce_mean(per_example)}
+
+    def train_step(self, data):
+        images, labels = data
+        labels = tf.cast(tf.reshape(labels, [-1]), tf.int32)
+        ctx = tf.distribute.get_replica_context()
+        replicas = ctx.num_replicas_in_sync if ctx is not None else 1
+        batch = tf.shape(images)[0] // self.d_steps
+        global_batch = tf.cast(batch * replicas, tf.float32)
+        step = tf.convert_to_tensor(self.step)  # read once: the D updates do not move it
+        logs = {}
+        for k in range(self.d_steps):
+            real = images[k * batch : (k + 1) * batch]
+            chunk_labels = labels[k * batch : (k + 1) * batch]
+            logs = self._d_update(real, chunk_labels, self.noise(batch, k, step), global_batch)
+        logs.update(self._g_update(chunk_labels, self.noise(batch, self.d_steps, step), global_batch))
+        logs.update(self.monitored_values())
+        return logs
+
+    def monitored_values(self) -> dict[str, tf.Tensor]:
+        """Attention gammas of G and D and both learning rates, for logging."""
+        values = {}
+        for prefix, net in (("g", self.generator), ("d", self.discriminator)):
+            for layer in net.attention_layers:
+                values[f"gamma_{prefix}_{layer.name}"] = tf.convert_to_tensor(layer.gamma)
+        values["lr_g"] = tf.convert_to_tensor(self.g_optimizer.learning_rate)
+        values["lr_d"] = tf.convert_to_tensor(self.d_optimizer.learning_rate)
+        return values

@@ -1,0 +1,109 @@
+"""The self-attention block of SAGAN (paper section 3, eq. 1-3).
+
+For feature maps ``x`` (B, H, W, C) flattened to N = H*W positions, with 1x1 spectrally normalized
+convolutions without bias (paper notation -> our sublayer names):
+
+    f(x) = W_f x  -> ``key_conv``        (C/8 channels)
+    g(x) = W_g x  -> ``query_conv``      (C/8 channels)
+    h(x) = W_h x  -> ``value_conv``
+    v(x) = W_v x  -> ``output_conv``     (back to C channels)
+
+    s_ij = f(x_i)^T g(x_j)                                         (eq. 1)
+    beta_{j,i} = exp(s_ij) / sum_i exp(s_ij)     softmax over keys i for each query j
+    o_j = v( sum_i beta_{j,i} h(x_i) )                             (eq. 2)
+    y_i = gamma * o_i + x_i,   gamma a learnable scalar initialised to 0   (eq. 3)
+
+Two variants:
+
+* ``paper``: exactly the equations; h has C/8 channels (C-bar = C/8, section 3) and v maps back to C.
+* ``pooled``: the official SAGAN / BigGAN / TF-GAN code: h has C/2 channels, keys and values are
+  2x2 max-pooled (N/4 positions, "just for compute"), v is the 1x1 output convolution.
+
+The softmax is computed in float32 whatever the compute dtype (mixed precision).
+"""
+
+from __future__ import annotations
+
+import keras
+import tensorflow as tf
+
+from sagan_tf.layers.spectral_norm import SpectralNormalization
+
+VARIANTS = ("paper", "pooled")
+
+
+def _sn_conv1x1(filters: int, name: str) -> SpectralNormalization:
+    return SpectralNormalization(keras.layers.Conv2D(filters, 1, use_bias=False, name=name), name=f"sn_{name}")
+
+
+def attend(query: tf.Tensor, key: tf.Tensor, value: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+    """softmax(query key^T) value, softmax over keys in float32.
+
+    Args: query (B, Nq, Ck), key (B, Nk, Ck), value (B, Nk, Cv).
+    Returns: output (B, Nq, Cv) in value's dtype, attention map beta (B, Nq, Nk) float32.
+    """
+    logits = tf.matmul(tf.cast(query, tf.float32), tf.cast(key, tf.float32), transpose_b=True)
+    beta = tf.nn.softmax(logits, axis=-1)
+    out = tf.matmul(tf.cast(beta, value.dtype), value)
+    return out, beta
+
+
+@keras.saving.register_keras_serializable(package="sagan_tf")
+class SelfAttention(keras.layers.Layer):
+    """SAGAN self-attention; ``call(x, return_attention=True)`` also returns beta (B, N_query, N_key).
+
+    Args:
+        variant: ``"paper"`` or ``"pooled"`` (see module docstring).
+        key_divisor: C / key_divisor channels for f and g (paper: 8).
+    """
+
+    def __init__(self, variant: str = "pooled", key_divisor: int = 8, **kwargs):
+        super().__init__(**kwargs)
+        if variant not in VARIANTS:
+            raise ValueError(f"attention variant must be one of {VARIANTS}, got {variant!r}")
+        self.variant = variant
+        self.key_divisor = key_divisor
+
+    def build(self, input_shape):
+        channels = int(input_shape[-1])
+        key_channels = max(channels // self.key_divisor, 1)
+        value_channels = key_channels if self.variant == "paper" else max(channels // 2, 1)
+        self.query_conv = _sn_conv1x1(key_channels, "query")
+        self.key_conv = _sn_conv1x1(key_channels, "key")
+        self.value_conv = _sn_conv1x1(value_channels, "value")
+        self.output_conv = _sn_conv1x1(channels, "output")
+        self.query_conv.build(input_shape)
+        self.key_conv.build(input_shape)
+        self.value_conv.build(input_shape)
+        self.output_conv.build(tuple(input_shape[:-1]) + (value_channels,))
+        self.gamma = self.add_weight(name="gamma", shape=(), initializer="zeros", trainable=True)
+        self.built = True
+
+    def call(self, x, training=None, return_attention: bool = False):
+        height, width, channels = x.shape[1], x.shape[2], x.shape[3]
+        batch = tf.shape(x)[0]
+        query = self.query_conv(x, training=training)
+        key = self.key_conv(x, training=training)
+        value = self.value_conv(x, training=training)
+        if self.variant == "pooled":
+            key = tf.nn.max_pool2d(key, 2, 2, "VALID")
+            value = tf.nn.max_pool2d(value, 2, 2, "VALID")
+
+        def flat(t):
+            return tf.reshape(t, [batch, -1, t.shape[-1]])
+
+        out, beta = attend(flat(query), flat(key), flat(value))
+        out = tf.reshape(out, [batch, height, width, out.shape[-1]])
+        out = self.output_conv(out, training=training)
+        y = tf.cast(self.gamma, x.dtype) * out + x
+        if return_attention:
+            return y, beta
+        return y
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(variant=self.variant, key_divisor=self.key_divisor)
+        return config

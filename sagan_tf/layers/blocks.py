@@ -1,0 +1,148 @@
+"""Residual blocks of SAGAN's G and D, as in the official code (``non_local.py``/``model.py`` of
+brain-research/self-attention-gan, the same blocks as BigGAN and Miyato & Koyama's cGAN).
+
+G up-block:   x -> CBN(y) -> ReLU -> up2 -> SNConv3x3 -> CBN(y) -> ReLU -> SNConv3x3
+              + shortcut  up2 -> SNConv1x1
+D down-block: x -> ReLU -> SNConv3x3 -> ReLU -> SNConv3x3 -> avgpool2
+              + shortcut  SNConv1x1 -> avgpool2   (1x1 only when downsampling or C_in != C_out)
+Optimized first D block (no ReLU on the image): SNConv3x3 -> ReLU -> SNConv3x3 -> avgpool2
+              + shortcut  avgpool2 -> SNConv1x1
+
+Upsampling is nearest-neighbour through ``tf.image.resize`` (converts to the TFLite builtin
+RESIZE_NEAREST_NEIGHBOR with a dynamic batch, unlike ``keras.layers.UpSampling2D``).
+"""
+
+from __future__ import annotations
+
+import keras
+import tensorflow as tf
+
+from sagan_tf.layers.cond_bn import ConditionalBatchNormalization
+from sagan_tf.layers.spectral_norm import SpectralNormalization
+
+
+def sn_conv(filters: int, kernel_size: int, name: str, use_bias: bool = True) -> SpectralNormalization:
+    """A spectrally normalized ``Conv2D`` with 'same' padding."""
+    conv = keras.layers.Conv2D(filters, kernel_size, padding="same", use_bias=use_bias, name=name)
+    return SpectralNormalization(conv, name=f"sn_{name}")
+
+
+def sn_dense(units: int, name: str, use_bias: bool = True) -> SpectralNormalization:
+    return SpectralNormalization(keras.layers.Dense(units, use_bias=use_bias, name=name), name=f"sn_{name}")
+
+
+def upsample_nearest(x: tf.Tensor) -> tf.Tensor:
+    """2x nearest-neighbour upsampling of (B, H, W, C) with static H, W."""
+    return tf.image.resize(x, [2 * x.shape[1], 2 * x.shape[2]], method="nearest")
+
+
+def downsample_avg(x: tf.Tensor) -> tf.Tensor:
+    """2x2 average pooling, stride 2."""
+    return tf.nn.avg_pool2d(x, 2, 2, "VALID")
+
+
+@keras.saving.register_keras_serializable(package="sagan_tf")
+class GeneratorBlock(keras.layers.Layer):
+    """Residual up-block of G with conditional batch norm; ``call(x, labels, training)``."""
+
+    def __init__(
+        self,
+        filters: int,
+        num_classes: int,
+        bn_momentum: float = 0.9,
+        sync_bn: bool = False,
+        upsample: bool = True,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self.filters = int(filters)
+        self.num_classes = int(num_classes)
+        self.bn_momentum = float(bn_momentum)
+        self.sync_bn = bool(sync_bn)
+        self.upsample = bool(upsample)
+
+    def build(self, input_shape):
+        out_shape = tuple(input_shape[:-1]) + (self.filters,)
+        if self.upsample:
+            out_shape = (input_shape[0], 2 * input_shape[1], 2 * input_shape[2], self.filters)
+        cbn = dict(num_classes=self.num_classes, momentum=self.bn_momentum, synchronized=self.sync_bn)
+        self.bn1 = ConditionalBatchNormalization(**cbn, name="cbn1")
+        self.conv1 = sn_conv(self.filters, 3, "conv1")
+        self.bn2 = ConditionalBatchNormalization(**cbn, name="cbn2")
+        self.conv2 = sn_conv(self.filters, 3, "conv2")
+        self.shortcut = sn_conv(self.filters, 1, "shortcut")
+        self.bn1.build(input_shape)
+        self.conv1.build(out_shape[:-1] + (input_shape[-1],))
+        self.bn2.build(out_shape)
+        self.conv2.build(out_shape)
+        self.shortcut.build(out_shape[:-1] + (input_shape[-1],))
+        self.built = True
+
+    def call(self, x, labels=None, training=None):
+        up = upsample_nearest if self.upsample else (lambda t: t)
+        h = tf.nn.relu(self.bn1(x, labels, training=training))
+        h = self.conv1(up(h), training=training)
+        h = tf.nn.relu(self.bn2(h, labels, training=training))
+        h = self.conv2(h, training=training)
+        return h + self.shortcut(up(x), training=training)
+
+    def compute_output_shape(self, input_shape):
+        if self.upsample:
+            return (input_shape[0], 2 * input_shape[1], 2 * input_shape[2], self.filters)
+        return tuple(input_shape[:-1]) + (self.filters,)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            filters=self.filters,
+            num_classes=self.num_classes,
+            bn_momentum=self.bn_momentum,
+            sync_bn=self.sync_bn,
+            upsample=self.upsample,
+        )
+        return config
+
+
+@keras.saving.register_keras_serializable(package="sagan_tf")
+class DiscriminatorBlock(keras.layers.Layer):
+    """Residual down-block of D; ``optimized=True`` is the first block that sees the image."""
+
+    def __init__(self, filters: int, downsample: bool = True, optimized: bool = False, **kwargs):
+        super().__init__(**kwargs)
+        self.filters = int(filters)
+        self.downsample = bool(downsample)
+        self.optimized = bool(optimized)
+
+    def build(self, input_shape):
+        in_channels = int(input_shape[-1])
+        self.conv1 = sn_conv(self.filters, 3, "conv1")
+        self.conv2 = sn_conv(self.filters, 3, "conv2")
+        self.conv1.build(input_shape)
+        self.conv2.build(tuple(input_shape[:-1]) + (self.filters,))
+        self.learnable_shortcut = self.optimized or self.downsample or in_channels != self.filters
+        if self.learnable_shortcut:
+            self.shortcut = sn_conv(self.filters, 1, "shortcut")
+            self.shortcut.build(input_shape)
+        self.built = True
+
+    def call(self, x, training=None):
+        down = downsample_avg if self.downsample else (lambda t: t)
+        h = x if self.optimized else tf.nn.relu(x)
+        h = self.conv1(h, training=training)
+        h = self.conv2(tf.nn.relu(h), training=training)
+        h = down(h)
+        if not self.learnable_shortcut:
+            return h + x
+        if self.optimized:
+            return h + self.shortcut(down(x), training=training)
+        return h + down(self.shortcut(x, training=training))
+
+    def compute_output_shape(self, input_shape):
+        if self.downsample:
+            return (input_shape[0], input_shape[1] // 2, input_shape[2] // 2, self.filters)
+        return tuple(input_shape[:-1]) + (self.filters,)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(filters=self.filters, downsample=self.downsample, optimized=self.optimized)
+        return config
