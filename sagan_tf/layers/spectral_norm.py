@@ -128,7 +128,9 @@ class SpectralNormalization(keras.layers.Wrapper):
             self.u.assign(u)
         else:
             # Inference: no state change; sigma from the stored u (one half-step, v from u).
-            u = tf.stop_gradient(u)
+            # u is normalized here: the initial u is a raw N(0, 1) draw (norm ~ sqrt(out)), and
+            # sigma = v W u^T is only a valid estimate (<= sigma_max) for a unit u.
+            u = tf.stop_gradient(_l2_normalize(u, self.epsilon))
             v = tf.stop_gradient(_l2_normalize(tf.matmul(u, w_mat, transpose_b=True), self.epsilon))
         sigma = tf.reshape(tf.matmul(tf.matmul(v, w_mat), u, transpose_b=True), [])
         return w / sigma

@@ -1,0 +1,101 @@
+"""Keras callbacks of a training run: TensorBoard scalars, sample grids, periodic checkpoints.
+
+They work with ``model.fit`` and with ``sagan_tf.loop.train``. The step is the model's own counter
+(``SAGAN.step``), so numbering continues across resumed runs.
+"""
+
+from __future__ import annotations
+
+import math
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from sagan_tf.checkpointing import Checkpointer
+from sagan_tf.data import to_uint8
+from sagan_tf.images import make_grid
+
+
+def _step(model) -> int:
+    return int(model.step.numpy())
+
+
+class ScalarSummaries(keras.callbacks.Callback):
+    """Writes every logged value (losses, D outputs, gammas, learning rates) every ``every`` steps."""
+
+    def __init__(self, writer: tf.summary.SummaryWriter, every: int):
+        super().__init__()
+        self.writer = writer
+        self.every = every
+
+    def on_train_batch_end(self, batch, logs=None):
+        step = _step(self.model)
+        if step % self.every or not logs:
+            return
+        with self.writer.as_default(step=step):
+            for name, value in logs.items():
+                tf.summary.scalar(name, float(value))
+        self.writer.flush()
+
+
+def fixed_sample_inputs(z_dim: int, num_classes: int, per_class: int, seed: int = 1234):
+    """Fixed z and labels for sample grids: one row per class (8 rows unconditional)."""
+    rows = num_classes if num_classes > 0 else 8
+    labels = np.repeat(np.arange(rows) if num_classes > 0 else np.zeros(rows, int), per_class).astype(np.int32)
+    z = tf.random.stateless_normal([rows * per_class, z_dim], seed=[seed, 0])
+    return z, tf.constant(labels), per_class
+
+
+def sample_grid(generator: keras.Model, z, labels, cols: int, batch_size: int = 256) -> np.ndarray:
+    """G(z, labels) in inference mode as one uint8 grid image (H, W, C)."""
+    images = []
+    for start in range(0, int(z.shape[0]), batch_size):
+        out = generator((z[start : start + batch_size], labels[start : start + batch_size]), training=False)
+        images.append(to_uint8(out).numpy())
+    return make_grid(np.concatenate(images), cols)
+
+
+class SampleGrid(keras.callbacks.Callback):
+    """Logs a per-class grid of samples from fixed z every ``every`` steps (image ``samples``)."""
+
+    def __init__(self, writer: tf.summary.SummaryWriter, every: int, generator_fn, z, labels, cols: int):
+        super().__init__()
+        self.writer = writer
+        self.every = every
+        self.generator_fn = generator_fn
+        self.z, self.labels, self.cols = z, labels, cols
+
+    def on_train_batch_end(self, batch, logs=None):
+        step = _step(self.model)
+        if step % self.every:
+            return
+        grid = sample_grid(self.generator_fn(), self.z, self.labels, self.cols)
+        with self.writer.as_default(step=step):
+            tf.summary.image("samples", grid[None])
+        self.writer.flush()
+
+
+class PeriodicCheckpoint(keras.callbacks.Callback):
+    """Saves every ``every`` steps and at the end of training (unless the loss went non-finite)."""
+
+    def __init__(self, checkpointer: Checkpointer, every: int):
+        super().__init__()
+        self.checkpointer = checkpointer
+        self.every = every
+        self.last_saved = None
+
+    def on_train_batch_end(self, batch, logs=None):
+        step = _step(self.model)
+        if step % self.every == 0:
+            self._save(step)
+
+    def on_train_end(self, logs=None):
+        step = _step(self.model)
+        finite = all(math.isfinite(float(v)) for v in (logs or {}).values())
+        if step != self.last_saved and finite:
+            self._save(step)
+
+    def _save(self, step: int) -> None:
+        self.checkpointer.save(step)
+        self.last_saved = step

@@ -1,0 +1,69 @@
+"""``--strategy default|mirrored|multiworker|tpu`` -> a ``tf.distribute.Strategy``."""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Optional
+
+import tensorflow as tf
+
+from sagan_tf.errors import ConfigError
+
+STRATEGIES = ("default", "mirrored", "multiworker", "tpu")
+
+
+def split_cpu(n: int) -> None:
+    """Splits the CPU into ``n`` logical devices (must run before TensorFlow initializes devices).
+
+    Lets ``mirrored`` run several replicas on a machine without GPUs, for tests and demos.
+    """
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration() for _ in range(n)])
+
+
+def make_strategy(name: str, tpu: Optional[str] = None) -> tf.distribute.Strategy:
+    """Builds the strategy; ``multiworker`` reads ``TF_CONFIG``, ``tpu`` connects to ``tpu``."""
+    if name == "default":
+        return tf.distribute.get_strategy()
+    if name == "mirrored":
+        gpus = tf.config.list_logical_devices("GPU")
+        devices = [d.name for d in gpus] or [d.name for d in tf.config.list_logical_devices("CPU")]
+        return tf.distribute.MirroredStrategy(devices=devices)
+    if name == "multiworker":
+        raw = os.environ.get("TF_CONFIG")
+        if not raw:
+            raise ConfigError("--strategy multiworker needs the TF_CONFIG environment variable (cluster and task)")
+        try:
+            spec = json.loads(raw)
+            spec["cluster"]["worker"], spec["task"]["type"], spec["task"]["index"]
+        except (ValueError, KeyError, TypeError):
+            raise ConfigError('TF_CONFIG must be JSON like {"cluster": {"worker": [...]}, "task": {"type": "worker", "index": 0}}') from None
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    if name == "tpu":
+        if not tpu:
+            raise ConfigError("--strategy tpu needs --tpu (a TPU name, grpc:// address or 'local')")
+        resolver = tf.distribute.cluster_resolver.TPUClusterResolver(tpu=tpu)
+        tf.config.experimental_connect_to_cluster(resolver)
+        tf.tpu.experimental.initialize_tpu_system(resolver)
+        return tf.distribute.TPUStrategy(resolver)
+    raise ConfigError(f"unknown strategy {name!r} (choose from {', '.join(STRATEGIES)})")
+
+
+def check_global_batch(global_batch: int, strategy: tf.distribute.Strategy) -> int:
+    """Per-replica batch; a global batch the replicas cannot share evenly is a ``ConfigError``."""
+    replicas = strategy.num_replicas_in_sync
+    if global_batch % replicas:
+        raise ConfigError(
+            f"global batch size {global_batch} is not divisible by the {replicas} replicas of the strategy"
+        )
+    return global_batch // replicas
+
+
+def is_chief(strategy: tf.distribute.Strategy) -> bool:
+    """True on the worker that writes summaries, checkpoints and exports."""
+    resolver = getattr(strategy, "cluster_resolver", None)
+    if resolver is None or not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+        return True
+    task_type, task_id = resolver.task_type, resolver.task_id
+    return task_type is None or task_type == "chief" or (task_type == "worker" and task_id == 0)

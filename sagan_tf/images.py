@@ -1,0 +1,35 @@
+"""Image grids and PNG files for samples and attention pictures."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+
+def make_grid(images: np.ndarray, cols: int, pad: int = 2, pad_value: int = 0) -> np.ndarray:
+    """(N, H, W, C) uint8 -> one (rows*(H+pad)+pad, cols*(W+pad)+pad, C) uint8 image, row-major."""
+    images = np.asarray(images)
+    n, h, w, c = images.shape
+    rows = -(-n // cols)
+    grid = np.full((rows * (h + pad) + pad, cols * (w + pad) + pad, c), pad_value, dtype=images.dtype)
+    for i in range(n):
+        r, k = divmod(i, cols)
+        top, left = pad + r * (h + pad), pad + k * (w + pad)
+        grid[top : top + h, left : left + w] = images[i]
+    return grid
+
+
+def write_png(path: str | Path, image: np.ndarray) -> None:
+    """Writes an (H, W, 1|3) uint8 image as PNG, atomically (temp file + rename)."""
+    from PIL import Image
+
+    path = Path(path)
+    image = np.asarray(image, dtype=np.uint8)
+    pil = Image.fromarray(image[..., 0] if image.shape[-1] == 1 else image)
+    if path.parent and not path.parent.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    pil.save(tmp, format="PNG")
+    tmp.replace(path)

@@ -1,0 +1,42 @@
+"""A training run directory: its config and its latest checkpoint, for the tools that read runs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sagan_tf.errors import CheckpointError, SaganError
+
+CONFIG_FILE = "config.yaml"
+CHECKPOINT_DIR = "checkpoints"
+SUMMARY_DIR = "train"
+
+
+def load_run_config(logdir: str | Path):
+    from sagan_tf import config as config_lib
+
+    path = Path(logdir) / CONFIG_FILE
+    if not path.exists():
+        raise SaganError(f"{logdir} is not a training run (no {CONFIG_FILE})")
+    return config_lib.load(path)
+
+
+def latest_checkpoint(logdir: str | Path) -> str:
+    import tensorflow as tf
+
+    path = tf.train.latest_checkpoint(str(Path(logdir) / CHECKPOINT_DIR))
+    if path is None:
+        raise CheckpointError(f"{logdir} has no checkpoint yet")
+    return path
+
+
+def load_generator(logdir: str | Path):
+    """The run's generator with the weights of its latest checkpoint, and the run's config."""
+    import tensorflow as tf
+
+    from sagan_tf.builders import build_generator
+    from sagan_tf.checkpointing import restore
+
+    cfg = load_run_config(logdir)
+    generator = build_generator(cfg)
+    restore(tf.train.Checkpoint(generator=generator), latest_checkpoint(logdir), partial=True)
+    return generator, cfg

@@ -1,0 +1,141 @@
+"""Train a SAGAN: ``python -m sagan_tf.train --config FILE --strategy NAME --logdir DIR``.
+
+Running the same command again resumes from the latest checkpoint in ``DIR/checkpoints``; a
+checkpoint written with a different model config is an error, not a silent re-initialisation.
+``DIR`` holds ``config.yaml`` (the resolved config), ``checkpoints/`` and TensorBoard events
+(``tensorboard --logdir DIR``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Optional
+
+from sagan_tf.errors import CheckpointError, DataError, SaganError, exits_cleanly
+from sagan_tf.run_dir import CHECKPOINT_DIR, CONFIG_FILE, SUMMARY_DIR
+
+
+def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
+    from sagan_tf.distribute import STRATEGIES
+
+    p = argparse.ArgumentParser(prog="python -m sagan_tf.train", description=__doc__.splitlines()[0])
+    p.add_argument("--config", help="YAML config (default: DIR/config.yaml of a run being resumed)")
+    p.add_argument("--logdir", required=True, help="run directory: checkpoints, TensorBoard events, config")
+    p.add_argument("--strategy", default="default", help=f"one of {', '.join(STRATEGIES)}")
+    p.add_argument("--tpu", help="TPU name or address for --strategy tpu")
+    p.add_argument("--steps", type=int, help="train until this many steps in total (train.steps)")
+    p.add_argument("--batch-size", type=int, help="global batch size over all replicas (train.batch_size)")
+    p.add_argument("--data-dir", help="TFDS data directory (default: $TFDS_DATA_DIR or ~/tensorflow_datasets)")
+    p.add_argument("--seed", type=int, help="seed of initialisation, noise and shuffling (train.seed)")
+    p.add_argument("--set", nargs="+", action="extend", default=[], metavar="KEY=VALUE", help="config overrides")
+    p.add_argument("--virtual-cpus", type=int, default=0, help="split the CPU into N logical devices (testing)")
+    p.add_argument("--verbose", type=int, default=1, help="0: quiet, 1: progress bar")
+    return p.parse_args(argv)
+
+
+def resolve_config(args: argparse.Namespace):
+    """The config file plus overrides and flags, checked against a run already in ``--logdir``."""
+    from sagan_tf import config as config_lib
+
+    saved_path = Path(args.logdir) / CONFIG_FILE
+    source = args.config or (saved_path if saved_path.exists() else None)
+    if source is None:
+        raise SaganError(f"--config is required (no {saved_path} to resume from)")
+    overrides = list(args.set)
+    for flag, key in (("steps", "train.steps"), ("batch_size", "train.batch_size"), ("seed", "train.seed")):
+        if getattr(args, flag) is not None:
+            overrides.append(f"{key}={getattr(args, flag)}")
+    cfg = config_lib.load(source, overrides)
+    if saved_path.exists():
+        saved = config_lib.load(saved_path)
+        mine, theirs = _flatten(cfg.model_signature()), _flatten(saved.model_signature())
+        diff = [f"{k}: {theirs.get(k)} -> {mine.get(k)}" for k in sorted(set(mine) | set(theirs)) if mine.get(k) != theirs.get(k)]
+        if diff:
+            raise CheckpointError(
+                f"{args.logdir} holds a run with a different model ({'; '.join(diff)}); "
+                "use a new --logdir or the original config"
+            )
+    return cfg
+
+
+def _flatten(d: dict, prefix: str = "") -> dict:
+    out = {}
+    for k, v in d.items():
+        key = f"{prefix}{k}"
+        out.update(_flatten(v, key + ".") if isinstance(v, dict) else {key: v})
+    return out
+
+
+def prepare_logdir(logdir: Path, cfg, chief: bool) -> None:
+    from sagan_tf import config as config_lib
+
+    if not chief:
+        return
+    try:
+        (logdir / CHECKPOINT_DIR).mkdir(parents=True, exist_ok=True)
+        config_lib.save(cfg, logdir / CONFIG_FILE)
+    except OSError as e:
+        raise SaganError(f"cannot write to --logdir {logdir}: {e.strerror or e}") from None
+
+
+@exits_cleanly
+def main(argv: Optional[list[str]] = None) -> int:
+    args = parse_args(argv)
+    from sagan_tf import distribute
+
+    if args.virtual_cpus > 1:
+        distribute.split_cpu(args.virtual_cpus)
+    cfg = resolve_config(args)
+    strategy = distribute.make_strategy(args.strategy, args.tpu)
+    distribute.check_global_batch(cfg.train.batch_size, strategy)
+    return run(cfg, Path(args.logdir), strategy, data_dir=args.data_dir, verbose=args.verbose)
+
+
+def run(cfg, logdir: Path, strategy, data_dir: Optional[str] = None, verbose: int = 1) -> int:
+    """Builds everything under ``strategy``, resumes if possible and trains to ``train.steps``."""
+    import keras
+    import tensorflow as tf
+
+    from sagan_tf import callbacks, data, distribute, loop
+    from sagan_tf.builders import build_sagan
+    from sagan_tf.checkpointing import Checkpointer
+
+    chief = distribute.is_chief(strategy)
+    prepare_logdir(logdir, cfg, chief)
+    keras.utils.set_random_seed(cfg.train.seed)
+    dataset = data.make_dataset(cfg.data, cfg.train.batch_size * cfg.train.d_steps, data_dir, seed=cfg.train.seed)
+
+    with strategy.scope():
+        model = build_sagan(cfg)
+        checkpointer = Checkpointer(model, str(logdir / CHECKPOINT_DIR), cfg.log.keep_checkpoints)
+        restored = checkpointer.restore_latest()
+    start = int(model.step.numpy())
+    if restored:
+        print(f"resuming from {restored} at step {start}", file=sys.stderr)
+    remaining = cfg.train.steps - start
+    if remaining <= 0:
+        print(f"already trained {start} steps (train.steps = {cfg.train.steps}); nothing to do", file=sys.stderr)
+        return 0
+
+    log = cfg.log
+    cbs: list[keras.callbacks.Callback] = [callbacks.PeriodicCheckpoint(checkpointer, log.checkpoint_every)]
+    if chief:
+        writer = tf.summary.create_file_writer(str(logdir / SUMMARY_DIR))
+        z, labels, cols = callbacks.fixed_sample_inputs(cfg.model.z_dim, cfg.data.num_classes, log.samples_per_class)
+        cbs = [
+            callbacks.ScalarSummaries(writer, log.scalars_every),
+            callbacks.SampleGrid(writer, log.samples_every, lambda: model.generator, z, labels, cols),
+        ] + cbs
+    try:
+        logs = loop.train(model, dataset, strategy, remaining, cbs, verbose=verbose)
+    except tf.errors.InvalidArgumentError as e:
+        raise DataError(f"bad training data: {e.message.strip().splitlines()[0]}") from None
+    summary = ", ".join(f"{k}={v:.4f}" for k, v in logs.items() if k in ("d_loss", "g_loss", "d_real", "d_fake"))
+    print(f"step {int(model.step.numpy())}: {summary}; checkpoint {checkpointer.latest}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
