@@ -111,6 +111,9 @@ def run(cfg, logdir: Path, strategy, data_dir: Optional[str] = None, verbose: in
         model = build_sagan(cfg)
         checkpointer = Checkpointer(model, str(logdir / CHECKPOINT_DIR), cfg.log.keep_checkpoints)
         restored = checkpointer.restore_latest()
+        # The config, not the checkpoint, decides the learning rates of a resumed run.
+        model.g_optimizer.learning_rate.assign(cfg.train.g_lr)
+        model.d_optimizer.learning_rate.assign(cfg.train.d_lr)
     start = int(model.step.numpy())
     if restored:
         print(f"resuming from {restored} at step {start}", file=sys.stderr)

@@ -1,0 +1,1 @@
+"""Throughput and memory harnesses (run by hand; JSON on stdout)."""

@@ -1,0 +1,140 @@
+"""``python -m sagan_tf.train`` / ``sagan_tf.sample`` end to end on a tiny Fashion-MNIST config."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from PIL import Image
+
+from tests.conftest import REPO
+
+TINY = [
+    "model.ch=4",
+    "model.z_dim=16",
+    "train.batch_size=16",
+    "log.scalars_every=5",
+    "log.samples_every=10",
+    "log.samples_per_class=2",
+    "log.checkpoint_every=10",
+    "data.shuffle_buffer=256",
+]
+
+
+def run_cli(module, *args, tfds_dir=None, timeout=300):
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    if tfds_dir:
+        env["TFDS_DATA_DIR"] = tfds_dir
+    return subprocess.run(
+        [sys.executable, "-m", module, *args], cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout
+    )
+
+
+def read_events(directory):
+    """{tag: {step: value}} for scalars and {tag: [steps]} for images, from TensorBoard event files."""
+    scalars, images = {}, {}
+    for path in sorted(Path(directory).glob("events.out.tfevents.*")):
+        for event in tf.compat.v1.train.summary_iterator(str(path)):
+            for value in event.summary.value:
+                plugin = value.metadata.plugin_data.plugin_name
+                array = tf.make_ndarray(value.tensor)
+                if plugin == "images":
+                    images.setdefault(value.tag, []).append((event.step, array))
+                else:
+                    scalars.setdefault(value.tag, {})[event.step] = float(array)
+    return scalars, images
+
+
+@pytest.fixture(scope="module")
+def trained_run(tmp_path_factory, tfds_dir):
+    logdir = tmp_path_factory.mktemp("runs") / "fmnist"
+    first = run_cli(
+        "sagan_tf.train", "--config", "configs/fashion_mnist32.yaml", "--logdir", str(logdir),
+        "--steps", "20", "--set", *TINY, "--verbose", "0", tfds_dir=tfds_dir,
+    )
+    assert first.returncode == 0, first.stderr[-3000:]
+    return logdir, first
+
+
+def test_first_run_writes_scalars_images_and_checkpoints(trained_run):
+    logdir, _ = trained_run
+    scalars, images = read_events(logdir / "train")
+    for tag in ("d_loss", "g_loss", "d_real", "d_fake", "gamma_g_attention_16", "gamma_d_attention_16", "lr_g", "lr_d"):
+        assert sorted(scalars[tag]) == [5, 10, 15, 20], tag
+    assert scalars["lr_g"][20] == pytest.approx(1e-4) and scalars["lr_d"][20] == pytest.approx(4e-4)
+    assert all(np.isfinite(v) for v in scalars["d_loss"].values())
+    # The sample grid: 10 classes x 2 samples of 32x32, 2-pixel padding, grayscale PNG in the event.
+    steps = [s for s, _ in images["samples"]]
+    assert steps == [10, 20]
+    png = images["samples"][-1][1]  # [width, height, encoded png]
+    assert int(png[0]) == 2 * 34 + 2 and int(png[1]) == 10 * 34 + 2
+    index = tf.train.get_checkpoint_state(str(logdir / "checkpoints"))
+    assert index.model_checkpoint_path.endswith("ckpt-20")
+    assert [Path(p).name for p in index.all_model_checkpoint_paths] == ["ckpt-10", "ckpt-20"]
+    assert (logdir / "config.yaml").read_text().count("ch: 4") == 1
+
+
+def test_same_command_with_more_steps_resumes(trained_run, tfds_dir):
+    logdir, _ = trained_run
+    second = run_cli(
+        "sagan_tf.train", "--config", "configs/fashion_mnist32.yaml", "--logdir", str(logdir),
+        "--steps", "30", "--set", *TINY, "--verbose", "0", tfds_dir=tfds_dir,
+    )
+    assert second.returncode == 0, second.stderr[-3000:]
+    assert "resuming from" in second.stderr and "at step 20" in second.stderr
+    scalars, _ = read_events(logdir / "train")
+    assert sorted(scalars["d_loss"]) == [5, 10, 15, 20, 25, 30]
+    assert tf.train.latest_checkpoint(str(logdir / "checkpoints")).endswith("ckpt-30")
+    reader = tf.train.load_checkpoint(str(logdir / "checkpoints" / "ckpt-30"))
+    iterations = [k for k in reader.get_variable_to_shape_map() if k.startswith("g_optimizer/_iterations")]
+    assert iterations and int(reader.get_tensor(iterations[0])) == 30
+    # Nothing to do once train.steps is reached.
+    third = run_cli("sagan_tf.train", "--logdir", str(logdir), "--steps", "30", "--verbose", "0", tfds_dir=tfds_dir)
+    assert third.returncode == 0 and "nothing to do" in third.stderr
+
+
+def test_sample_cli_writes_a_grid(trained_run, tmp_path):
+    logdir, _ = trained_run
+    out = tmp_path / "grid.png"
+    result = run_cli("sagan_tf.sample", "--logdir", str(logdir), "--out", str(out), "--classes", "0,3,7", "--n", "4")
+    assert result.returncode == 0, result.stderr[-2000:]
+    image = np.asarray(Image.open(out))
+    assert image.shape == (3 * 34 + 2, 4 * 34 + 2)
+    bad = run_cli("sagan_tf.sample", "--logdir", str(logdir), "--out", str(out), "--classes", "0,12")
+    assert bad.returncode == 2 and bad.stderr.strip().splitlines()[-1] == "error: --classes must be in [0, 10), got '0,12'"
+
+
+def test_resume_with_a_different_model_is_an_error(trained_run, tfds_dir):
+    logdir, _ = trained_run
+    before = sorted(p.name for p in (logdir / "checkpoints").iterdir())
+    result = run_cli(
+        "sagan_tf.train", "--config", "configs/fashion_mnist32.yaml", "--logdir", str(logdir),
+        "--set", *TINY, "model.ch=8", "--verbose", "0", tfds_dir=tfds_dir,
+    )
+    assert result.returncode == 2
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("error: ") and "model.ch: 4 -> 8" in last
+    assert sorted(p.name for p in (logdir / "checkpoints").iterdir()) == before
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--set", "model.chh=3"], "unknown config key 'model.chh'"),
+        (["--set", "train.batch_size=abc"], "config key 'train.batch_size' must be int"),
+        (["--strategy", "nccl"], "unknown strategy 'nccl'"),
+        (["--strategy", "mirrored", "--virtual-cpus", "2", "--batch-size", "15"], "not divisible by the 2 replicas"),
+        (["--strategy", "multiworker"], "needs the TF_CONFIG environment variable"),
+    ],
+)
+def test_user_errors_exit_with_one_line(tmp_path, args, message):
+    result = run_cli(
+        "sagan_tf.train", "--config", "configs/fashion_mnist32.yaml", "--logdir", str(tmp_path / "run"), *args
+    )
+    assert result.returncode == 2, result.stderr[-2000:]
+    lines = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(lines) == 1 and message in lines[0], result.stderr[-2000:]
+    assert "Traceback" not in result.stderr
