@@ -1,0 +1,246 @@
+"""Residual blocks against a float64 numpy composition of their own (spectrally normalized) weights.
+
+Every convolution, batch norm, ReLU, up- and down-sampling is re-done in numpy from the kernels
+``normalized_weight(False)`` and the batch-norm parameters the block holds. Float32 vs float64
+through two 3x3 convolutions: rtol=1e-4, atol=1e-4 (outputs of order 1).
+"""
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from sagan_tf.layers import DiscriminatorBlock, GeneratorBlock, power_iteration_frozen
+from sagan_tf.layers.blocks import downsample_avg, upsample_nearest
+
+RTOL = 1e-4
+ATOL = 1e-4
+
+
+def _np_conv_same(x, k, bias=None):
+    """Stride-1 'same' cross-correlation, x (B,H,W,C), k (kh,kw,C,O)."""
+    kh, kw = k.shape[:2]
+    h, w = x.shape[1:3]
+    xp = np.pad(x, ((0, 0), (kh // 2, kh // 2), (kw // 2, kw // 2), (0, 0)))
+    out = np.zeros(x.shape[:3] + (k.shape[3],))
+    for a in range(kh):
+        for b in range(kw):
+            out += np.einsum("bhwc,co->bhwo", xp[:, a : a + h, b : b + w], k[a, b])
+    return out if bias is None else out + bias
+
+
+def _np_up(x):
+    return np.repeat(np.repeat(x, 2, axis=1), 2, axis=2)
+
+
+def _np_avg_pool(x):
+    b, h, w, c = x.shape
+    return x.reshape(b, h // 2, 2, w // 2, 2, c).mean(axis=(2, 4))
+
+
+def _relu(x):
+    return np.maximum(x, 0.0)
+
+
+def _np_sn_conv(sn, x):
+    k = sn.normalized_weight(False).numpy().astype(np.float64)
+    bias = sn.layer.bias.numpy().astype(np.float64) if sn.layer.use_bias else None
+    return _np_conv_same(x, k, bias)
+
+
+def _np_cbn(cbn, x, labels, training):
+    bn = cbn.batch_norm
+    if training:
+        mean, var = x.mean(axis=(0, 1, 2)), x.var(axis=(0, 1, 2))
+    else:
+        mean = bn.moving_mean.numpy().astype(np.float64)
+        var = bn.moving_variance.numpy().astype(np.float64)
+    g = cbn.gamma.embeddings.numpy().astype(np.float64)[labels]
+    b = cbn.beta.embeddings.numpy().astype(np.float64)[labels]
+    return (x - mean) / np.sqrt(var + cbn.epsilon) * g[:, None, None, :] + b[:, None, None, :]
+
+
+def _randomize(block, rng, with_bn_stats=False):
+    """Random conv biases, class gammas/betas (and moving statistics) so that each one matters."""
+
+    def assign(var, value):
+        var.assign(np.asarray(value, np.float32))
+
+    for name in ("conv1", "conv2", "shortcut"):
+        if hasattr(block, name):
+            bias = getattr(block, name).layer.bias
+            assign(bias, 0.3 * rng.normal(size=tuple(bias.shape)))
+    for name in ("bn1", "bn2"):
+        if hasattr(block, name):
+            cbn = getattr(block, name)
+            shape = tuple(cbn.gamma.embeddings.shape)
+            assign(cbn.gamma.embeddings, 1.0 + 0.3 * rng.normal(size=shape))
+            assign(cbn.beta.embeddings, 0.3 * rng.normal(size=shape))
+            if with_bn_stats:
+                assign(cbn.batch_norm.moving_mean, 0.3 * rng.normal(size=shape[1:]))
+                assign(cbn.batch_norm.moving_variance, rng.uniform(0.5, 2.0, size=shape[1:]))
+
+
+def test_upsample_nearest_is_repeat():
+    x = np.random.default_rng(0).normal(size=(2, 3, 5, 4)).astype(np.float32)
+    out = upsample_nearest(tf.constant(x)).numpy()
+    assert out.shape == (2, 6, 10, 4)
+    np.testing.assert_array_equal(out, _np_up(x))
+
+
+def test_downsample_avg_is_2x2_mean():
+    x = np.random.default_rng(1).normal(size=(2, 4, 6, 3))
+    out = downsample_avg(tf.constant(x, tf.float32)).numpy()
+    np.testing.assert_allclose(out, _np_avg_pool(x), rtol=1e-6, atol=1e-6)
+
+
+# ----------------------------------------------------------------------------- generator block
+
+
+def _np_generator_block(block, x, labels, training, upsample=True):
+    up = _np_up if upsample else (lambda t: t)
+    h = _relu(_np_cbn(block.bn1, x, labels, training))
+    h = _np_sn_conv(block.conv1, up(h))
+    h = _relu(_np_cbn(block.bn2, h, labels, training))
+    h = _np_sn_conv(block.conv2, h)
+    return h + _np_sn_conv(block.shortcut, up(x))
+
+
+def _make_generator_block(seed, upsample=True, with_bn_stats=False):
+    keras.utils.set_random_seed(seed)
+    rng = np.random.default_rng(seed)
+    block = GeneratorBlock(8, num_classes=3, upsample=upsample)
+    shape = (4, 8, 8, 16)
+    block.build(shape)
+    _randomize(block, rng, with_bn_stats)
+    x = rng.normal(size=shape)
+    labels = np.array([0, 2, 1, 2])
+    return block, x, labels
+
+
+@pytest.mark.parametrize("upsample", [True, False])
+def test_generator_block_batch_statistics(upsample):
+    block, x, labels = _make_generator_block(0, upsample)
+    expected = _np_generator_block(block, x, labels, training=True, upsample=upsample)
+    with power_iteration_frozen():  # batch statistics, but sigma from the stored u
+        out = block(tf.constant(x, tf.float32), tf.constant(labels), training=True).numpy()
+    side = 16 if upsample else 8
+    assert out.shape == (4, side, side, 8)
+    assert block.compute_output_shape((4, 8, 8, 16)) == (4, side, side, 8)
+    np.testing.assert_allclose(out, expected, rtol=RTOL, atol=ATOL)
+
+
+def test_generator_block_inference_uses_moving_statistics():
+    block, x, labels = _make_generator_block(1, with_bn_stats=True)
+    expected = _np_generator_block(block, x, labels, training=False)
+    out = block(tf.constant(x, tf.float32), tf.constant(labels), training=False).numpy()
+    np.testing.assert_allclose(out, expected, rtol=RTOL, atol=ATOL)
+
+
+def test_generator_block_hand_composition_of_sublayers():
+    # The same composition through the block's own Keras sub-layers (upsampling by np.repeat).
+    block, x, labels = _make_generator_block(2, with_bn_stats=True)
+    y = tf.constant(labels)
+    h = np.maximum(block.bn1(tf.constant(x, tf.float32), y, training=False).numpy(), 0)
+    h = block.conv1(tf.constant(_np_up(h)), training=False)
+    h = tf.nn.relu(block.bn2(h, y, training=False))
+    h = block.conv2(h, training=False).numpy()
+    expected = h + block.shortcut(tf.constant(_np_up(x).astype(np.float32)), training=False).numpy()
+    out = block(tf.constant(x, tf.float32), y, training=False).numpy()
+    np.testing.assert_allclose(out, expected, rtol=1e-5, atol=1e-5)  # float32 vs float32
+
+
+def test_generator_block_labels_matter():
+    block, x, _ = _make_generator_block(3, with_bn_stats=True)
+    tx = tf.constant(x, tf.float32)
+    out0 = block(tx, tf.zeros([4], tf.int32), training=False).numpy()
+    out1 = block(tx, tf.ones([4], tf.int32), training=False).numpy()
+    assert np.abs(out0 - out1).max() > 1e-2
+    np.testing.assert_allclose(out1, _np_generator_block(block, x, np.ones(4, int), False), rtol=RTOL, atol=ATOL)
+
+
+# ----------------------------------------------------------------------------- discriminator block
+
+
+def _np_discriminator_block(block, x, optimized, downsample, learnable):
+    down = _np_avg_pool if downsample else (lambda t: t)
+    h = x if optimized else _relu(x)
+    h = _np_sn_conv(block.conv1, h)
+    h = _np_sn_conv(block.conv2, _relu(h))
+    h = down(h)
+    if not learnable:
+        return h + x
+    if optimized:  # pool, then 1x1 conv (the image is not ReLU'd)
+        return h + _np_sn_conv(block.shortcut, down(x))
+    return h + down(_np_sn_conv(block.shortcut, x))
+
+
+@pytest.mark.parametrize(
+    "optimized, downsample, c_in, c_out, learnable",
+    [
+        (True, True, 3, 8, True),  # first block on the image
+        (False, True, 8, 16, True),  # down-block, 1x1 shortcut then pool
+        (False, False, 8, 16, True),  # no downsampling, channel change: 1x1 shortcut
+        (False, False, 8, 8, False),  # no downsampling, same channels: identity shortcut
+    ],
+)
+def test_discriminator_block(optimized, downsample, c_in, c_out, learnable):
+    keras.utils.set_random_seed(4)
+    rng = np.random.default_rng(4)
+    block = DiscriminatorBlock(c_out, downsample=downsample, optimized=optimized)
+    shape = (2, 8, 8, c_in)
+    block.build(shape)
+    _randomize(block, rng)
+    assert block.learnable_shortcut == learnable
+    assert hasattr(block, "shortcut") == learnable
+    x = rng.normal(size=shape)
+    expected = _np_discriminator_block(block, x, optimized, downsample, learnable)
+    out = block(tf.constant(x, tf.float32), training=False).numpy()
+    side = 4 if downsample else 8
+    assert out.shape == (2, side, side, c_out)
+    assert tuple(block.compute_output_shape(shape)) == (2, side, side, c_out)
+    np.testing.assert_allclose(out, expected, rtol=RTOL, atol=ATOL)
+
+
+def test_discriminator_block_relu_on_input_unless_optimized():
+    # A negative input: the non-optimized block ReLUs it away in the residual branch, the optimized
+    # block does not. Both still match their numpy compositions.
+    keras.utils.set_random_seed(5)
+    rng = np.random.default_rng(5)
+    x = -np.abs(rng.normal(size=(2, 8, 8, 8)))
+    for optimized in (True, False):
+        block = DiscriminatorBlock(8, downsample=True, optimized=optimized)
+        block.build(x.shape)
+        _randomize(block, rng)
+        out = block(tf.constant(x, tf.float32), training=False).numpy()
+        expected = _np_discriminator_block(block, x, optimized, True, True)
+        np.testing.assert_allclose(out, expected, rtol=RTOL, atol=ATOL)
+        if not optimized:
+            # Residual branch sees relu(x) = 0: output = pool(conv2(relu(b1))) + pool(shortcut(x)).
+            b1 = block.conv1.layer.bias.numpy().astype(np.float64)
+            h = _np_sn_conv(block.conv2, _relu(np.broadcast_to(b1, x.shape)))  # conv1(0) = its bias
+            np.testing.assert_allclose(
+                out, _np_avg_pool(h) + _np_avg_pool(_np_sn_conv(block.shortcut, x)), rtol=RTOL, atol=ATOL
+            )
+
+
+@pytest.mark.parametrize("cls, kwargs, shape", [
+    (GeneratorBlock, dict(filters=8, num_classes=3, bn_momentum=0.8, upsample=True), (2, 4, 4, 8)),
+    (DiscriminatorBlock, dict(filters=8, downsample=False, optimized=False), (2, 8, 8, 8)),
+])
+def test_block_serialization_round_trip(cls, kwargs, shape):
+    keras.utils.set_random_seed(6)
+    rng = np.random.default_rng(6)
+    block = cls(**kwargs)
+    block.build(shape)
+    _randomize(block, rng, with_bn_stats=True)
+    clone = keras.layers.deserialize(keras.layers.serialize(block))
+    assert isinstance(clone, cls)
+    for key, value in kwargs.items():
+        assert getattr(clone, key) == value
+    if not clone.built:
+        clone.build(shape)
+    clone.set_weights(block.get_weights())
+    x = tf.constant(rng.normal(size=shape), tf.float32)
+    args = (x, tf.constant([0, 2])) if cls is GeneratorBlock else (x,)
+    np.testing.assert_array_equal(clone(*args, training=False).numpy(), block(*args, training=False).numpy())
