@@ -7,6 +7,7 @@ the key (``model.chh``), never a silent default.
 from __future__ import annotations
 
 import dataclasses
+import re
 import types
 import typing
 from dataclasses import dataclass, field
@@ -25,6 +26,7 @@ class DataConfig:
     source: str = "tfds"  # tfds | folder
     name: str = "fashion_mnist"  # TFDS dataset name (source: tfds)
     path: Optional[str] = None  # root with one subfolder per class (source: folder)
+    skip_corrupt: bool = False  # folder: skip unreadable image files (counted) instead of failing
     split: str = "train"
     image_key: str = "image"
     label_key: Optional[str] = "label"  # null: unconditional data
@@ -35,6 +37,8 @@ class DataConfig:
     center_crop: bool = True  # crop the central square before resizing
     shuffle_buffer: int = 10000
     cache: bool = True  # cache decoded, resized uint8 images in memory
+    resume: str = "replay"  # replay: a resumed run reads past the batches already used (exact);
+    #                         reshuffle: it starts a fresh shuffle seeded by (seed, step) (no re-reading)
 
 
 @dataclass
@@ -98,9 +102,14 @@ class Config:
 _CHOICES = {
     "data.source": ("tfds", "folder"),
     "data.resize": ("bilinear", "area", "pad"),
+    "data.resume": ("replay", "reshuffle"),
     "model.arch": ("resnet",),
     "model.attention_variant": ("pooled", "paper"),
 }
+
+
+# YAML 1.1 (PyYAML) reads 1e-4 (no dot) as a string; a float key accepts that spelling too.
+_FLOAT_TEXT = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$")
 
 
 def _type_name(tp) -> str:
@@ -123,6 +132,8 @@ def _coerce(key: str, value: Any, tp) -> Any:
             raise ConfigError(f"config key {key!r} must be a list of {_type_name(item)}, got {value!r}")
         return [_coerce(f"{key}[{i}]", v, item) for i, v in enumerate(value)]
     if tp is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if tp is float and isinstance(value, str) and _FLOAT_TEXT.match(value.strip()):
         return float(value)
     if tp is bool and not isinstance(value, bool):
         raise ConfigError(f"config key {key!r} must be true or false, got {value!r}")

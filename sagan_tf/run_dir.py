@@ -31,12 +31,10 @@ def latest_checkpoint(logdir: str | Path) -> str:
 
 def load_generator(logdir: str | Path):
     """The run's generator with the weights of its latest checkpoint, and the run's config."""
-    import tensorflow as tf
-
     from sagan_tf.builders import build_generator
-    from sagan_tf.checkpointing import restore
+    from sagan_tf.checkpointing import generator_checkpoint, restore_or_fail
 
     cfg = load_run_config(logdir)
     generator = build_generator(cfg)
-    restore(tf.train.Checkpoint(generator=generator), latest_checkpoint(logdir), partial=True)
+    restore_or_fail(generator_checkpoint(generator), latest_checkpoint(logdir), partial=True)
     return generator, cfg
