@@ -9,7 +9,7 @@ from sagan_tf.gan import SAGAN
 from sagan_tf.models import Discriminator, Generator
 
 
-def build_generator(cfg: Config) -> Generator:
+def build_generator(cfg: Config, name: str = "generator") -> Generator:
     m, d = cfg.model, cfg.data
     g = Generator(
         resolution=d.resolution,
@@ -21,7 +21,8 @@ def build_generator(cfg: Config) -> Generator:
         attention_variant=m.attention_variant,
         sync_bn=m.sync_bn,
         bn_momentum=m.bn_momentum,
-        name="generator",
+        attention_block=m.attention_block,
+        name=name,
     )
     g.build()
     return g
@@ -36,6 +37,7 @@ def build_discriminator(cfg: Config) -> Discriminator:
         channels=d.channels,
         attention=m.d_attention,
         attention_variant=m.attention_variant,
+        attention_block=m.attention_block,
         name="discriminator",
     )
     disc.build()
@@ -51,8 +53,12 @@ def build_optimizers(cfg: Config) -> tuple[keras.optimizers.Optimizer, keras.opt
 
 
 def build_sagan(cfg: Config) -> SAGAN:
-    """The compiled GAN: G, D and both optimizers with built slots."""
-    model = SAGAN(build_generator(cfg), build_discriminator(cfg), d_steps=cfg.train.d_steps, seed=cfg.train.seed)
+    """The compiled GAN: G, D, both optimizers with built slots, and G's EMA (``train.ema_decay > 0``)."""
+    from sagan_tf.ema import GeneratorEMA
+
+    g, t = build_generator(cfg), cfg.train
+    ema = GeneratorEMA(g, t.ema_decay, t.ema_start) if t.ema_decay > 0 else None
+    model = SAGAN(g, build_discriminator(cfg), d_steps=t.d_steps, seed=t.seed, ema=ema)
     g_opt, d_opt = build_optimizers(cfg)
     model.compile(g_optimizer=g_opt, d_optimizer=d_opt)
     return model

@@ -47,19 +47,28 @@ def variables_by_path(model) -> dict:
     return out
 
 
-def generator_checkpoint(generator) -> tf.train.Checkpoint:
-    """A checkpoint object that reads (or writes) only G's variables of a training checkpoint."""
-    return tf.train.Checkpoint(generator=variables_by_path(generator))
+def generator_checkpoint(generator, network: str = "generator") -> tf.train.Checkpoint:
+    """A checkpoint object that reads (or writes) only G's variables of a training checkpoint
+    (``network="generator_ema"``: the EMA shadow's)."""
+    return tf.train.Checkpoint(**{network: variables_by_path(generator)})
 
 
-def training_checkpoint(model: SAGAN) -> tf.train.Checkpoint:
-    """Everything a resumed run needs: G, D (all variables), both optimizers (slots, step)."""
+def training_checkpoint(model: SAGAN, ema: bool = True) -> tf.train.Checkpoint:
+    """Everything a resumed run needs: G, D (all variables), both optimizers (slots, step), and
+    G's EMA shadow as ``generator_ema`` when the model has one."""
+    extra = {"generator_ema": variables_by_path(model.ema.generator)} if ema and model.ema is not None else {}
     return tf.train.Checkpoint(
         generator=variables_by_path(model.generator),
         discriminator=variables_by_path(model.discriminator),
         g_optimizer=model.g_optimizer,
         d_optimizer=model.d_optimizer,
+        **extra,
     )
+
+
+def has_network(path: str, network: str) -> bool:
+    """Whether the checkpoint ``path`` holds ``network`` ("generator_ema", ...)."""
+    return any(key.startswith(network + "/") for key, _ in tf.train.list_variables(path))
 
 
 def all_finite(variables) -> bool:
@@ -98,12 +107,20 @@ class Checkpointer:
         failures = []
         for path in reversed(candidates):
             try:
-                restore(self.checkpoint, path)
+                self._restore(path)
                 return path
             except _Unreadable as e:
                 failures.append(path)
                 print(f"warning: checkpoint {path} is unreadable ({e}); trying an older one", file=sys.stderr)
         raise CheckpointError(f"no readable checkpoint in {self.directory} (tried {', '.join(failures)})")
+
+    def _restore(self, path: str) -> None:
+        if self.model.ema is not None and not has_network(path, "generator_ema"):
+            # A run that trained without EMA: the shadow starts from the restored G.
+            restore(training_checkpoint(self.model, ema=False), path)
+            self.model.ema.copy_from_source()
+        else:
+            restore(self.checkpoint, path)
 
     def save(self, step: int) -> str | None:
         variables = self.model.generator.variables + self.model.discriminator.variables

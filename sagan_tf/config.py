@@ -53,6 +53,7 @@ class ModelConfig:
     attention_variant: str = "pooled"  # pooled (official code) | paper (eq. 1-3)
     sync_bn: bool = True  # cross-replica batch statistics in G's batch norms
     bn_momentum: float = 0.9
+    attention_block: str = "attention"  # attention | residual (paper Table 1 ablation: equal parameters)
 
 
 @dataclass
@@ -67,6 +68,8 @@ class TrainConfig:
     beta1: float = 0.0
     beta2: float = 0.999  # official code's value (the paper's text says 0.9)
     seed: int = 0
+    ema_decay: float = 0.999  # EMA of G's weights and state (BigGAN); 0 disables
+    ema_start: int = 1000  # the EMA copies G until this step, then averages
 
 
 @dataclass
@@ -78,6 +81,22 @@ class LogConfig:
     samples_per_class: int = 8
     checkpoint_every: int = 1000
     keep_checkpoints: int = 3
+    attention_every: int = 1000  # attention-map images in TensorBoard; 0: never
+    fid_every: int = 0  # FID (and IS) of the sampled G in TensorBoard, best-FID checkpoint; 0: never
+    fid_samples: int = 5000
+
+
+@dataclass
+class EvalConfig:
+    """Defaults of ``sagan_tf.evaluate`` and of the in-training FID (``eval.*``)."""
+
+    feature_model: Optional[str] = None  # Keras model file for domain FID/IS; null: Inception-v3
+    inception_weights: Optional[str] = None  # InceptionV3 weights file; null: Keras' ImageNet download
+    split: Optional[str] = None  # real images for reference statistics; null: data.split
+    num_real: int = 0  # real images for reference statistics; 0: the whole split
+    stats_cache: Optional[str] = None  # directory of cached reference statistics; null: ~/.cache/sagan_tf
+    batch_size: int = 100
+    is_splits: int = 10  # Inception Score: mean and std over this many splits (Salimans et al.)
 
 
 @dataclass
@@ -86,6 +105,7 @@ class Config:
     model: ModelConfig = field(default_factory=ModelConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     log: LogConfig = field(default_factory=LogConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -105,6 +125,7 @@ _CHOICES = {
     "data.resume": ("replay", "reshuffle"),
     "model.arch": ("resnet",),
     "model.attention_variant": ("pooled", "paper"),
+    "model.attention_block": ("attention", "residual"),
 }
 
 
@@ -229,6 +250,9 @@ def validate(config: Config) -> None:
         "log.samples_per_class": log.samples_per_class,
         "log.checkpoint_every": log.checkpoint_every,
         "log.keep_checkpoints": log.keep_checkpoints,
+        "log.fid_samples": log.fid_samples,
+        "eval.batch_size": config.eval.batch_size,
+        "eval.is_splits": config.eval.is_splits,
     }
     for key, value in positive.items():
         if value <= 0:
@@ -246,7 +270,12 @@ def validate(config: Config) -> None:
     for key, value in (("train.g_lr", t.g_lr), ("train.d_lr", t.d_lr)):
         if value <= 0:
             raise ConfigError(f"config key {key!r} must be positive, got {value}")
-    for key, value in (("train.beta1", t.beta1), ("train.beta2", t.beta2), ("model.bn_momentum", m.bn_momentum)):
+    for key, value in (("train.ema_start", t.ema_start), ("log.attention_every", log.attention_every),
+                       ("log.fid_every", log.fid_every), ("eval.num_real", config.eval.num_real)):
+        if value < 0:
+            raise ConfigError(f"config key {key!r} must be >= 0, got {value}")
+    for key, value in (("train.beta1", t.beta1), ("train.beta2", t.beta2), ("model.bn_momentum", m.bn_momentum),
+                       ("train.ema_decay", t.ema_decay)):
         if not 0.0 <= value < 1.0:
             raise ConfigError(f"config key {key!r} must be in [0, 1), got {value}")
     for key, wanted, available in (

@@ -126,6 +126,7 @@ def run(cfg, logdir: Path, strategy, data_dir: Optional[str] = None, verbose: in
     from sagan_tf import callbacks, data, distribute, loop
     from sagan_tf.builders import build_sagan
     from sagan_tf.checkpointing import Checkpointer
+    from sagan_tf.eval_callbacks import evaluation_callbacks
 
     chief = distribute.is_chief(strategy)
     prepare_logdir(logdir, cfg, chief)
@@ -156,8 +157,8 @@ def run(cfg, logdir: Path, strategy, data_dir: Optional[str] = None, verbose: in
         z, labels, cols = callbacks.fixed_sample_inputs(cfg.model.z_dim, cfg.data.num_classes, log.samples_per_class)
         cbs = [
             callbacks.ScalarSummaries(writer, log.scalars_every),
-            callbacks.SampleGrid(writer, log.samples_every, lambda: model.generator, z, labels, cols),
-        ] + cbs
+            callbacks.SampleGrid(writer, log.samples_every, lambda: model.sampling_generator, z, labels, cols),
+        ] + cbs + evaluation_callbacks(cfg, model, writer, logdir, data_dir)
     try:
         logs = loop.train(model, dataset, strategy, remaining, cbs, verbose=verbose)
     except tf.errors.InvalidArgumentError as e:
