@@ -56,9 +56,11 @@ def build_sagan(cfg: Config) -> SAGAN:
     """The compiled GAN: G, D, both optimizers with built slots, and G's EMA (``train.ema_decay > 0``)."""
     from sagan_tf.ema import GeneratorEMA
 
-    g, t = build_generator(cfg), cfg.train
+    t = cfg.train
+    g, d = build_generator(cfg), build_discriminator(cfg)
+    # The shadow is built after G and D: its (overwritten) random initialisation must not change theirs.
     ema = GeneratorEMA(g, t.ema_decay, t.ema_start) if t.ema_decay > 0 else None
-    model = SAGAN(g, build_discriminator(cfg), d_steps=t.d_steps, seed=t.seed, ema=ema)
+    model = SAGAN(g, d, d_steps=t.d_steps, seed=t.seed, ema=ema)
     g_opt, d_opt = build_optimizers(cfg)
     model.compile(g_optimizer=g_opt, d_optimizer=d_opt)
     return model

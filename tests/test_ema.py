@@ -34,7 +34,9 @@ def test_shadow_covers_weights_bn_statistics_and_sn_u():
 
 def test_ema_equals_analytic_ema_on_two_replicas(two_cpus):
     """After each step: shadow = d_s * shadow + (1 - d_s) * raw_s with d_s = 0 for s <= start."""
-    strategy = tf.distribute.MirroredStrategy(two_cpus)
+    # Reductions through one device, not collective ops: collective instance keys restart with each
+    # strategy, and the runtime remembers earlier tests' instances (shape mismatch errors).
+    strategy = tf.distribute.MirroredStrategy(two_cpus, cross_device_ops=tf.distribute.ReductionToOneDevice())
     keras.utils.set_random_seed(3)
     with strategy.scope():
         model = build_sagan(ema_config())
@@ -60,6 +62,19 @@ def test_ema_equals_analytic_ema_on_two_replicas(two_cpus):
     assert moved > len(pairs) // 2  # the shadow really lags behind G (not a copy)
 
 
+def test_ema_changes_neither_initialisation_nor_training_of_g_and_d():
+    """Same seed with and without EMA: bit-identical G and D before and after a step."""
+    weights = []
+    for decay in (0.0, 0.5):
+        keras.utils.set_random_seed(5)
+        model = build_sagan(tiny_config(ema_decay=decay, ema_start=0))
+        before = [v.numpy() for v in model.generator.variables + model.discriminator.variables]
+        tf.function(model.train_step)(fake_batch())
+        weights.append(before + [v.numpy() for v in model.generator.variables + model.discriminator.variables])
+    for a, b in zip(*weights):
+        np.testing.assert_array_equal(a, b)
+
+
 def test_ema_start_zero_averages_from_the_first_step():
     model = build_sagan(tiny_config(ema_decay=0.5, ema_start=0))
     raw, shadow = model.ema.variable_pairs[0]
@@ -78,8 +93,9 @@ def write_run(logdir, model, cfg, step):
 def test_checkpoint_restores_shadow_and_load_generator_prefers_it(tmp_path):
     cfg = ema_config()
     model = build_sagan(cfg)
+    step = tf.function(model.train_step)  # traced once
     for _ in range(STEPS):
-        tf.function(model.train_step)(fake_batch())
+        step(fake_batch())
     write_run(tmp_path, model, cfg, STEPS)
 
     resumed = build_sagan(cfg)
