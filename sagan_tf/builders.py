@@ -7,11 +7,13 @@ import keras
 from sagan_tf.config import Config
 from sagan_tf.gan import SAGAN
 from sagan_tf.models import Discriminator, Generator
+from sagan_tf.models_dcgan import DCGANDiscriminator, DCGANGenerator
 
 
-def build_generator(cfg: Config) -> Generator:
+def build_generator(cfg: Config) -> Generator | DCGANGenerator:
+    """G of ``model.arch`` (resnet: ``models.Generator``, dcgan: ``models_dcgan.DCGANGenerator``)."""
     m, d = cfg.model, cfg.data
-    g = Generator(
+    g = (DCGANGenerator if m.arch == "dcgan" else Generator)(
         resolution=d.resolution,
         ch=m.ch,
         z_dim=m.z_dim,
@@ -27,9 +29,10 @@ def build_generator(cfg: Config) -> Generator:
     return g
 
 
-def build_discriminator(cfg: Config) -> Discriminator:
+def build_discriminator(cfg: Config) -> Discriminator | DCGANDiscriminator:
+    """D of ``model.arch``; both take ``(images, labels)`` and return (B,) logits."""
     m, d = cfg.model, cfg.data
-    disc = Discriminator(
+    disc = (DCGANDiscriminator if m.arch == "dcgan" else Discriminator)(
         resolution=d.resolution,
         ch=m.ch,
         num_classes=d.num_classes,
