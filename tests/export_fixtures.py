@@ -51,12 +51,12 @@ def randomize(generator, seed: int) -> None:
         v.assign(np.asarray(value, np.float32))
 
 
-def make_run(logdir: Path, overrides=(), seed: int = 0) -> Run:
+def make_run(logdir: Path, overrides=(), seed: int = 0, config: str = "fashion_mnist32.yaml") -> Run:
     from sagan_tf import config as config_lib
     from sagan_tf.builders import build_generator
     from sagan_tf.checkpointing import generator_checkpoint
 
-    cfg = config_lib.load(REPO / "configs" / "fashion_mnist32.yaml", [*TINY, *overrides])
+    cfg = config_lib.load(REPO / "configs" / config, [*TINY, *overrides])
     generator = build_generator(cfg)
     randomize(generator, seed)
     logdir.mkdir(parents=True)
