@@ -7,11 +7,18 @@ import keras
 from sagan_tf.config import Config
 from sagan_tf.gan import SAGAN
 from sagan_tf.models import Discriminator, Generator
+from sagan_tf.models_dcgan import DCGANDiscriminator, DCGANGenerator
 
 
-def build_generator(cfg: Config, name: str = "generator") -> Generator:
+def _attention_block(cfg: Config) -> dict:
+    """``attention_block`` for the resnet family (the residual ablation exists only there)."""
+    return {"attention_block": cfg.model.attention_block} if cfg.model.arch == "resnet" else {}
+
+
+def build_generator(cfg: Config, name: str = "generator") -> Generator | DCGANGenerator:
+    """G of ``model.arch`` (resnet: ``models.Generator``, dcgan: ``models_dcgan.DCGANGenerator``)."""
     m, d = cfg.model, cfg.data
-    g = Generator(
+    g = (DCGANGenerator if m.arch == "dcgan" else Generator)(
         resolution=d.resolution,
         ch=m.ch,
         z_dim=m.z_dim,
@@ -21,24 +28,25 @@ def build_generator(cfg: Config, name: str = "generator") -> Generator:
         attention_variant=m.attention_variant,
         sync_bn=m.sync_bn,
         bn_momentum=m.bn_momentum,
-        attention_block=m.attention_block,
         name=name,
+        **_attention_block(cfg),
     )
     g.build()
     return g
 
 
-def build_discriminator(cfg: Config) -> Discriminator:
+def build_discriminator(cfg: Config) -> Discriminator | DCGANDiscriminator:
+    """D of ``model.arch``; both take ``(images, labels)`` and return (B,) logits."""
     m, d = cfg.model, cfg.data
-    disc = Discriminator(
+    disc = (DCGANDiscriminator if m.arch == "dcgan" else Discriminator)(
         resolution=d.resolution,
         ch=m.ch,
         num_classes=d.num_classes,
         channels=d.channels,
         attention=m.d_attention,
         attention_variant=m.attention_variant,
-        attention_block=m.attention_block,
         name="discriminator",
+        **_attention_block(cfg),
     )
     disc.build()
     return disc

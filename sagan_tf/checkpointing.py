@@ -26,8 +26,15 @@ import tensorflow as tf
 from sagan_tf.errors import CheckpointError, DivergenceError
 from sagan_tf.gan import SAGAN
 
-# Errors that mean "these files cannot be read", as opposed to "this is another model".
-UNREADABLE = (tf.errors.DataLossError, tf.errors.NotFoundError, tf.errors.OutOfRangeError, tf.errors.UnknownError)
+# Errors that mean "these files cannot be read", as opposed to "this is another model"
+# (the checkpoint reader raises IndexError for a data file cut short).
+UNREADABLE = (
+    tf.errors.DataLossError,
+    tf.errors.NotFoundError,
+    tf.errors.OutOfRangeError,
+    tf.errors.UnknownError,
+    IndexError,
+)
 
 
 def variables_by_path(model) -> dict:

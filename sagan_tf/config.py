@@ -45,7 +45,7 @@ class DataConfig:
 class ModelConfig:
     """Architecture (``model.*``); see ``sagan_tf.models``."""
 
-    arch: str = "resnet"
+    arch: str = "resnet"  # resnet (official residual SAGAN, models.py) | dcgan (tutorial form, models_dcgan.py)
     ch: int = 64
     z_dim: int = 128
     g_attention: list[int] = field(default_factory=lambda: [16])
@@ -123,7 +123,7 @@ _CHOICES = {
     "data.source": ("tfds", "folder"),
     "data.resize": ("bilinear", "area", "pad"),
     "data.resume": ("replay", "reshuffle"),
-    "model.arch": ("resnet",),
+    "model.arch": ("resnet", "dcgan"),
     "model.attention_variant": ("pooled", "paper"),
     "model.attention_block": ("attention", "residual"),
 }
@@ -234,7 +234,7 @@ def apply_overrides(config: Config, overrides: list[str] | tuple[str, ...]) -> C
 
 def validate(config: Config) -> None:
     """Cross-field checks that a single key's type cannot express."""
-    from sagan_tf.models import ARCH_TABLES, discriminator_resolutions, generator_resolutions
+    from sagan_tf import models, models_dcgan
 
     d, m, t, log = config.data, config.model, config.train, config.log
     positive = {
@@ -261,8 +261,12 @@ def validate(config: Config) -> None:
         raise ConfigError(f"config key 'data.num_classes' must be >= 0, got {d.num_classes}")
     if d.channels not in (1, 3):
         raise ConfigError(f"config key 'data.channels' must be 1 or 3, got {d.channels}")
-    if d.resolution not in ARCH_TABLES:
-        raise ConfigError(f"config key 'data.resolution' must be one of {sorted(ARCH_TABLES)}, got {d.resolution}")
+    family = models_dcgan if m.arch == "dcgan" else models
+    resolutions = models_dcgan.RESOLUTIONS if m.arch == "dcgan" else tuple(sorted(models.ARCH_TABLES))
+    if d.resolution not in resolutions:
+        raise ConfigError(
+            f"config key 'data.resolution' must be one of {list(resolutions)} for model.arch {m.arch}, got {d.resolution}"
+        )
     if d.source == "folder" and not d.path:
         raise ConfigError("config key 'data.path' is required when data.source is folder")
     if d.num_classes > 0 and not d.label_key and d.source == "tfds":
@@ -279,8 +283,8 @@ def validate(config: Config) -> None:
         if not 0.0 <= value < 1.0:
             raise ConfigError(f"config key {key!r} must be in [0, 1), got {value}")
     for key, wanted, available in (
-        ("model.g_attention", m.g_attention, generator_resolutions(d.resolution)),
-        ("model.d_attention", m.d_attention, discriminator_resolutions(d.resolution)),
+        ("model.g_attention", m.g_attention, family.generator_resolutions(d.resolution)),
+        ("model.d_attention", m.d_attention, family.discriminator_resolutions(d.resolution)),
     ):
         for r in wanted:
             if r not in available:
@@ -288,6 +292,13 @@ def validate(config: Config) -> None:
                     f"config key {key!r}: no block outputs {r}x{r} at resolution {d.resolution} "
                     f"(possible: {sorted(set(available))})"
                 )
+            if r % 2 and m.attention_variant == "pooled":
+                raise ConfigError(
+                    f"config key {key!r}: pooled attention max-pools 2x2 and needs an even size, got {r}x{r} "
+                    "(set model.attention_variant: paper)"
+                )
+    if m.attention_block != "attention" and m.arch != "resnet":
+        raise ConfigError(f"config key 'model.attention_block': {m.attention_block} needs model.arch resnet")
 
 
 def save(config: Config, path: str | Path) -> None:

@@ -9,6 +9,7 @@ checkpoint written with a different model config is an error, not a silent re-in
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 from typing import Optional
@@ -83,6 +84,17 @@ def describe_data_failure(cfg, error) -> str:
     return f"bad training data: {message}"
 
 
+def check_logdir_writable(logdir: Path) -> None:
+    """Fails early, without writing anything, when ``logdir`` cannot be created or written."""
+    probe = logdir
+    while not probe.exists():
+        probe = probe.parent
+    if not probe.is_dir():
+        raise SaganError(f"cannot write to --logdir {logdir}: {probe} is not a directory")
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise SaganError(f"cannot write to --logdir {logdir}: {probe} is not writable")
+
+
 def prepare_logdir(logdir: Path, cfg, chief: bool) -> None:
     from sagan_tf import config as config_lib
 
@@ -129,7 +141,8 @@ def run(cfg, logdir: Path, strategy, data_dir: Optional[str] = None, verbose: in
     from sagan_tf.eval_callbacks import evaluation_callbacks
 
     chief = distribute.is_chief(strategy)
-    prepare_logdir(logdir, cfg, chief)
+    if chief:
+        check_logdir_writable(logdir)
     keras.utils.set_random_seed(cfg.train.seed)
     with strategy.scope():
         model = build_sagan(cfg)
@@ -149,6 +162,7 @@ def run(cfg, logdir: Path, strategy, data_dir: Optional[str] = None, verbose: in
     if cfg.data.resume == "reshuffle" and start:
         seed, skip = (cfg.train.seed * 1_000_003 + start) % 2**31, 0
     dataset = data.make_dataset(cfg.data, cfg.train.batch_size * cfg.train.d_steps, data_dir, seed, skip_batches=skip)
+    prepare_logdir(logdir, cfg, chief)  # only once the data is known to load: a failed start writes nothing
 
     log = cfg.log
     cbs: list[keras.callbacks.Callback] = [callbacks.PeriodicCheckpoint(checkpointer, log.checkpoint_every)]

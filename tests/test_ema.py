@@ -32,11 +32,9 @@ def test_shadow_covers_weights_bn_statistics_and_sn_u():
     assert not model.ema.generator.trainable_variables  # the optimizer never touches the shadow
 
 
-def test_ema_equals_analytic_ema_on_two_replicas(two_cpus):
+def test_ema_equals_analytic_ema_on_two_replicas(mirrored):
     """After each step: shadow = d_s * shadow + (1 - d_s) * raw_s with d_s = 0 for s <= start."""
-    # Reductions through one device, not collective ops: collective instance keys restart with each
-    # strategy, and the runtime remembers earlier tests' instances (shape mismatch errors).
-    strategy = tf.distribute.MirroredStrategy(two_cpus, cross_device_ops=tf.distribute.ReductionToOneDevice())
+    strategy = mirrored
     keras.utils.set_random_seed(3)
     with strategy.scope():
         model = build_sagan(ema_config())
