@@ -143,8 +143,8 @@ def export_run(
     from sagan_tf.run_dir import latest_checkpoint, load_generator
     from sagan_tf.serving import label_count, write_saved_model
 
-    generator, cfg = load_generator(logdir)
-    checkpoint = latest_checkpoint(logdir)  # what load_generator just read (a run may still be training)
+    checkpoint = latest_checkpoint(logdir)  # pinned: a run may still be training and write a newer one
+    generator, cfg = load_generator(logdir, checkpoint=checkpoint)
     num_classes, z_dim = cfg.data.num_classes, cfg.model.z_dim
     z, labels = check_inputs(num_classes, z_dim)
     expected = generator((z, labels), training=False).numpy()
@@ -172,7 +172,7 @@ def export_run(
         manifest = {
             "version": version,
             "created": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
-            "source": {"logdir": str(Path(logdir).resolve()), "checkpoint": checkpoint},
+            "source": {"logdir": str(Path(logdir).resolve()), "checkpoint": checkpoint, "generator": generator.name},
             "model": {
                 "resolution": cfg.data.resolution,
                 "channels": cfg.data.channels,

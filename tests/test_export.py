@@ -355,3 +355,26 @@ def test_export_refuses_a_model_that_does_not_match_keras(exported):
     assert export_lib._verify_saved_model(exported.version_dir, z, labels, expected) <= TOL
     with pytest.raises(export_lib.ExportError, match="the SavedModel differs from the Keras generator by 0.001"):
         export_lib._verify_saved_model(exported.version_dir, z, labels, expected + 1e-3)
+
+
+def test_the_ema_generator_is_exported_when_the_run_has_one(tmp_path):
+    """A checkpoint holding G and its EMA shadow exports the EMA; the manifest says so."""
+    from sagan_tf.builders import build_generator
+    from sagan_tf.checkpointing import variables_by_path
+    from tests.export_fixtures import randomize
+
+    run = make_run(tmp_path / "run", seed=3)
+    ema = build_generator(run.cfg, name="generator_ema")
+    randomize(ema, seed=4)
+    tf.train.Checkpoint(
+        generator=variables_by_path(run.generator), generator_ema=variables_by_path(ema)
+    ).save(str(run.logdir / "checkpoints" / "ckpt"))
+    version_dir, manifest = export_lib.export_run(run.logdir, tmp_path / "models", formats=("saved_model",))
+    assert manifest["source"]["generator"] == "generator_ema"
+    assert manifest["source"]["checkpoint"] == tf.train.latest_checkpoint(str(run.logdir / "checkpoints"))
+    z, labels = fixed_inputs(run.cfg.model.z_dim, [1, 4, 7])
+    served = tf.saved_model.load(str(version_dir)).signatures["serving_default"](
+        z=tf.constant(z), labels=tf.constant(labels)
+    )["images_float"].numpy()
+    np.testing.assert_allclose(served, keras_images(ema, z, labels), atol=TOL)
+    assert np.abs(served - keras_images(run.generator, z, labels)).max() > 0.1  # not the raw G
