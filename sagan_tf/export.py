@@ -140,9 +140,10 @@ def export_run(
     target, version = _destination(out, version)
 
     from sagan_tf import tflite
-    from sagan_tf.run_dir import latest_checkpoint, load_generator
+    from sagan_tf.run_dir import latest_checkpoint, load_generator, load_run_config
     from sagan_tf.serving import label_count, write_saved_model
 
+    load_run_config(logdir)  # "not a training run" comes before "no checkpoint yet"
     checkpoint = latest_checkpoint(logdir)  # pinned: a run may still be training and write a newer one
     generator, cfg = load_generator(logdir, checkpoint=checkpoint)
     num_classes, z_dim = cfg.data.num_classes, cfg.model.z_dim
