@@ -7,9 +7,16 @@ import keras
 from sagan_tf.config import Config
 from sagan_tf.gan import SAGAN
 from sagan_tf.models import Discriminator, Generator
+from sagan_tf.precision import policy_scope, wrap_optimizer
 
 
 def build_generator(cfg: Config) -> Generator:
+    """G with the dtype policy of ``train.precision``."""
+    with policy_scope(cfg.train.precision):
+        return _build_generator(cfg)
+
+
+def _build_generator(cfg: Config) -> Generator:
     m, d = cfg.model, cfg.data
     g = Generator(
         resolution=d.resolution,
@@ -19,6 +26,7 @@ def build_generator(cfg: Config) -> Generator:
         channels=d.channels,
         attention=m.g_attention,
         attention_variant=m.attention_variant,
+        attention_chunk=m.attention_chunk,
         sync_bn=m.sync_bn,
         bn_momentum=m.bn_momentum,
         name="generator",
@@ -28,6 +36,12 @@ def build_generator(cfg: Config) -> Generator:
 
 
 def build_discriminator(cfg: Config) -> Discriminator:
+    """D with the dtype policy of ``train.precision``."""
+    with policy_scope(cfg.train.precision):
+        return _build_discriminator(cfg)
+
+
+def _build_discriminator(cfg: Config) -> Discriminator:
     m, d = cfg.model, cfg.data
     disc = Discriminator(
         resolution=d.resolution,
@@ -36,6 +50,7 @@ def build_discriminator(cfg: Config) -> Discriminator:
         channels=d.channels,
         attention=m.d_attention,
         attention_variant=m.attention_variant,
+        attention_chunk=m.attention_chunk,
         name="discriminator",
     )
     disc.build()
@@ -43,11 +58,11 @@ def build_discriminator(cfg: Config) -> Discriminator:
 
 
 def build_optimizers(cfg: Config) -> tuple[keras.optimizers.Optimizer, keras.optimizers.Optimizer]:
-    """TTUR Adam pair (section 4.2): lr_G, lr_D, b1 and b2 from ``train.*``."""
+    """TTUR Adam pair (section 4.2): lr_G, lr_D, b1 and b2 from ``train.*``; loss-scaled for float16."""
     t = cfg.train
     g_opt = keras.optimizers.Adam(t.g_lr, beta_1=t.beta1, beta_2=t.beta2, name="g_adam")
     d_opt = keras.optimizers.Adam(t.d_lr, beta_1=t.beta1, beta_2=t.beta2, name="d_adam")
-    return g_opt, d_opt
+    return wrap_optimizer(g_opt, t.precision), wrap_optimizer(d_opt, t.precision)
 
 
 def build_sagan(cfg: Config) -> SAGAN:

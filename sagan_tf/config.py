@@ -16,6 +16,7 @@ from typing import Any, Optional
 import yaml
 
 from sagan_tf.errors import ConfigError
+from sagan_tf.precision import PRECISIONS
 
 
 @dataclass
@@ -47,6 +48,7 @@ class ModelConfig:
     g_attention: list[int] = field(default_factory=lambda: [16])
     d_attention: list[int] = field(default_factory=lambda: [16])
     attention_variant: str = "pooled"  # pooled (official code) | paper (eq. 1-3)
+    attention_chunk: int = 0  # 0: whole attention map; c > 0: c queries at a time, memory linear in N
     sync_bn: bool = True  # cross-replica batch statistics in G's batch norms
     bn_momentum: float = 0.9
 
@@ -63,6 +65,8 @@ class TrainConfig:
     beta1: float = 0.0
     beta2: float = 0.999  # official code's value (the paper's text says 0.9)
     seed: int = 0
+    precision: str = "float32"  # float32 | mixed_bfloat16 | mixed_float16 (see sagan_tf.precision)
+    jit_compile: bool = False  # XLA-compile the step on one device (sagan_tf.xla; slower on CPU)
 
 
 @dataclass
@@ -89,8 +93,10 @@ class Config:
     def model_signature(self) -> dict[str, Any]:
         """What a checkpoint's variables depend on: resuming with a different one is an error."""
         d = self.data
+        model = dataclasses.asdict(self.model)
+        model.pop("attention_chunk")  # how the map is computed, not what is learned
         return {
-            "model": dataclasses.asdict(self.model),
+            "model": model,
             "data": {"resolution": d.resolution, "channels": d.channels, "num_classes": d.num_classes},
         }
 
@@ -100,6 +106,7 @@ _CHOICES = {
     "data.resize": ("bilinear", "area", "pad"),
     "model.arch": ("resnet",),
     "model.attention_variant": ("pooled", "paper"),
+    "train.precision": PRECISIONS,
 }
 
 
@@ -222,6 +229,8 @@ def validate(config: Config) -> None:
     for key, value in positive.items():
         if value <= 0:
             raise ConfigError(f"config key {key!r} must be positive, got {value}")
+    if m.attention_chunk < 0:
+        raise ConfigError(f"config key 'model.attention_chunk' must be >= 0 (0: whole map), got {m.attention_chunk}")
     if d.num_classes < 0:
         raise ConfigError(f"config key 'data.num_classes' must be >= 0, got {d.num_classes}")
     if d.channels not in (1, 3):

@@ -95,6 +95,7 @@ class Generator(keras.Model):
         channels: int = 3,
         attention=(16,),
         attention_variant: str = "pooled",
+        attention_chunk: int = 0,
         sync_bn: bool = False,
         bn_momentum: float = 0.9,
         **kwargs,
@@ -108,6 +109,7 @@ class Generator(keras.Model):
         self.channels = int(channels)
         self.attention = _check_attention(attention, generator_resolutions(resolution), "G")
         self.attention_variant = attention_variant
+        self.attention_chunk = int(attention_chunk)
         self.sync_bn = bool(sync_bn)
         self.bn_momentum = float(bn_momentum)
 
@@ -122,7 +124,9 @@ class Generator(keras.Model):
             )
             if res in self.attention:
                 attention_after.append(i)
-                self.attention_layers.append(SelfAttention(attention_variant, name=f"attention_{res}"))
+                self.attention_layers.append(
+                    SelfAttention(attention_variant, query_chunk=self.attention_chunk, name=f"attention_{res}")
+                )
         self._attention_after = tuple(attention_after)
         self.output_bn = ConditionalBatchNormalization(0, self.bn_momentum, synchronized=self.sync_bn, name="output_bn")
         self.output_conv = sn_conv(self.channels, 3, "output_conv")
@@ -140,8 +144,10 @@ class Generator(keras.Model):
         attention = dict(zip(self._attention_after, self.attention_layers))
         for i, block in enumerate(self.blocks):
             h = block(h, labels, training=training)
-            if i in attention:
+            if i in attention and return_attention:
                 h, maps[attention[i].name] = attention[i](h, training=training, return_attention=True)
+            elif i in attention:
+                h = attention[i](h, training=training)
         h = tf.nn.relu(self.output_bn(h, training=training))
         images = tf.tanh(tf.cast(self.output_conv(h, training=training), tf.float32))
         return (images, maps) if return_attention else images
@@ -156,6 +162,7 @@ class Generator(keras.Model):
             "channels": self.channels,
             "attention": list(self.attention),
             "attention_variant": self.attention_variant,
+            "attention_chunk": self.attention_chunk,
             "sync_bn": self.sync_bn,
             "bn_momentum": self.bn_momentum,
         }
@@ -173,6 +180,7 @@ class Discriminator(keras.Model):
         channels: int = 3,
         attention=(16,),
         attention_variant: str = "pooled",
+        attention_chunk: int = 0,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -183,6 +191,7 @@ class Discriminator(keras.Model):
         self.channels = int(channels)
         self.attention = _check_attention(attention, discriminator_resolutions(resolution), "D")
         self.attention_variant = attention_variant
+        self.attention_chunk = int(attention_chunk)
 
         self.blocks = []
         self.attention_layers = []
@@ -193,7 +202,9 @@ class Discriminator(keras.Model):
             if res in self.attention and res not in placed:
                 placed.add(res)
                 attention_after.append(i)
-                self.attention_layers.append(SelfAttention(attention_variant, name=f"attention_{res}"))
+                self.attention_layers.append(
+                    SelfAttention(attention_variant, query_chunk=self.attention_chunk, name=f"attention_{res}")
+                )
         self._attention_after = tuple(attention_after)
         self.linear = sn_dense(1, "linear")
         self.embedding = None
@@ -213,8 +224,10 @@ class Discriminator(keras.Model):
         attention = dict(zip(self._attention_after, self.attention_layers))
         for i, block in enumerate(self.blocks):
             h = block(h, training=training)
-            if i in attention:
+            if i in attention and return_attention:
                 h, maps[attention[i].name] = attention[i](h, training=training, return_attention=True)
+            elif i in attention:
+                h = attention[i](h, training=training)
         h = tf.reduce_sum(tf.nn.relu(h), axis=[1, 2])  # global sum pooling: phi(x)
         logits = tf.cast(self.linear(h, training=training)[:, 0], tf.float32)
         if self.embedding is not None:
@@ -231,4 +244,5 @@ class Discriminator(keras.Model):
             "channels": self.channels,
             "attention": list(self.attention),
             "attention_variant": self.attention_variant,
+            "attention_chunk": self.attention_chunk,
         }
