@@ -84,11 +84,11 @@ def measure_case(resolution: int, channels: int, batch: int, variant: str, chunk
     }
 
 
-def run_all(batch: int, variant: str, chunk: int, cases=tuple(CASES)) -> list[dict]:
+def run_all(batch: int, variant: str, chunk: int, cases=tuple(CASES), modes=("whole", "chunked")) -> list[dict]:
     rows = []
     for name in cases:
         resolution, channels = CASES[name]
-        for mode_chunk in (0, chunk):
+        for mode_chunk in [c for c, m in ((0, "whole"), (chunk, "chunked")) if m in modes]:
             cmd = [sys.executable, "-m", "benchmarks.attention_memory", "--one", name, "--batch-size", str(batch),
                    "--variant", variant, "--chunk", str(mode_chunk)]
             out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
@@ -103,6 +103,7 @@ def main(argv=None) -> int:
     p.add_argument("--variant", default="paper", choices=("paper", "pooled"))
     p.add_argument("--chunk", type=int, default=256, help="queries per block in chunked mode")
     p.add_argument("--cases", nargs="+", default=list(CASES), choices=list(CASES))
+    p.add_argument("--modes", nargs="+", default=["whole", "chunked"], choices=["whole", "chunked"])
     p.add_argument("--one", choices=list(CASES), help=argparse.SUPPRESS)  # child process: one case
     args = p.parse_args(argv)
     if args.one:
@@ -117,7 +118,7 @@ def main(argv=None) -> int:
         "batch_size": args.batch_size,
         "variant": args.variant,
         "query_chunk": args.chunk,
-        "cases": run_all(args.batch_size, args.variant, args.chunk, tuple(args.cases)),
+        "cases": run_all(args.batch_size, args.variant, args.chunk, tuple(args.cases), tuple(args.modes)),
     }
     return print_report(result)
 

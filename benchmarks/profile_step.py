@@ -6,7 +6,7 @@ traced steps. On a machine shared with other processes this "best of N per op" i
 of what the step costs when it has the cores to itself: a kernel that was descheduled in one step
 runs undisturbed in another. Kernels run one at a time (``--inter-op 1``) so their times add up.
 
-Prints JSON: the wall time per step (median), the sum of the per-op best times, the model FLOPs
+Prints JSON: the wall time per step (median), the sum of the per-op best times, the executed FLOPs
 (``benchmarks.flops``) and the GFLOP/s of each, seconds per kernel type
 (``_MklNativeConv2DBackpropFilter``, ``Mul``, ...) grouped into convolutions / matrix products /
 everything else, and the most expensive single ops with their GFLOP/s.
@@ -148,11 +148,11 @@ def main(argv=None) -> int:
         "steps_traced": args.steps,
         "wall_s_per_step_median": round(wall, 4),
         "best_per_op_sum_s": round(best_sum, 4),
-        "model_flops_per_step": total_flops,
-        "gflop_per_s_wall": round(total_flops / wall / 1e9, 1),
-        "gflop_per_s_best_per_op": round(total_flops / best_sum / 1e9, 1),
+        "executed_flops_per_step": total_flops,
+        "executed_gflop_per_s_wall": round(total_flops / wall / 1e9, 1),
+        "executed_gflop_per_s_best_per_op": round(total_flops / best_sum / 1e9, 1),
         "matmul_peak_gflop_per_s": peak,
-        "efficiency_best_per_op": round(total_flops / best_sum / 1e9 / peak, 3),
+        "hardware_efficiency_best_per_op": round(total_flops / best_sum / 1e9 / peak, 3),
         "load_average_before_after": [load_before, load_average()],
         **summarize(best, flops),
     }

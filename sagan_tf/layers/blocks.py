@@ -10,6 +10,11 @@ Optimized first D block (no ReLU on the image): SNConv3x3 -> ReLU -> SNConv3x3 -
 
 Upsampling is nearest-neighbour through ``tf.image.resize`` (converts to the TFLite builtin
 RESIZE_NEAREST_NEIGHBOR with a dynamic batch, unlike ``keras.layers.UpSampling2D``).
+
+Speed, same values: G computes ``SNConv3x3(up2(h))`` as one stride-2 transposed convolution of h
+with the folded kernel (``layers.upsample_conv``: 4 instead of 9 multiply-adds per output) and the
+shortcut as ``up2(SNConv1x1(x))`` (a 1x1 convolution commutes with nearest upsampling: 4x fewer).
+``unfolded_upsampling()`` restores the textbook order (FLOP counting, tests).
 """
 
 from __future__ import annotations

@@ -86,6 +86,8 @@ class ConditionalBatchNormalization(keras.layers.Layer):
     def _fusable(self, x, training) -> bool:
         if not training or not self.batch_norm.trainable or x.shape.rank != 4:
             return False
+        if x.dtype not in (tf.float32, tf.bfloat16, tf.float16):  # the fused kernel's input types
+            return False
         context = tf.distribute.get_replica_context()
         return not (self.synchronized and context is not None and context.num_replicas_in_sync > 1)
 
