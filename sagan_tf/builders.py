@@ -7,18 +7,26 @@ import keras
 from sagan_tf.config import Config
 from sagan_tf.gan import SAGAN
 from sagan_tf.models import Discriminator, Generator
+from sagan_tf.models_dcgan import DCGANDiscriminator, DCGANGenerator
 from sagan_tf.precision import policy_scope, wrap_optimizer
 
 
-def build_generator(cfg: Config) -> Generator:
-    """G with the dtype policy of ``train.precision``."""
+def _attention_block(cfg: Config) -> dict:
+    """``attention_block`` and ``attention_chunk`` for the resnet family (they exist only there)."""
+    m = cfg.model
+    return {"attention_block": m.attention_block, "attention_chunk": m.attention_chunk} if m.arch == "resnet" else {}
+
+
+def build_generator(cfg: Config, name: str = "generator") -> Generator | DCGANGenerator:
+    """G of ``model.arch`` (resnet: ``models.Generator``, dcgan: ``models_dcgan.DCGANGenerator``) with
+    the dtype policy of ``train.precision``."""
     with policy_scope(cfg.train.precision):
-        return _build_generator(cfg)
+        return _build_generator(cfg, name)
 
 
-def _build_generator(cfg: Config) -> Generator:
+def _build_generator(cfg: Config, name: str) -> Generator | DCGANGenerator:
     m, d = cfg.model, cfg.data
-    g = Generator(
+    g = (DCGANGenerator if m.arch == "dcgan" else Generator)(
         resolution=d.resolution,
         ch=m.ch,
         z_dim=m.z_dim,
@@ -26,32 +34,33 @@ def _build_generator(cfg: Config) -> Generator:
         channels=d.channels,
         attention=m.g_attention,
         attention_variant=m.attention_variant,
-        attention_chunk=m.attention_chunk,
         sync_bn=m.sync_bn,
         bn_momentum=m.bn_momentum,
-        name="generator",
+        name=name,
+        **_attention_block(cfg),
     )
     g.build()
     return g
 
 
-def build_discriminator(cfg: Config) -> Discriminator:
-    """D with the dtype policy of ``train.precision``."""
+def build_discriminator(cfg: Config) -> Discriminator | DCGANDiscriminator:
+    """D of ``model.arch`` with the dtype policy of ``train.precision``; both families take
+    ``(images, labels)`` and return (B,) float32 logits."""
     with policy_scope(cfg.train.precision):
         return _build_discriminator(cfg)
 
 
-def _build_discriminator(cfg: Config) -> Discriminator:
+def _build_discriminator(cfg: Config) -> Discriminator | DCGANDiscriminator:
     m, d = cfg.model, cfg.data
-    disc = Discriminator(
+    disc = (DCGANDiscriminator if m.arch == "dcgan" else Discriminator)(
         resolution=d.resolution,
         ch=m.ch,
         num_classes=d.num_classes,
         channels=d.channels,
         attention=m.d_attention,
         attention_variant=m.attention_variant,
-        attention_chunk=m.attention_chunk,
         name="discriminator",
+        **_attention_block(cfg),
     )
     disc.build()
     return disc
@@ -66,8 +75,14 @@ def build_optimizers(cfg: Config) -> tuple[keras.optimizers.Optimizer, keras.opt
 
 
 def build_sagan(cfg: Config) -> SAGAN:
-    """The compiled GAN: G, D and both optimizers with built slots."""
-    model = SAGAN(build_generator(cfg), build_discriminator(cfg), d_steps=cfg.train.d_steps, seed=cfg.train.seed)
+    """The compiled GAN: G, D, both optimizers with built slots, and G's EMA (``train.ema_decay > 0``)."""
+    from sagan_tf.ema import GeneratorEMA
+
+    t = cfg.train
+    g, d = build_generator(cfg), build_discriminator(cfg)
+    # The shadow is built after G and D: its (overwritten) random initialisation must not change theirs.
+    ema = GeneratorEMA(g, t.ema_decay, t.ema_start) if t.ema_decay > 0 else None
+    model = SAGAN(g, d, d_steps=t.d_steps, seed=t.seed, ema=ema)
     g_opt, d_opt = build_optimizers(cfg)
     model.compile(g_optimizer=g_opt, d_optimizer=d_opt)
     return model

@@ -7,6 +7,7 @@ the key (``model.chh``), never a silent default.
 from __future__ import annotations
 
 import dataclasses
+import re
 import types
 import typing
 from dataclasses import dataclass, field
@@ -26,6 +27,7 @@ class DataConfig:
     source: str = "tfds"  # tfds | folder
     name: str = "fashion_mnist"  # TFDS dataset name (source: tfds)
     path: Optional[str] = None  # root with one subfolder per class (source: folder)
+    skip_corrupt: bool = False  # folder: skip unreadable image files (counted) instead of failing
     split: str = "train"
     image_key: str = "image"
     label_key: Optional[str] = "label"  # null: unconditional data
@@ -36,13 +38,15 @@ class DataConfig:
     center_crop: bool = True  # crop the central square before resizing
     shuffle_buffer: int = 10000
     cache: bool = True  # cache decoded, resized uint8 images in memory
+    resume: str = "replay"  # replay: a resumed run reads past the batches already used (exact);
+    #                         reshuffle: it starts a fresh shuffle seeded by (seed, step) (no re-reading)
 
 
 @dataclass
 class ModelConfig:
     """Architecture (``model.*``); see ``sagan_tf.models``."""
 
-    arch: str = "resnet"
+    arch: str = "resnet"  # resnet (official residual SAGAN, models.py) | dcgan (tutorial form, models_dcgan.py)
     ch: int = 64
     z_dim: int = 128
     g_attention: list[int] = field(default_factory=lambda: [16])
@@ -51,6 +55,7 @@ class ModelConfig:
     attention_chunk: int = 0  # 0: whole attention map; c > 0: c queries at a time, memory linear in N
     sync_bn: bool = True  # cross-replica batch statistics in G's batch norms
     bn_momentum: float = 0.9
+    attention_block: str = "attention"  # attention | residual (paper Table 1 ablation: equal parameters)
 
 
 @dataclass
@@ -67,6 +72,8 @@ class TrainConfig:
     seed: int = 0
     precision: str = "float32"  # float32 | mixed_bfloat16 | mixed_float16 (see sagan_tf.precision)
     jit_compile: bool = False  # XLA-compile the step on one device (sagan_tf.xla; slower on CPU)
+    ema_decay: float = 0.999  # EMA of G's weights and state (BigGAN); 0 disables
+    ema_start: int = 1000  # the EMA copies G until this step, then averages
 
 
 @dataclass
@@ -78,6 +85,22 @@ class LogConfig:
     samples_per_class: int = 8
     checkpoint_every: int = 1000
     keep_checkpoints: int = 3
+    attention_every: int = 1000  # attention-map images in TensorBoard; 0: never
+    fid_every: int = 0  # FID (and IS) of the sampled G in TensorBoard, best-FID checkpoint; 0: never
+    fid_samples: int = 5000
+
+
+@dataclass
+class EvalConfig:
+    """Defaults of ``sagan_tf.evaluate`` and of the in-training FID (``eval.*``)."""
+
+    feature_model: Optional[str] = None  # Keras model file for domain FID/IS; null: Inception-v3
+    inception_weights: Optional[str] = None  # InceptionV3 weights file; null: Keras' ImageNet download
+    split: Optional[str] = None  # real images for reference statistics; null: data.split
+    num_real: int = 0  # real images for reference statistics; 0: the whole split
+    stats_cache: Optional[str] = None  # directory of cached reference statistics; null: ~/.cache/sagan_tf
+    batch_size: int = 100
+    is_splits: int = 10  # Inception Score: mean and std over this many splits (Salimans et al.)
 
 
 @dataclass
@@ -86,6 +109,7 @@ class Config:
     model: ModelConfig = field(default_factory=ModelConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     log: LogConfig = field(default_factory=LogConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -104,10 +128,16 @@ class Config:
 _CHOICES = {
     "data.source": ("tfds", "folder"),
     "data.resize": ("bilinear", "area", "pad"),
-    "model.arch": ("resnet",),
+    "data.resume": ("replay", "reshuffle"),
+    "model.arch": ("resnet", "dcgan"),
     "model.attention_variant": ("pooled", "paper"),
     "train.precision": PRECISIONS,
+    "model.attention_block": ("attention", "residual"),
 }
+
+
+# YAML 1.1 (PyYAML) reads 1e-4 (no dot) as a string; a float key accepts that spelling too.
+_FLOAT_TEXT = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$")
 
 
 def _type_name(tp) -> str:
@@ -130,6 +160,8 @@ def _coerce(key: str, value: Any, tp) -> Any:
             raise ConfigError(f"config key {key!r} must be a list of {_type_name(item)}, got {value!r}")
         return [_coerce(f"{key}[{i}]", v, item) for i, v in enumerate(value)]
     if tp is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if tp is float and isinstance(value, str) and _FLOAT_TEXT.match(value.strip()):
         return float(value)
     if tp is bool and not isinstance(value, bool):
         raise ConfigError(f"config key {key!r} must be true or false, got {value!r}")
@@ -209,7 +241,7 @@ def apply_overrides(config: Config, overrides: list[str] | tuple[str, ...]) -> C
 
 def validate(config: Config) -> None:
     """Cross-field checks that a single key's type cannot express."""
-    from sagan_tf.models import ARCH_TABLES, discriminator_resolutions, generator_resolutions
+    from sagan_tf import models, models_dcgan
 
     d, m, t, log = config.data, config.model, config.train, config.log
     positive = {
@@ -225,6 +257,9 @@ def validate(config: Config) -> None:
         "log.samples_per_class": log.samples_per_class,
         "log.checkpoint_every": log.checkpoint_every,
         "log.keep_checkpoints": log.keep_checkpoints,
+        "log.fid_samples": log.fid_samples,
+        "eval.batch_size": config.eval.batch_size,
+        "eval.is_splits": config.eval.is_splits,
     }
     for key, value in positive.items():
         if value <= 0:
@@ -235,8 +270,12 @@ def validate(config: Config) -> None:
         raise ConfigError(f"config key 'data.num_classes' must be >= 0, got {d.num_classes}")
     if d.channels not in (1, 3):
         raise ConfigError(f"config key 'data.channels' must be 1 or 3, got {d.channels}")
-    if d.resolution not in ARCH_TABLES:
-        raise ConfigError(f"config key 'data.resolution' must be one of {sorted(ARCH_TABLES)}, got {d.resolution}")
+    family = models_dcgan if m.arch == "dcgan" else models
+    resolutions = models_dcgan.RESOLUTIONS if m.arch == "dcgan" else tuple(sorted(models.ARCH_TABLES))
+    if d.resolution not in resolutions:
+        raise ConfigError(
+            f"config key 'data.resolution' must be one of {list(resolutions)} for model.arch {m.arch}, got {d.resolution}"
+        )
     if d.source == "folder" and not d.path:
         raise ConfigError("config key 'data.path' is required when data.source is folder")
     if d.num_classes > 0 and not d.label_key and d.source == "tfds":
@@ -244,12 +283,17 @@ def validate(config: Config) -> None:
     for key, value in (("train.g_lr", t.g_lr), ("train.d_lr", t.d_lr)):
         if value <= 0:
             raise ConfigError(f"config key {key!r} must be positive, got {value}")
-    for key, value in (("train.beta1", t.beta1), ("train.beta2", t.beta2), ("model.bn_momentum", m.bn_momentum)):
+    for key, value in (("train.ema_start", t.ema_start), ("log.attention_every", log.attention_every),
+                       ("log.fid_every", log.fid_every), ("eval.num_real", config.eval.num_real)):
+        if value < 0:
+            raise ConfigError(f"config key {key!r} must be >= 0, got {value}")
+    for key, value in (("train.beta1", t.beta1), ("train.beta2", t.beta2), ("model.bn_momentum", m.bn_momentum),
+                       ("train.ema_decay", t.ema_decay)):
         if not 0.0 <= value < 1.0:
             raise ConfigError(f"config key {key!r} must be in [0, 1), got {value}")
     for key, wanted, available in (
-        ("model.g_attention", m.g_attention, generator_resolutions(d.resolution)),
-        ("model.d_attention", m.d_attention, discriminator_resolutions(d.resolution)),
+        ("model.g_attention", m.g_attention, family.generator_resolutions(d.resolution)),
+        ("model.d_attention", m.d_attention, family.discriminator_resolutions(d.resolution)),
     ):
         for r in wanted:
             if r not in available:
@@ -257,6 +301,15 @@ def validate(config: Config) -> None:
                     f"config key {key!r}: no block outputs {r}x{r} at resolution {d.resolution} "
                     f"(possible: {sorted(set(available))})"
                 )
+            if r % 2 and m.attention_variant == "pooled":
+                raise ConfigError(
+                    f"config key {key!r}: pooled attention max-pools 2x2 and needs an even size, got {r}x{r} "
+                    "(set model.attention_variant: paper)"
+                )
+    if m.attention_block != "attention" and m.arch != "resnet":
+        raise ConfigError(f"config key 'model.attention_block': {m.attention_block} needs model.arch resnet")
+    if m.attention_chunk and m.arch != "resnet":
+        raise ConfigError("config key 'model.attention_chunk' needs model.arch resnet (set it to 0)")
 
 
 def save(config: Config, path: str | Path) -> None:

@@ -10,15 +10,13 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Optional
 
 import tensorflow as tf
 
 from sagan_tf.config import DataConfig
 from sagan_tf.errors import DataError
-
-IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
+from sagan_tf.image_folder import folder_dataset
 
 
 @dataclass
@@ -84,30 +82,8 @@ def _tfds_source(cfg: DataConfig, data_dir: Optional[str], seed: int) -> Source:
 
 
 def _folder_source(cfg: DataConfig, seed: int) -> Source:
-    root = Path(cfg.path)
-    if not root.is_dir():
-        raise DataError(f"image folder {root} does not exist")
-    class_dirs = sorted(p for p in root.iterdir() if p.is_dir())
-    if not class_dirs:
-        raise DataError(f"image folder {root} has no class subfolders (expected {root}/<class>/<image>)")
-    if cfg.num_classes > 0 and len(class_dirs) != cfg.num_classes:
-        raise DataError(f"data.num_classes is {cfg.num_classes} but {root} has {len(class_dirs)} class subfolders")
-    files, labels = [], []
-    for index, class_dir in enumerate(class_dirs):
-        for f in sorted(class_dir.iterdir()):
-            if f.suffix.lower() in IMAGE_EXTENSIONS:
-                files.append(str(f))
-                labels.append(index if cfg.num_classes > 0 else 0)
-    if not files:
-        raise DataError(f"image folder {root} has no images ({', '.join(IMAGE_EXTENSIONS)})")
-    ds = tf.data.Dataset.from_tensor_slices((files, tf.constant(labels, tf.int32)))
-    ds = ds.shuffle(len(files), seed=seed, reshuffle_each_iteration=False)
-
-    def decode(path, label):
-        image = tf.io.decode_image(tf.io.read_file(path), channels=cfg.channels, expand_animations=False)
-        return image, label
-
-    return Source(ds.map(decode, num_parallel_calls=tf.data.AUTOTUNE), len(files), [p.name for p in class_dirs])
+    dataset, count, class_names = folder_dataset(cfg, seed)
+    return Source(dataset, count, class_names)
 
 
 def preprocess(image: tf.Tensor, cfg: DataConfig) -> tf.Tensor:
@@ -152,11 +128,14 @@ def make_dataset(
     data_dir: Optional[str] = None,
     seed: int = 0,
     repeat: bool = True,
+    skip_batches: int = 0,
 ) -> tf.data.Dataset:
     """Batched ``(images float32 (B, R, R, C) in [-1, 1], labels int32 (B,))``.
 
     ``batch_size`` is the global batch; batches are complete (``drop_remainder``), so every
-    replica of a ``tf.distribute`` strategy gets the same number of examples.
+    replica of a ``tf.distribute`` strategy gets the same number of examples. The sequence of
+    batches is a deterministic function of ``seed``; ``skip_batches`` replays (reads and drops) the
+    first batches, so a resumed run sees exactly the batches an uninterrupted one would.
     """
     source = load_source(cfg, data_dir, seed)
     num_classes = cfg.num_classes
@@ -184,5 +163,11 @@ def make_dataset(
     if repeat:
         ds = ds.repeat()
     ds = ds.batch(batch_size, drop_remainder=True)
+    if skip_batches:
+        ds = ds.skip(skip_batches)
     ds = ds.map(lambda x, y: (to_model_range(x), y), num_parallel_calls=tf.data.AUTOTUNE)
-    return ds.prefetch(tf.data.AUTOTUNE)
+    options = tf.data.Options()
+    # Multi-worker: every worker runs this same deterministic pipeline and keeps its share of each
+    # global batch (file-based sharding would need at least one file per worker).
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+    return ds.with_options(options).prefetch(tf.data.AUTOTUNE)

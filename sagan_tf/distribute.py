@@ -34,20 +34,32 @@ def make_strategy(name: str, tpu: Optional[str] = None) -> tf.distribute.Strateg
         raw = os.environ.get("TF_CONFIG")
         if not raw:
             raise ConfigError("--strategy multiworker needs the TF_CONFIG environment variable (cluster and task)")
-        try:
-            spec = json.loads(raw)
-            spec["cluster"]["worker"], spec["task"]["type"], spec["task"]["index"]
-        except (ValueError, KeyError, TypeError):
-            raise ConfigError('TF_CONFIG must be JSON like {"cluster": {"worker": [...]}, "task": {"type": "worker", "index": 0}}') from None
+        if not _valid_tf_config(raw):
+            raise ConfigError(
+                'TF_CONFIG must be JSON like {"cluster": {"worker": ["host:port", ...]}, '
+                '"task": {"type": "worker", "index": 0}}'
+            )
         return tf.distribute.MultiWorkerMirroredStrategy()
     if name == "tpu":
         if not tpu:
             raise ConfigError("--strategy tpu needs --tpu (a TPU name, grpc:// address or 'local')")
-        resolver = tf.distribute.cluster_resolver.TPUClusterResolver(tpu=tpu)
-        tf.config.experimental_connect_to_cluster(resolver)
-        tf.tpu.experimental.initialize_tpu_system(resolver)
+        try:
+            resolver = tf.distribute.cluster_resolver.TPUClusterResolver(tpu=tpu)
+            tf.config.experimental_connect_to_cluster(resolver)
+            tf.tpu.experimental.initialize_tpu_system(resolver)
+        except (ValueError, RuntimeError, tf.errors.OpError) as e:
+            raise ConfigError(f"cannot connect to TPU {tpu!r}: {str(e).strip().splitlines()[0] if str(e).strip() else e}") from None
         return tf.distribute.TPUStrategy(resolver)
     raise ConfigError(f"unknown strategy {name!r} (choose from {', '.join(STRATEGIES)})")
+
+
+def _valid_tf_config(raw: str) -> bool:
+    try:
+        spec = json.loads(raw)
+        workers, task = spec["cluster"]["worker"], spec["task"]
+        return isinstance(workers, list) and bool(workers) and "type" in task and "index" in task
+    except (ValueError, KeyError, TypeError):
+        return False
 
 
 def check_global_batch(global_batch: int, strategy: tf.distribute.Strategy) -> int:

@@ -16,6 +16,9 @@ replicas never share noise, and a resumed run draws exactly the noise an uninter
 
 Generated labels are the labels of the real batch, i.e. draws from the data's class distribution.
 
+EMA: with an ``ema`` (``sagan_tf.ema.GeneratorEMA``) the shadow generator is updated once after each
+generator update.
+
 Spectral norm: each network's ``u`` advances once per update. D scores real and fake images in one
 concatenated call; G's ``u`` is frozen while it produces the fakes for the D update, and D's ``u``
 is frozen while it scores the fakes for the G update (``power_iteration_frozen``).
@@ -48,15 +51,24 @@ class SAGAN(keras.Model):
         d_steps: discriminator updates per generator update; each consumes ``1/d_steps`` of the
             batch that ``train_step`` receives.
         seed: seed of the stateless noise stream.
+        ema: optional ``GeneratorEMA`` of ``generator``, updated after every generator update.
     """
 
-    def __init__(self, generator: Generator, discriminator: Discriminator, d_steps: int = 1, seed: int = 0, **kwargs):
+    def __init__(
+        self, generator: Generator, discriminator: Discriminator, d_steps: int = 1, seed: int = 0, ema=None, **kwargs
+    ):
         super().__init__(**kwargs)
         self.generator = generator
         self.discriminator = discriminator
         self.d_steps = int(d_steps)
         self.seed = int(seed)
+        self.ema = ema
         self.built = True
+
+    @property
+    def sampling_generator(self) -> Generator:
+        """The generator to sample from: the EMA shadow when there is one, else G."""
+        return self.ema.generator if self.ema is not None else self.generator
 
     def compile(self, g_optimizer: keras.optimizers.Optimizer, d_optimizer: keras.optimizers.Optimizer, **kwargs):
         """Stores the two optimizers and builds their slots (call inside the strategy scope)."""
@@ -131,6 +143,8 @@ class SAGAN(keras.Model):
             chunk_labels = labels[k * batch : (k + 1) * batch]
             logs = self._d_update(real, chunk_labels, self.noise(batch, k, step), global_batch)
         logs.update(self._g_update(chunk_labels, self.noise(batch, self.d_steps, step), global_batch))
+        if self.ema is not None:
+            self.ema.update(self.step)
         logs.update(self.monitored_values())
         return logs
 

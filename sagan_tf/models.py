@@ -26,6 +26,7 @@ import tensorflow as tf
 from sagan_tf.layers.attention import SelfAttention
 from sagan_tf.layers.blocks import DiscriminatorBlock, GeneratorBlock, sn_conv, sn_dense
 from sagan_tf.layers.cond_bn import ConditionalBatchNormalization
+from sagan_tf.layers.residual_substitute import ResidualSubstitute
 from sagan_tf.layers.spectral_norm import SpectralNormalization
 
 
@@ -78,6 +79,29 @@ def _check_attention(attention, available: list[int], net: str) -> tuple[int, ..
     return attention
 
 
+ATTENTION_BLOCKS = ("attention", "residual")
+
+
+def _attention_block(kind: str, variant: str, res: int, query_chunk: int = 0):
+    """The block inserted at resolution ``res``: self-attention (``query_chunk``: memory-efficient
+    blocks of queries), or the equal-parameter residual block of the paper's Table 1 ablation
+    (``ResidualSubstitute``)."""
+    if kind == "residual":
+        return ResidualSubstitute(variant, name=f"residual_{res}")
+    if kind != "attention":
+        raise ValueError(f"attention_block must be one of {ATTENTION_BLOCKS}, got {kind!r}")
+    return SelfAttention(variant, query_chunk=query_chunk, name=f"attention_{res}")
+
+
+def _apply_attention(layer, h, maps: dict, training, return_attention: bool):
+    """The block after ``h``; an attention map goes into ``maps`` only when it is asked for (without
+    it, a chunked attention layer never forms the whole map)."""
+    if isinstance(layer, SelfAttention) and return_attention:
+        h, maps[layer.name] = layer(h, training=training, return_attention=True)
+        return h
+    return layer(h, training=training)
+
+
 @keras.saving.register_keras_serializable(package="sagan_tf")
 class Generator(keras.Model):
     """G(z, y) -> image in [-1, 1]; ``call((z, labels), training, return_attention)``.
@@ -98,6 +122,7 @@ class Generator(keras.Model):
         attention_chunk: int = 0,
         sync_bn: bool = False,
         bn_momentum: float = 0.9,
+        attention_block: str = "attention",
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -112,6 +137,7 @@ class Generator(keras.Model):
         self.attention_chunk = int(attention_chunk)
         self.sync_bn = bool(sync_bn)
         self.bn_momentum = float(bn_momentum)
+        self.attention_block = attention_block
 
         self.init_channels = table.g_init * self.ch
         self.linear = sn_dense(4 * 4 * self.init_channels, "linear")
@@ -124,9 +150,7 @@ class Generator(keras.Model):
             )
             if res in self.attention:
                 attention_after.append(i)
-                self.attention_layers.append(
-                    SelfAttention(attention_variant, query_chunk=self.attention_chunk, name=f"attention_{res}")
-                )
+                self.attention_layers.append(_attention_block(attention_block, attention_variant, res, self.attention_chunk))
         self._attention_after = tuple(attention_after)
         self.output_bn = ConditionalBatchNormalization(0, self.bn_momentum, synchronized=self.sync_bn, name="output_bn")
         self.output_conv = sn_conv(self.channels, 3, "output_conv")
@@ -144,10 +168,8 @@ class Generator(keras.Model):
         attention = dict(zip(self._attention_after, self.attention_layers))
         for i, block in enumerate(self.blocks):
             h = block(h, labels, training=training)
-            if i in attention and return_attention:
-                h, maps[attention[i].name] = attention[i](h, training=training, return_attention=True)
-            elif i in attention:
-                h = attention[i](h, training=training)
+            if i in attention:
+                h = _apply_attention(attention[i], h, maps, training, return_attention)
         h = tf.nn.relu(self.output_bn(h, training=training))
         images = tf.tanh(tf.cast(self.output_conv(h, training=training), tf.float32))
         return (images, maps) if return_attention else images
@@ -165,6 +187,7 @@ class Generator(keras.Model):
             "attention_chunk": self.attention_chunk,
             "sync_bn": self.sync_bn,
             "bn_momentum": self.bn_momentum,
+            "attention_block": self.attention_block,
         }
 
 
@@ -180,11 +203,13 @@ class Discriminator(keras.Model):
         channels: int = 3,
         attention=(16,),
         attention_variant: str = "pooled",
+        attention_block: str = "attention",
         attention_chunk: int = 0,
         **kwargs,
     ):
         super().__init__(**kwargs)
         table = _table(resolution)
+        self.attention_block = attention_block
         self.resolution = int(resolution)
         self.ch = int(ch)
         self.num_classes = int(num_classes)
@@ -202,9 +227,7 @@ class Discriminator(keras.Model):
             if res in self.attention and res not in placed:
                 placed.add(res)
                 attention_after.append(i)
-                self.attention_layers.append(
-                    SelfAttention(attention_variant, query_chunk=self.attention_chunk, name=f"attention_{res}")
-                )
+                self.attention_layers.append(_attention_block(attention_block, attention_variant, res, self.attention_chunk))
         self._attention_after = tuple(attention_after)
         self.linear = sn_dense(1, "linear")
         self.embedding = None
@@ -224,10 +247,8 @@ class Discriminator(keras.Model):
         attention = dict(zip(self._attention_after, self.attention_layers))
         for i, block in enumerate(self.blocks):
             h = block(h, training=training)
-            if i in attention and return_attention:
-                h, maps[attention[i].name] = attention[i](h, training=training, return_attention=True)
-            elif i in attention:
-                h = attention[i](h, training=training)
+            if i in attention:
+                h = _apply_attention(attention[i], h, maps, training, return_attention)
         h = tf.reduce_sum(tf.nn.relu(h), axis=[1, 2])  # global sum pooling: phi(x)
         logits = tf.cast(self.linear(h, training=training)[:, 0], tf.float32)
         if self.embedding is not None:
@@ -245,4 +266,5 @@ class Discriminator(keras.Model):
             "attention": list(self.attention),
             "attention_variant": self.attention_variant,
             "attention_chunk": self.attention_chunk,
+            "attention_block": self.attention_block,
         }

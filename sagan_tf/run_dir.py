@@ -29,14 +29,18 @@ def latest_checkpoint(logdir: str | Path) -> str:
     return path
 
 
-def load_generator(logdir: str | Path):
-    """The run's generator with the weights of its latest checkpoint, and the run's config."""
-    import tensorflow as tf
+def load_generator(logdir: str | Path, ema: bool = True, checkpoint: str | None = None):
+    """The run's generator and config, from its latest checkpoint (or ``checkpoint``, a path).
 
+    With ``ema`` (the default) it is the EMA shadow generator when the checkpoint has one, else the
+    raw G; ``generator.name`` says which (``generator_ema`` or ``generator``).
+    """
     from sagan_tf.builders import build_generator
-    from sagan_tf.checkpointing import restore
+    from sagan_tf.checkpointing import generator_checkpoint, has_network, restore_or_fail
 
     cfg = load_run_config(logdir)
-    generator = build_generator(cfg)
-    restore(tf.train.Checkpoint(generator=generator), latest_checkpoint(logdir), partial=True)
+    path = checkpoint or latest_checkpoint(logdir)
+    network = "generator_ema" if ema and has_network(path, "generator_ema") else "generator"
+    generator = build_generator(cfg, name=network)
+    restore_or_fail(generator_checkpoint(generator, network), path, partial=True)
     return generator, cfg

@@ -9,6 +9,7 @@ checkpoint written with a different model config is an error, not a silent re-in
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 from typing import Optional
@@ -31,6 +32,7 @@ def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
     p.add_argument("--seed", type=int, help="seed of initialisation, noise and shuffling (train.seed)")
     p.add_argument("--precision", help="float32, mixed_bfloat16 or mixed_float16 (train.precision)")
     p.add_argument("--set", nargs="+", action="extend", default=[], metavar="KEY=VALUE", help="config overrides")
+    p.add_argument("--deterministic", action="store_true", help="deterministic ops: same seed, same weights")
     p.add_argument("--virtual-cpus", type=int, default=0, help="split the CPU into N logical devices (testing)")
     p.add_argument("--verbose", type=int, default=1, help="0: quiet, 1: progress bar")
     return p.parse_args(argv)
@@ -70,6 +72,31 @@ def _flatten(d: dict, prefix: str = "") -> dict:
     return out
 
 
+def describe_data_failure(cfg, error) -> str:
+    """One line for an error raised by the input pipeline during training."""
+    lines = [line.strip() for line in error.message.strip().splitlines()]
+    lines = [line for line in lines if line and not line.startswith(("[[", "Graph execution error", "Detected at node"))]
+    message = lines[-1] if lines else type(error).__name__
+    if cfg.data.source == "folder" and "label" not in message:
+        from sagan_tf.image_folder import find_undecodable
+
+        bad = find_undecodable(cfg.data)
+        if bad:
+            return f"cannot decode image(s) {', '.join(bad)}; remove them or set data.skip_corrupt: true"
+    return f"bad training data: {message}"
+
+
+def check_logdir_writable(logdir: Path) -> None:
+    """Fails early, without writing anything, when ``logdir`` cannot be created or written."""
+    probe = logdir
+    while not probe.exists():
+        probe = probe.parent
+    if not probe.is_dir():
+        raise SaganError(f"cannot write to --logdir {logdir}: {probe} is not a directory")
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise SaganError(f"cannot write to --logdir {logdir}: {probe} is not writable")
+
+
 def prepare_logdir(logdir: Path, cfg, chief: bool) -> None:
     from sagan_tf import config as config_lib
 
@@ -90,28 +117,38 @@ def main(argv: Optional[list[str]] = None) -> int:
     if args.virtual_cpus > 1:
         distribute.split_cpu(args.virtual_cpus)
     cfg = resolve_config(args)
+    if args.deterministic:
+        import tensorflow as tf
+
+        tf.config.experimental.enable_op_determinism()
     strategy = distribute.make_strategy(args.strategy, args.tpu)
     distribute.check_global_batch(cfg.train.batch_size, strategy)
-    return run(cfg, Path(args.logdir), strategy, data_dir=args.data_dir, verbose=args.verbose)
+    run(cfg, Path(args.logdir), strategy, data_dir=args.data_dir, verbose=args.verbose)
+    return 0
 
 
-def run(cfg, logdir: Path, strategy, data_dir: Optional[str] = None, verbose: int = 1) -> int:
-    """Builds everything under ``strategy``, resumes if possible and trains to ``train.steps``."""
+def run(cfg, logdir: Path, strategy, data_dir: Optional[str] = None, verbose: int = 1):
+    """Builds everything under ``strategy``, resumes if possible and trains to ``train.steps``.
+
+    Returns the trained ``SAGAN``. A resumed run replays the input pipeline up to its step (the
+    batches are a deterministic function of ``train.seed``), so with ``--deterministic`` a run that
+    was interrupted and resumed ends with the same weights as one that was not.
+    """
     import keras
     import tensorflow as tf
 
     from sagan_tf import callbacks, data, distribute, loop
     from sagan_tf.builders import build_sagan
     from sagan_tf.checkpointing import Checkpointer
+    from sagan_tf.eval_callbacks import evaluation_callbacks
 
     chief = distribute.is_chief(strategy)
-    prepare_logdir(logdir, cfg, chief)
+    if chief:
+        check_logdir_writable(logdir)
     keras.utils.set_random_seed(cfg.train.seed)
-    dataset = data.make_dataset(cfg.data, cfg.train.batch_size * cfg.train.d_steps, data_dir, seed=cfg.train.seed)
-
     with strategy.scope():
         model = build_sagan(cfg)
-        checkpointer = Checkpointer(model, str(logdir / CHECKPOINT_DIR), cfg.log.keep_checkpoints)
+        checkpointer = Checkpointer(model, str(logdir / CHECKPOINT_DIR), cfg.log.keep_checkpoints, chief)
         restored = checkpointer.restore_latest()
         # The config, not the checkpoint, decides the learning rates of a resumed run.
         model.g_optimizer.learning_rate.assign(cfg.train.g_lr)
@@ -122,7 +159,12 @@ def run(cfg, logdir: Path, strategy, data_dir: Optional[str] = None, verbose: in
     remaining = cfg.train.steps - start
     if remaining <= 0:
         print(f"already trained {start} steps (train.steps = {cfg.train.steps}); nothing to do", file=sys.stderr)
-        return 0
+        return model
+    seed, skip = cfg.train.seed, start
+    if cfg.data.resume == "reshuffle" and start:
+        seed, skip = (cfg.train.seed * 1_000_003 + start) % 2**31, 0
+    dataset = data.make_dataset(cfg.data, cfg.train.batch_size * cfg.train.d_steps, data_dir, seed, skip_batches=skip)
+    prepare_logdir(logdir, cfg, chief)  # only once the data is known to load: a failed start writes nothing
 
     log = cfg.log
     cbs: list[keras.callbacks.Callback] = [callbacks.PeriodicCheckpoint(checkpointer, log.checkpoint_every)]
@@ -131,15 +173,15 @@ def run(cfg, logdir: Path, strategy, data_dir: Optional[str] = None, verbose: in
         z, labels, cols = callbacks.fixed_sample_inputs(cfg.model.z_dim, cfg.data.num_classes, log.samples_per_class)
         cbs = [
             callbacks.ScalarSummaries(writer, log.scalars_every),
-            callbacks.SampleGrid(writer, log.samples_every, lambda: model.generator, z, labels, cols),
-        ] + cbs
+            callbacks.SampleGrid(writer, log.samples_every, lambda: model.sampling_generator, z, labels, cols),
+        ] + cbs + evaluation_callbacks(cfg, model, writer, logdir, data_dir)
     try:
         logs = loop.train(model, dataset, strategy, remaining, cbs, verbose=verbose, jit_compile=cfg.train.jit_compile)
     except tf.errors.InvalidArgumentError as e:
-        raise DataError(f"bad training data: {e.message.strip().splitlines()[0]}") from None
+        raise DataError(describe_data_failure(cfg, e)) from None
     summary = ", ".join(f"{k}={v:.4f}" for k, v in logs.items() if k in ("d_loss", "g_loss", "d_real", "d_fake"))
     print(f"step {int(model.step.numpy())}: {summary}; checkpoint {checkpointer.latest}", file=sys.stderr)
-    return 0
+    return model
 
 
 if __name__ == "__main__":

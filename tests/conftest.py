@@ -31,5 +31,15 @@ def tfds_dir(tmp_path_factory) -> str:
 
 @pytest.fixture
 def two_cpus():
-    """The two logical CPU devices this test session created."""
+    """The two logical CPU devices this test session created (build strategies with ``mirrored``)."""
     return ["/cpu:0", "/cpu:1"]
+
+
+@pytest.fixture(scope="session")
+def mirrored():
+    """One MirroredStrategy over the two logical CPUs, shared by every test of the session.
+
+    A second MirroredStrategy in the same process reuses collective instance keys and fails with
+    "Shape mismatch in the collective instance" (tensorflow/tensorflow#62790), so tests share one.
+    """
+    return tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])

@@ -76,7 +76,7 @@ def sgd_sagan(cfg):
     return model
 
 
-def test_two_replicas_equal_one_device_with_the_same_global_batch(two_cpus):
+def test_two_replicas_equal_one_device_with_the_same_global_batch(mirrored):
     """Losses reduced over the global batch: 1 step on 2 replicas == 1 step on 1 device."""
     cfg = tiny_config()
     images, labels = fake_batch(8)
@@ -85,7 +85,6 @@ def test_two_replicas_equal_one_device_with_the_same_global_batch(two_cpus):
     keras.utils.set_random_seed(1)
     single = sgd_sagan(cfg)
     one = tf.distribute.OneDeviceStrategy("/cpu:0")
-    mirrored = tf.distribute.MirroredStrategy(two_cpus)
     with mirrored.scope():
         multi = sgd_sagan(cfg)
     before = [v.numpy() for v in single.generator.variables + single.discriminator.variables]
@@ -112,9 +111,9 @@ def test_two_replicas_equal_one_device_with_the_same_global_batch(two_cpus):
         np.testing.assert_array_equal(values[0], values[1], err_msg=v.path)
 
 
-def test_each_replica_draws_its_own_slice_of_the_global_noise(two_cpus):
+def test_each_replica_draws_its_own_slice_of_the_global_noise(mirrored):
     keras.utils.set_random_seed(2)
-    strategy = tf.distribute.MirroredStrategy(two_cpus)
+    strategy = mirrored
     with strategy.scope():
         model = build_sagan(tiny_config())
     one_device = model.noise(8, 0)
@@ -174,10 +173,10 @@ def test_d_steps_per_g_step():
     assert int(model.d_optimizer.iterations.numpy()) == 4
 
 
-def test_fit_runs_under_default_and_mirrored_strategies(two_cpus):
+def test_fit_runs_under_default_and_mirrored_strategies(mirrored):
     images, labels = fake_batch(16)
     ds = tf.data.Dataset.from_tensor_slices((images, labels)).batch(8, drop_remainder=True).repeat()
-    for strategy in (tf.distribute.get_strategy(), tf.distribute.MirroredStrategy(two_cpus)):
+    for strategy in (tf.distribute.get_strategy(), mirrored):
         with strategy.scope():
             model = build_sagan(tiny_config())
         history = model.fit(ds, steps_per_epoch=2, epochs=1, verbose=0)

@@ -35,7 +35,7 @@ def batches(n=8, seed=0):
 
 def copy_networks(src, dst):
     for net in ("generator", "discriminator"):
-        for a, b in zip(getattr(src, net).variables, getattr(dst, net).variables):
+        for a, b in zip(getattr(src, net).variables, getattr(dst, net).variables, strict=True):
             assert a.path == b.path
             b.assign(a.numpy())
 
@@ -106,7 +106,7 @@ def _one_step_deltas(model, data):
     before = [v.numpy() for v in model.generator.trainable_variables + model.discriminator.trainable_variables]
     model.train_step(data)
     after = [v.numpy() for v in model.generator.trainable_variables + model.discriminator.trainable_variables]
-    return np.concatenate([(a - b).ravel() for a, b in zip(after, before)])
+    return np.concatenate([(a - b).ravel() for a, b in zip(after, before, strict=True)])
 
 
 def _sgd_model(precision):
@@ -143,7 +143,7 @@ def test_overflowing_step_is_skipped_and_scale_halved():
     d_before = [v.numpy() for v in model.discriminator.trainable_variables]
     model.train_step(next(iter(batches())))
     assert float(model.d_optimizer.dynamic_scale.numpy()) == 2.0**119
-    for v, b in zip(model.discriminator.trainable_variables, d_before):
+    for v, b in zip(model.discriminator.trainable_variables, d_before, strict=True):
         np.testing.assert_array_equal(v.numpy(), b)
     assert int(model.d_optimizer.iterations.numpy()) == 0
 

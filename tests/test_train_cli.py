@@ -128,9 +128,15 @@ def test_resume_with_a_different_model_is_an_error(trained_run, tfds_dir):
         (["--strategy", "nccl"], "unknown strategy 'nccl'"),
         (["--strategy", "mirrored", "--virtual-cpus", "2", "--batch-size", "15"], "not divisible by the 2 replicas"),
         (["--strategy", "multiworker"], "needs the TF_CONFIG environment variable"),
+        (["--strategy", "multiworker", "TF_CONFIG={\"cluster\": {}}"], "TF_CONFIG must be JSON like"),
+        (["--strategy", "tpu"], "--strategy tpu needs --tpu"),
     ],
 )
-def test_user_errors_exit_with_one_line(tmp_path, args, message):
+def test_user_errors_exit_with_one_line(tmp_path, args, message, monkeypatch):
+    env_args = [a for a in args if a.startswith("TF_CONFIG=")]
+    for a in env_args:
+        monkeypatch.setenv("TF_CONFIG", a.split("=", 1)[1])
+    args = [a for a in args if a not in env_args]
     result = run_cli(
         "sagan_tf.train", "--config", "configs/fashion_mnist32.yaml", "--logdir", str(tmp_path / "run"), *args
     )

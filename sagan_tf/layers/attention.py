@@ -150,7 +150,7 @@ class SelfAttention(keras.layers.Layer):
         self.built = True
 
     def call(self, x, training=None, return_attention: bool = False):
-        height, width, channels = x.shape[1], x.shape[2], x.shape[3]
+        height, width = x.shape[1], x.shape[2]
         batch = tf.shape(x)[0]
         query = self.query_conv(x, training=training)
         key = self.key_conv(x, training=training)

@@ -46,7 +46,7 @@ def test_values_and_gradients_match_numpy(chunk, graph):
         return [out] + tape.gradient(loss, [q, k, v])
 
     results = (tf.function(run) if graph else run)(*tensors)
-    for name, got, want in zip(("output", "dQ", "dK", "dV"), results, expected):
+    for name, got, want in zip(("output", "dQ", "dK", "dV"), results, expected, strict=True):
         np.testing.assert_allclose(got.numpy(), want, atol=ATOL, rtol=1e-5, err_msg=name)
 
 
@@ -56,7 +56,7 @@ def _layer_pair(variant, chunk, shape, seed=0):
     chunked = SelfAttention(variant, query_chunk=chunk, name="chunked")
     whole.build(shape)
     chunked.build(shape)
-    for a, b in zip(whole.weights, chunked.weights):
+    for a, b in zip(whole.weights, chunked.weights, strict=True):
         b.assign(a)
     whole.gamma.assign(0.8)
     chunked.gamma.assign(0.8)
@@ -76,9 +76,9 @@ def test_layer_matches_whole_map_layer_in_training(variant):
             loss = tf.reduce_sum(tf.sin(y))
         grads = tape.gradient(loss, [x] + layer.trainable_weights)
         results.append([y] + grads)
-    for got, want in zip(results[1], results[0]):
+    for got, want in zip(results[1], results[0], strict=True):
         np.testing.assert_allclose(got.numpy(), want.numpy(), atol=ATOL, rtol=1e-5)
-    for a, b in zip(whole.non_trainable_weights, chunked.non_trainable_weights):  # SN u advanced alike
+    for a, b in zip(whole.non_trainable_weights, chunked.non_trainable_weights, strict=True):  # SN u advanced alike
         np.testing.assert_allclose(b.numpy(), a.numpy(), atol=1e-6)
 
 

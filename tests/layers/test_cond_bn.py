@@ -149,8 +149,8 @@ def test_serialization_round_trip():
     np.testing.assert_array_equal(clone(tx, ty, training=False).numpy(), layer(tx, ty, training=False).numpy())
 
 
-def _run_mirrored(synchronized, two_cpus, x_parts, y_parts, g, b):
-    strategy = tf.distribute.MirroredStrategy(two_cpus)
+def _run_mirrored(synchronized, mirrored, x_parts, y_parts, g, b):
+    strategy = mirrored
     with strategy.scope():
         layer = ConditionalBatchNormalization(3, momentum=0.9, synchronized=synchronized)
         layer.build((None,) + SHAPE[1:])
@@ -172,7 +172,7 @@ def _run_mirrored(synchronized, two_cpus, x_parts, y_parts, g, b):
     return np.concatenate(outs), means
 
 
-def test_synchronized_uses_global_batch_statistics(two_cpus):
+def test_synchronized_uses_global_batch_statistics(mirrored):
     rng = np.random.default_rng(9)
     x_parts = [rng.normal(size=(3,) + SHAPE[1:]), 4.0 + 3.0 * rng.normal(size=(3,) + SHAPE[1:])]
     y_parts = [np.array([0, 1, 2]), np.array([2, 2, 1])]
@@ -187,14 +187,14 @@ def test_synchronized_uses_global_batch_statistics(two_cpus):
     mean, var = _batch_stats(x_all)
     expected = _np_bn(x_all, mean, var, g[y_all], b[y_all])
 
-    out, moving_means = _run_mirrored(True, two_cpus, x_parts, y_parts, g, b)
+    out, moving_means = _run_mirrored(True, mirrored, x_parts, y_parts, g, b)
     # E[x^2] - E[x]^2 in float32 with a mean of ~2: slightly looser.
     np.testing.assert_allclose(out, expected, rtol=1e-4, atol=1e-4)
     for m in moving_means:  # both replicas hold 0.9 * 0 + 0.1 * global mean
         np.testing.assert_allclose(m, 0.1 * mean, rtol=1e-4, atol=1e-5)
 
     # Without synchronization each replica normalizes with its own statistics: different result.
-    local, _ = _run_mirrored(False, two_cpus, x_parts, y_parts, g, b)
+    local, _ = _run_mirrored(False, mirrored, x_parts, y_parts, g, b)
     assert np.abs(local - expected).max() > 0.1
     local_expected = np.concatenate(
         [_np_bn(p.astype(np.float64), *_batch_stats(p.astype(np.float64)), g[q], b[q]) for p, q in zip(x_parts, y_parts)]

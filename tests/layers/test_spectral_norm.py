@@ -261,13 +261,13 @@ def test_u_is_non_trainable_first_replica_variable():
     assert layer.u.value.aggregation == tf.VariableAggregation.ONLY_FIRST_REPLICA
 
 
-def test_u_identical_on_replicas_under_mirrored_strategy(two_cpus):
+def test_u_identical_on_replicas_under_mirrored_strategy(mirrored):
     rng = np.random.default_rng(11)
     w0 = rng.normal(size=(6, 8)).astype(np.float32)
     u0 = rng.normal(size=(1, 8)).astype(np.float32)
     x_parts = [rng.normal(size=(3, 6)).astype(np.float32), 5.0 + rng.normal(size=(3, 6)).astype(np.float32)]
 
-    strategy = tf.distribute.MirroredStrategy(two_cpus)
+    strategy = mirrored
     with strategy.scope():
         layer = SpectralNormalization(keras.layers.Dense(8, use_bias=False))
         layer.build((None, 6))

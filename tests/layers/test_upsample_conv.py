@@ -36,7 +36,7 @@ def _sn_pair(filters=6, seed=0):
     a, b = make("a"), make("b")
     a.build((None, 8, 8, 4))
     b.build((None, 8, 8, 4))
-    for va, vb in zip(a.weights, b.weights):
+    for va, vb in zip(a.weights, b.weights, strict=True):
         vb.assign(va)
     a.layer.bias.assign(np.linspace(-1, 1, filters).astype(np.float32))
     b.layer.bias.assign(np.linspace(-1, 1, filters).astype(np.float32))
@@ -55,7 +55,7 @@ def test_spectral_norm_upsample_matches_upsampling_first_with_gradients():
             loss = tf.reduce_sum(tf.sin(y))
         results.append([y] + tape.gradient(loss, [x, layer.layer.kernel, layer.layer.bias]) + [layer.u])
     assert results[0][0].shape == (3, 8, 8, 6)
-    for got, want in zip(*results):
+    for got, want in zip(*results, strict=True):
         np.testing.assert_allclose(np.asarray(got), np.asarray(want), rtol=1e-5, atol=1e-5)
 
 
@@ -77,7 +77,7 @@ def test_generator_block_folded_equals_textbook_order():
             loss = tf.reduce_sum(y * y)
         grads = tape.gradient(loss, [x] + block.trainable_weights)
         outputs.append([y] + [tf.convert_to_tensor(g) for g in grads])
-    for got, want in zip(*outputs):  # float32 sums in another order through two convolutions
+    for got, want in zip(*outputs, strict=True):  # float32 sums in another order through two convolutions
         np.testing.assert_allclose(np.asarray(got), np.asarray(want), rtol=1e-4, atol=1e-4)
 
 

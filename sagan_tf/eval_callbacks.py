@@ -1,0 +1,155 @@
+"""Training callbacks that measure and show the generator: FID / IS, best-FID checkpoint, attention maps.
+
+* ``FIDMonitor`` every ``log.fid_every`` steps: ``log.fid_samples`` class-balanced samples of the
+  sampling generator (the EMA when there is one), FID against the cached reference statistics of
+  the training data and, when the feature model has logits, the Inception Score; TensorBoard
+  scalars ``fid`` and ``is``. A new lowest FID saves G (and its EMA, and D) into ``LOGDIR/best_fid``
+  beside the latest checkpoints, with ``best_fid.json`` ({"step", "fid"}); a resumed run keeps
+  the recorded best.
+* ``AttentionImages`` every ``log.attention_every`` steps: the attention picture of
+  ``sagan_tf.visualize`` for fixed z (G's last attention layer, and D's on the same samples).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import sys
+from pathlib import Path
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from sagan_tf.evaluate import BEST_DIR
+from sagan_tf.layers.attention import SelfAttention
+
+BEST_FILE = "best_fid.json"
+
+
+class BestFIDCheckpoint:
+    """Keeps the generator of the lowest FID so far in ``LOGDIR/best_fid`` (one checkpoint)."""
+
+    def __init__(self, model, logdir: str | Path):
+        from sagan_tf.checkpointing import variables_by_path
+
+        self.directory = Path(logdir) / BEST_DIR
+        objects = {"generator": variables_by_path(model.generator), "discriminator": variables_by_path(model.discriminator)}
+        if model.ema is not None:
+            objects["generator_ema"] = variables_by_path(model.ema.generator)
+        self.manager = tf.train.CheckpointManager(tf.train.Checkpoint(**objects), str(self.directory), max_to_keep=1)
+        self.best = self._read_best()
+
+    def _read_best(self) -> float:
+        try:
+            return float(json.loads((self.directory / BEST_FILE).read_text())["fid"])
+        except (OSError, ValueError, KeyError):
+            return math.inf
+
+    def offer(self, step: int, fid: float) -> bool:
+        """Saves when ``fid`` is a new best; returns whether it did."""
+        if not fid < self.best:
+            return False
+        self.manager.save(checkpoint_number=step)
+        tmp = self.directory / f".{BEST_FILE}.{os.getpid()}.tmp"
+        tmp.write_text(json.dumps({"step": step, "fid": fid}) + "\n")
+        tmp.replace(self.directory / BEST_FILE)
+        self.best = fid
+        return True
+
+
+class FIDMonitor(keras.callbacks.Callback):
+    """FID (and IS) of the sampling generator every ``every`` steps; see the module docstring."""
+
+    def __init__(self, writer, every: int, num_samples: int, extractor, reference_fn, num_classes: int,
+                 best: BestFIDCheckpoint | None = None, batch_size: int = 100, is_splits: int = 10):
+        super().__init__()
+        self.writer, self.every, self.num_samples = writer, every, num_samples
+        self.extractor, self.reference_fn, self.reference = extractor, reference_fn, None
+        self.num_classes, self.best, self.batch_size, self.is_splits = num_classes, best, batch_size, is_splits
+        self.history: list[tuple[int, dict]] = []
+
+    def on_train_begin(self, logs=None):
+        if self.reference is None:
+            self.reference = self.reference_fn()
+
+    def on_train_batch_end(self, batch, logs=None):
+        from sagan_tf.metrics.statistics import compute_metrics, generated_statistics
+
+        step = int(self.model.step.numpy())
+        if step % self.every:
+            return
+        stats = generated_statistics(
+            self.model.sampling_generator, self.extractor, self.num_samples, self.num_classes,
+            per_class=False, batch_size=self.batch_size,
+        )
+        names = ["fid"] + (["is"] if stats.logits is not None else [])
+        values = compute_metrics(names, stats, self.reference, self.is_splits)
+        self.history.append((step, values))
+        with self.writer.as_default(step=step):
+            for name in names:
+                tf.summary.scalar(name, values[name])
+        self.writer.flush()
+        if self.best is not None and self.best.offer(step, values["fid"]):
+            print(f"step {step}: new best FID {values['fid']:.3f} saved in {self.best.directory}", file=sys.stderr)
+
+
+class AttentionImages(keras.callbacks.Callback):
+    """Attention pictures (G's last layer; D's on the same samples) every ``every`` steps."""
+
+    def __init__(self, writer, every: int, z, labels, scale: int = 3):
+        super().__init__()
+        self.writer, self.every, self.z, self.labels, self.scale = writer, every, z, labels, scale
+
+    def on_train_batch_end(self, batch, logs=None):
+        from sagan_tf.visualize import attention_picture
+
+        step = int(self.model.step.numpy())
+        if step % self.every:
+            return
+        pictures = {}
+        generator = self.model.sampling_generator
+        if has_self_attention(generator):
+            picture, result = attention_picture(generator, self.z, self.labels, scale=self.scale)
+            pictures[f"attention/{result.layer}"] = picture
+        if has_self_attention(self.model.discriminator):
+            picture, result = attention_picture(
+                generator, self.z, self.labels, network="d", discriminator=self.model.discriminator, scale=self.scale
+            )
+            pictures[f"attention/{result.layer}"] = picture
+        with self.writer.as_default(step=step):
+            for name, picture in pictures.items():
+                tf.summary.image(name, picture[None])
+        self.writer.flush()
+
+
+def has_self_attention(network) -> bool:
+    """Whether ``network`` has a self-attention layer (not only its residual substitute)."""
+    return any(isinstance(layer, SelfAttention) for layer in network.attention_layers)
+
+
+def evaluation_callbacks(cfg, model, writer, logdir: Path, data_dir=None) -> list[keras.callbacks.Callback]:
+    """The callbacks ``log.attention_every`` and ``log.fid_every`` ask for (chief only)."""
+    out: list[keras.callbacks.Callback] = []
+    log, ev = cfg.log, cfg.eval
+    if log.attention_every and (has_self_attention(model.generator) or has_self_attention(model.discriminator)):
+        rows = min(cfg.data.num_classes, 4) or 4
+        labels = tf.constant(np.arange(rows, dtype=np.int32) % max(cfg.data.num_classes, 1))
+        z = tf.random.stateless_normal([rows, cfg.model.z_dim], seed=[4321, 0])
+        out.append(AttentionImages(writer, log.attention_every, z, labels))
+    if log.fid_every:
+        from sagan_tf.metrics.feature_model import load_extractor
+        from sagan_tf.metrics.statistics import reference_statistics
+
+        extractor = load_extractor(ev.feature_model, ev.inception_weights)
+
+        def reference():
+            return reference_statistics(
+                cfg.data, extractor, ev.split or cfg.data.split, ev.num_real, False, ev.batch_size, data_dir, ev.stats_cache
+            )
+
+        best = BestFIDCheckpoint(model, logdir)
+        out.append(FIDMonitor(writer, log.fid_every, log.fid_samples, extractor, reference, cfg.data.num_classes,
+                              best, ev.batch_size, ev.is_splits))
+    return out

@@ -1,0 +1,144 @@
+"""Blocks of the DCGAN-style SAGAN (the tutorial form of SAGAN, ``sagan_tf.models_dcgan``).
+
+They follow the widely used PyTorch tutorial implementation of SAGAN (heykeetae/Self-Attention-GAN,
+``sagan_models.py``), itself a DCGAN (Radford et al. 2016) with spectral norm on every layer:
+
+G start block: z -> SN-linear -> reshape to (s, s, C) -> (C)BN -> ReLU
+               (the tutorial's 4x4 ConvTranspose on a 1x1 input is the same linear map; as a
+               Dense its spectral norm is exactly the operator's)
+G up-block:    x -> SN-ConvTranspose 4x4 stride 2 -> (C)BN -> ReLU          (H -> 2H)
+D down-block:  x -> SN-Conv 4x4 stride 2 -> LeakyReLU(0.1)                  (H -> H/2)
+
+The batch norms are ``ConditionalBatchNormalization``: per-class gain and bias when
+``num_classes > 0``, a plain batch norm with a learned affine when ``num_classes == 0``. Convolutions
+followed by a batch norm have no bias (the norm removes it).
+"""
+
+from __future__ import annotations
+
+import keras
+import tensorflow as tf
+
+from sagan_tf.layers.cond_bn import ConditionalBatchNormalization
+from sagan_tf.layers.spectral_norm import SpectralNormalization
+
+KERNEL_SIZE = 4  # the tutorial's (and DCGAN's) 4x4 kernels with stride 2
+
+
+def sn_conv_transpose(filters: int, name: str, strides: int = 2, use_bias: bool = True) -> SpectralNormalization:
+    """A spectrally normalized 4x4 ``Conv2DTranspose`` with 'same' padding (H -> strides * H)."""
+    conv = keras.layers.Conv2DTranspose(
+        filters, KERNEL_SIZE, strides=strides, padding="same", use_bias=use_bias, name=name
+    )
+    return SpectralNormalization(conv, name=f"sn_{name}")
+
+
+def _cbn(num_classes: int, bn_momentum: float, sync_bn: bool, name: str) -> ConditionalBatchNormalization:
+    return ConditionalBatchNormalization(num_classes, bn_momentum, synchronized=sync_bn, name=name)
+
+
+@keras.saving.register_keras_serializable(package="sagan_tf")
+class DenseStartBlock(keras.layers.Layer):
+    """G's first block: z (B, z_dim) -> (B, size, size, filters); ``call(z, labels, training)``."""
+
+    def __init__(
+        self,
+        size: int,
+        filters: int,
+        num_classes: int,
+        bn_momentum: float = 0.9,
+        sync_bn: bool = False,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self.size = int(size)
+        self.filters = int(filters)
+        self.num_classes = int(num_classes)
+        self.bn_momentum = float(bn_momentum)
+        self.sync_bn = bool(sync_bn)
+
+    def build(self, input_shape):
+        units = self.size * self.size * self.filters
+        self.linear = SpectralNormalization(keras.layers.Dense(units, use_bias=False, name="linear"), name="sn_linear")
+        self.bn = _cbn(self.num_classes, self.bn_momentum, self.sync_bn, "cbn")
+        self.linear.build(input_shape)
+        self.bn.build((input_shape[0], self.size, self.size, self.filters))
+        self.built = True
+
+    def call(self, z, labels=None, training=None):
+        h = tf.reshape(self.linear(z, training=training), [-1, self.size, self.size, self.filters])
+        return tf.nn.relu(self.bn(h, labels, training=training))
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], self.size, self.size, self.filters)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            size=self.size,
+            filters=self.filters,
+            num_classes=self.num_classes,
+            bn_momentum=self.bn_momentum,
+            sync_bn=self.sync_bn,
+        )
+        return config
+
+
+@keras.saving.register_keras_serializable(package="sagan_tf")
+class UpConvBlock(keras.layers.Layer):
+    """G's up-block: SN-ConvTranspose 4x4/2 -> (C)BN -> ReLU; ``call(x, labels, training)``."""
+
+    def __init__(self, filters: int, num_classes: int, bn_momentum: float = 0.9, sync_bn: bool = False, **kwargs):
+        super().__init__(**kwargs)
+        self.filters = int(filters)
+        self.num_classes = int(num_classes)
+        self.bn_momentum = float(bn_momentum)
+        self.sync_bn = bool(sync_bn)
+
+    def build(self, input_shape):
+        self.conv = sn_conv_transpose(self.filters, "deconv", use_bias=False)
+        self.bn = _cbn(self.num_classes, self.bn_momentum, self.sync_bn, "cbn")
+        self.conv.build(input_shape)
+        self.bn.build(self.compute_output_shape(input_shape))
+        self.built = True
+
+    def call(self, x, labels=None, training=None):
+        return tf.nn.relu(self.bn(self.conv(x, training=training), labels, training=training))
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], 2 * input_shape[1], 2 * input_shape[2], self.filters)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            filters=self.filters, num_classes=self.num_classes, bn_momentum=self.bn_momentum, sync_bn=self.sync_bn
+        )
+        return config
+
+
+@keras.saving.register_keras_serializable(package="sagan_tf")
+class DownConvBlock(keras.layers.Layer):
+    """D's down-block: SN-Conv 4x4/2 -> LeakyReLU(``negative_slope``, tutorial: 0.1)."""
+
+    def __init__(self, filters: int, negative_slope: float = 0.1, **kwargs):
+        super().__init__(**kwargs)
+        self.filters = int(filters)
+        self.negative_slope = float(negative_slope)
+
+    def build(self, input_shape):
+        conv = keras.layers.Conv2D(self.filters, KERNEL_SIZE, strides=2, padding="same", name="conv")
+        self.conv = SpectralNormalization(conv, name="sn_conv")
+        self.conv.build(input_shape)
+        self.built = True
+
+    def call(self, x, training=None):
+        return tf.nn.leaky_relu(self.conv(x, training=training), alpha=self.negative_slope)
+
+    def compute_output_shape(self, input_shape):
+        half = [None if d is None else (d + 1) // 2 for d in input_shape[1:3]]  # 'same', stride 2
+        return (input_shape[0], *half, self.filters)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(filters=self.filters, negative_slope=self.negative_slope)
+        return config

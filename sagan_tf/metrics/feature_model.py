@@ -1,0 +1,72 @@
+"""Pluggable feature models for domain FID / IS, and the factory that picks the extractor.
+
+Inception-v3 is a poor judge of 28x28 grayscale clothing; a classifier trained on the domain
+(``python -m sagan_tf.tools.train_feature_model``) measures what matters there. Any Keras model
+file works (``--feature-model PATH``):
+
+* input: images in [-1, 1], (B, H, W, C); generated images are resized (bilinear) and converted
+  between 1 and 3 channels when the model expects another shape;
+* features: the output of the layer named ``features`` if the model has one, else the output;
+* logits (for IS): the model's output when it has a ``features`` layer, else there are none.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+import tensorflow as tf
+
+from sagan_tf.errors import SaganError
+from sagan_tf.metrics.inception import InceptionExtractor, file_digest
+
+FEATURE_LAYER = "features"
+
+
+class KerasFeatureExtractor:
+    """``extractor(images) -> (features (B, d), logits (B, k) or None)`` from a saved Keras model."""
+
+    def __init__(self, path: str):
+        import keras
+
+        if not Path(path).is_file():
+            raise SaganError(f"feature model not found: {path}")
+        try:
+            model = keras.saving.load_model(path, compile=False)
+        except Exception as e:
+            raise SaganError(f"cannot load feature model {path}: {str(e).splitlines()[0][:200]}") from None
+        names = [layer.name for layer in model.layers]
+        self.has_logits = FEATURE_LAYER in names
+        outputs = [model.get_layer(FEATURE_LAYER).output, model.output] if self.has_logits else [model.output]
+        self._model = keras.Model(model.inputs, outputs)
+        shape = model.inputs[0].shape
+        self._size = (shape[1], shape[2]) if shape[1] is not None else None
+        self._channels = shape[-1]
+        self.identity = f"{Path(path).stem}-{file_digest(path)}"
+        self._run = tf.function(self._forward, reduce_retracing=True)
+
+    def _adapt(self, images):
+        if self._channels == 3 and images.shape[-1] == 1:
+            images = tf.repeat(images, 3, axis=-1)
+        elif self._channels == 1 and images.shape[-1] == 3:
+            images = tf.reduce_mean(images, axis=-1, keepdims=True)
+        if self._size is not None and tuple(images.shape[1:3]) != tuple(self._size):
+            images = tf.image.resize(images, self._size, method="bilinear")
+        return images
+
+    def _forward(self, images):
+        out = self._model(self._adapt(images), training=False)
+        return out if isinstance(out, (list, tuple)) else [out]
+
+    def __call__(self, images) -> tuple[np.ndarray, Optional[np.ndarray]]:
+        out = self._run(tf.convert_to_tensor(images, tf.float32))
+        features = tf.reshape(out[0], [tf.shape(out[0])[0], -1]).numpy()
+        return features, (out[1].numpy() if self.has_logits else None)
+
+
+def load_extractor(feature_model: Optional[str] = None, inception_weights: Optional[str] = None):
+    """The domain feature model at ``feature_model`` if given, else Inception-v3."""
+    if feature_model:
+        return KerasFeatureExtractor(feature_model)
+    return InceptionExtractor(inception_weights)

@@ -1,0 +1,175 @@
+"""Feature statistics of real data (cached on disk) and of a generator's samples, and the metrics.
+
+Reference statistics depend on the dataset, split, image preparation and feature model, and are
+expensive (a pass of Inception over the split), so they are cached in one ``.npz`` per key
+(``reference_key``) under ``cache_dir`` (default ``~/.cache/sagan_tf/fid_stats``) and reused.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import os
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+import tensorflow as tf
+
+from sagan_tf.config import DataConfig
+from sagan_tf.metrics.fid import ClassStatsAccumulator, GaussianStats, frechet_distance, intra_fid
+from sagan_tf.metrics.inception_score import inception_score
+
+METRICS = ("is", "fid", "intra_fid")
+
+
+@dataclasses.dataclass
+class Statistics:
+    """Overall feature Gaussian, one per class (may be empty), and the logits (generated only)."""
+
+    overall: GaussianStats
+    classes: dict[int, GaussianStats]
+    logits: Optional[np.ndarray] = None
+
+
+def default_cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "sagan_tf" / "fid_stats"
+
+
+def reference_key(data: DataConfig, split: str, num_real: int, extractor_identity: str) -> str:
+    """Everything the reference statistics depend on, as one readable string."""
+    source = data.name if data.source == "tfds" else f"folder:{Path(data.path).resolve()}"
+    return (
+        f"{source}|split={split}|n={num_real or 'all'}|res={data.resolution}|ch={data.channels}"
+        f"|resize={data.resize}|crop={data.center_crop}|features={extractor_identity}"
+    )
+
+
+def cache_path(cache_dir: str | Path, key: str) -> Path:
+    return Path(cache_dir) / f"{hashlib.sha256(key.encode()).hexdigest()[:20]}.npz"
+
+
+def save_statistics(path: Path, stats: Statistics, key: str) -> None:
+    """Writes ``stats`` atomically (temp file + rename)."""
+    ids = np.array(sorted(stats.classes), dtype=np.int64)
+    arrays = dict(
+        key=np.array(key),
+        mu=stats.overall.mu,
+        sigma=stats.overall.sigma,
+        count=np.array(stats.overall.count),
+        class_ids=ids,
+        class_mu=np.stack([stats.classes[c].mu for c in ids]) if len(ids) else np.zeros((0,)),
+        class_sigma=np.stack([stats.classes[c].sigma for c in ids]) if len(ids) else np.zeros((0,)),
+        class_count=np.array([stats.classes[c].count for c in ids], dtype=np.int64),
+    )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "wb") as f:
+        np.savez(f, **arrays)
+    tmp.replace(path)
+
+
+def load_statistics(path: Path, key: str) -> Optional[Statistics]:
+    """The cached statistics for ``key``, or None (no file, another key, unreadable file)."""
+    try:
+        with np.load(path) as f:
+            if str(f["key"]) != key:
+                return None
+            overall = GaussianStats(f["mu"], f["sigma"], int(f["count"]))
+            classes = {
+                int(c): GaussianStats(f["class_mu"][i], f["class_sigma"][i], int(f["class_count"][i]))
+                for i, c in enumerate(f["class_ids"])
+            }
+    except (OSError, KeyError, ValueError):
+        return None
+    return Statistics(overall, classes)
+
+
+def real_images(data: DataConfig, split: str, num_real: int, batch_size: int, data_dir: Optional[str]):
+    """Batches of ``(images in [-1, 1], labels)`` of ``split``, prepared exactly as for training."""
+    from sagan_tf.data import load_source, preprocess, to_model_range
+
+    cfg = dataclasses.replace(data, split=split)
+    ds = load_source(cfg, data_dir, seed=0).dataset
+    if num_real:
+        ds = ds.take(num_real)
+    ds = ds.map(lambda x, y: (to_model_range(preprocess(x, cfg)), y), num_parallel_calls=tf.data.AUTOTUNE)
+    return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+
+
+def reference_statistics(
+    data: DataConfig,
+    extractor,
+    split: str,
+    num_real: int = 0,
+    per_class: bool = True,
+    batch_size: int = 100,
+    data_dir: Optional[str] = None,
+    cache_dir: Optional[str | Path] = None,
+) -> Statistics:
+    """Statistics of the real images, from the cache when it holds them (with classes if needed)."""
+    key = reference_key(data, split, num_real, extractor.identity)
+    path = cache_path(cache_dir or default_cache_dir(), key)
+    per_class = per_class and data.num_classes > 0
+    cached = load_statistics(path, key)
+    if cached is not None and (cached.classes or not per_class):
+        return cached
+    acc = ClassStatsAccumulator(per_class)
+    for images, labels in real_images(data, split, num_real, batch_size, data_dir):
+        features, _ = extractor(images)
+        acc.add(features, labels.numpy())
+    stats = Statistics(*acc.result())
+    try:
+        save_statistics(path, stats, key)
+    except OSError as e:  # a read-only cache is not fatal
+        print(f"warning: cannot cache reference statistics in {path}: {e}")
+    return stats
+
+
+def balanced_labels(num_samples: int, num_classes: int) -> np.ndarray:
+    """0, 1, ..., k-1, 0, 1, ...: every class gets num_samples / k samples (+1 for the first ones)."""
+    return (np.arange(num_samples) % max(num_classes, 1)).astype(np.int32)
+
+
+def generated_statistics(
+    generator,
+    extractor,
+    num_samples: int,
+    num_classes: int,
+    per_class: bool = True,
+    batch_size: int = 100,
+    seed: int = 0,
+) -> Statistics:
+    """Statistics of ``num_samples`` images of ``generator`` (inference mode), class-balanced labels."""
+    labels_all = balanced_labels(num_samples, num_classes)
+    acc = ClassStatsAccumulator(per_class and num_classes > 0)
+    logits = []
+    sample = tf.function(lambda z, y: generator((z, y), training=False), reduce_retracing=True)
+    for start in range(0, num_samples, batch_size):
+        labels = labels_all[start : start + batch_size]
+        z = tf.random.stateless_normal([len(labels), generator.z_dim], seed=[seed, start])
+        features, batch_logits = extractor(sample(z, tf.constant(labels)))
+        acc.add(features, labels)
+        if batch_logits is not None:
+            logits.append(batch_logits)
+    overall, classes = acc.result()
+    return Statistics(overall, classes, np.concatenate(logits) if logits else None)
+
+
+def compute_metrics(metrics, generated: Statistics, real: Optional[Statistics], is_splits: int = 10) -> dict:
+    """``{"is": .., "is_std": .., "fid": .., "intra_fid": .., "intra_fid_per_class": {..}}``."""
+    out: dict = {}
+    for name in metrics:
+        if name == "is":
+            if generated.logits is None:
+                raise ValueError("the feature model has no logits (no layer named 'features'): IS is undefined")
+            out["is"], out["is_std"] = inception_score(generated.logits, min(is_splits, len(generated.logits)))
+        elif name == "fid":
+            out["fid"] = frechet_distance(generated.overall, real.overall)
+        elif name == "intra_fid":
+            mean, per_class = intra_fid(generated.classes, real.classes)
+            out["intra_fid"], out["intra_fid_per_class"] = mean, {str(c): v for c, v in per_class.items()}
+        else:
+            raise ValueError(f"unknown metric {name!r} (known: {', '.join(METRICS)})")
+    return out

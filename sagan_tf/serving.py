@@ -1,0 +1,169 @@
+"""The generator's serving graph: input checks, seed -> z, signatures, SavedModel for TF Serving.
+
+Two signatures (TF Serving's ``tensorflow/serving/predict`` method, batch size dynamic):
+
+* ``serving_default``: ``z`` float32 [None, z_dim], ``labels`` int32 [None]
+  -> ``images`` uint8 [None, R, R, C] and ``images_float`` float32 in [-1, 1] (the generator's
+  tanh output, for pipelines that score or post-process without 8-bit quantization).
+* ``generate``: ``seed`` int64 [None], ``labels`` int32 [None], optional ``truncation`` float32
+  scalar -> the same two outputs plus the ``z`` it used. Row i's z is a pure function of seed[i]
+  (a stateless Philox draw), so a client need not sample z and a seed always gives the same image,
+  whatever else is in the batch. ``truncation`` t is the truncation trick of BigGAN (Brock et al.
+  2019, section 3.1): every entry of z is drawn from N(0, 1) restricted to [-t, t], by inverse
+  CDF, z = Phi^-1(Phi(-t) + u (Phi(t) - Phi(-t))) with u ~ U(0, 1); the default t = inf is the
+  training distribution N(0, 1). The default is stored in the SignatureDef (``defaults``), which
+  TF Serving fills in when a request omits the input.
+
+Bad inputs fail with ``InvalidArgument`` and a message that says what is wrong: labels outside
+[0, num_classes) (an unconditional model, num_classes 0, accepts only label 0), a ``labels``
+batch that differs from the ``z`` / ``seed`` batch, a non-positive truncation. Wrong dtypes are
+rejected by the signature itself. Keras' ``Embedding`` would silently wrap label -1 to the last
+class, which is why the range is checked explicitly. TFLite drops ``Assert`` ops, so the same
+bad inputs are also routed into an out-of-bounds ``GATHER`` (see ``checked_labels``): the TFLite
+model fails with "gather index out of bounds" instead of returning another class's image.
+
+Spectral normalization is not folded into the kernels: the graph computes W / sigma(W) from the
+stored u exactly as Keras inference does (two mat-vec products per layer, independent of the batch,
+about 2 x params FLOPs per call, well under 1% of one 3x3 convolution at 32x32). The TFLite
+converter constant-folds it anyway.
+
+Why ``keras.export.ExportArchive`` and not a ``tf.Module`` holding the Keras model: Keras 3 does
+not expose layers held in Python lists (G's blocks) to TF's object graph, so such a SavedModel
+loads with ``tf.saved_model.load`` but fails in the TF1 session loader with "Could not find
+variable ...", and the session loader (restore op, then ``Session::Run`` on the SignatureDef's
+tensor names) is how TF Serving's SavedModelBundle runs a model. The archive saves the variables
+the endpoint functions capture, each once, and passes both loaders (``tests/test_export.py`` runs
+both in a fresh process).
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import tensorflow as tf
+
+SERVING_DEFAULT = "serving_default"
+GENERATE = "generate"
+SIGNATURES = (SERVING_DEFAULT, GENERATE)
+NO_TRUNCATION = math.inf
+
+
+def label_count(num_classes: int) -> int:
+    """Valid labels are [0, label_count): the classes, or just 0 for an unconditional model."""
+    return max(int(num_classes), 1)
+
+
+def to_uint8(images: tf.Tensor) -> tf.Tensor:
+    """float [-1, 1] -> uint8 [0, 255], rounded and clipped (as ``sagan_tf.data.to_uint8``)."""
+    from sagan_tf.data import to_uint8 as convert
+
+    return convert(images)
+
+
+def checked_labels(labels: tf.Tensor, batch: tf.Tensor, num_classes: int) -> tf.Tensor:
+    """``labels`` after checking them against the batch size and [0, label_count(num_classes)).
+
+    TF (SavedModel, TF Serving): an ``Assert`` fails first with a readable InvalidArgument.
+    TFLite (no Assert ops): a batch mismatch makes the index ``range(B) + (L - B)(L + B)`` fall
+    outside [0, L), and an invalid label is replaced by ``label_count``, one past the last class
+    embedding, so either fails in a GATHER instead of producing another class's image.
+    """
+    n = label_count(num_classes)
+    size = tf.size(labels)
+    flat = tf.reshape(labels, [-1])
+    checks = [
+        tf.debugging.assert_equal(
+            size, batch, message="labels must have one entry per image (the batch size of z or seed)"
+        ),
+        tf.debugging.assert_non_negative(flat, message=f"labels must be in [0, {n})"),
+        tf.debugging.assert_less(flat, tf.constant(n, flat.dtype), message=f"labels must be in [0, {n})"),
+    ]
+    with tf.control_dependencies(checks):
+        index = tf.range(batch) + (size - batch) * (size + batch)
+        flat = tf.gather(flat, index)
+        valid = tf.logical_and(flat >= 0, flat < n)
+        return tf.where(valid, flat, tf.constant(n, flat.dtype))
+
+
+def _normal_cdf(x: tf.Tensor) -> tf.Tensor:
+    """Phi(x) = erfc(-x / sqrt(2)) / 2, exact at +-inf."""
+    return 0.5 * tf.math.erfc(-x / math.sqrt(2.0))
+
+
+def z_from_seeds(seeds: tf.Tensor, z_dim: int, truncation: tf.Tensor) -> tf.Tensor:
+    """(B,) int64 seeds -> (B, z_dim) float32, row i ~ N(0, 1) truncated to [-t, t], from seed i only.
+
+    Inverse-CDF sampling in float64 (u is shifted by half a step so that it is never 0 or 1).
+    """
+    checks = [
+        tf.debugging.assert_positive(truncation, message="truncation must be > 0 (inf: no truncation)"),
+    ]
+    with tf.control_dependencies(checks):
+        t = tf.cast(truncation, tf.float64)
+    low, high = _normal_cdf(-t), _normal_cdf(t)
+
+    def one_row(seed):
+        u = tf.random.stateless_uniform([z_dim], seed=tf.stack([seed, tf.constant(0, tf.int64)]), dtype=tf.float64)
+        return u + 2.0**-53
+
+    u = tf.map_fn(one_row, seeds, fn_output_signature=tf.TensorSpec([z_dim], tf.float64))
+    u = tf.reshape(u, [-1, z_dim])
+    return tf.cast(tf.math.ndtri(low + u * (high - low)), tf.float32)
+
+
+class ServingGraph:
+    """The endpoint functions of one generator (``g((z, labels), training=False)``)."""
+
+    def __init__(self, generator, num_classes: int, z_dim: int):
+        self.generator = generator
+        self.num_classes = int(num_classes)
+        self.z_dim = int(z_dim)
+
+    def images(self, z: tf.Tensor, labels: tf.Tensor) -> dict[str, tf.Tensor]:
+        batch = tf.shape(z)[0]
+        # The signature declares [None, z_dim]; this check makes a mismatch a clear error wherever the
+        # runtime does not enforce that shape (the Python signature call does not).
+        check = tf.debugging.assert_equal(
+            tf.size(z), batch * self.z_dim, message=f"z must have shape [batch, {self.z_dim}]"
+        )
+        with tf.control_dependencies([check]):
+            z = tf.identity(z)
+        labels = checked_labels(labels, batch, self.num_classes)
+        images = self.generator((z, labels), training=False)
+        return {"images": to_uint8(images), "images_float": tf.cast(images, tf.float32)}
+
+    def serving_default(self, z, labels):
+        return self.images(z, labels)
+
+    # A tensor default: tf.saved_model.save records it in the SignatureDef's ``defaults``.
+    def generate(self, seed, labels, truncation=tf.constant(NO_TRUNCATION, tf.float32)):  # noqa: B008
+        z = z_from_seeds(seed, self.z_dim, truncation)
+        return {**self.images(z, labels), "z": z}
+
+    def input_signatures(self) -> dict[str, list[tf.TensorSpec]]:
+        return {
+            SERVING_DEFAULT: [
+                tf.TensorSpec([None, self.z_dim], tf.float32, name="z"),
+                tf.TensorSpec([None], tf.int32, name="labels"),
+            ],
+            GENERATE: [
+                tf.TensorSpec([None], tf.int64, name="seed"),
+                tf.TensorSpec([None], tf.int32, name="labels"),
+                tf.TensorSpec([], tf.float32, name="truncation"),
+            ],
+        }
+
+
+def write_saved_model(generator, num_classes: int, z_dim: int, path: str | Path) -> None:
+    """Writes the SavedModel with both signatures to ``path`` (a new directory)."""
+    import keras
+
+    graph = ServingGraph(generator, num_classes, z_dim)
+    archive = keras.export.ExportArchive()
+    # No archive.track(generator): the endpoints capture their variables, which are then saved once
+    # (tracking the Keras model as well would save every weight a second time).
+    signatures = graph.input_signatures()
+    archive.add_endpoint(SERVING_DEFAULT, graph.serving_default, input_signature=signatures[SERVING_DEFAULT])
+    archive.add_endpoint(GENERATE, graph.generate, input_signature=signatures[GENERATE])
+    archive.write_out(str(path), verbose=False)

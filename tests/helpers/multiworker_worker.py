@@ -1,0 +1,35 @@
+"""One worker of a 2-process MultiWorkerMirroredStrategy run on 127.0.0.1 (used by test_multiworker).
+
+Usage: python -m tests.helpers.multiworker_worker INDEX PORT0,PORT1 LOGDIR OUT.npz STEPS [--set k=v ...]
+Trains through ``sagan_tf.train.run`` (the code path of ``--strategy multiworker``) and saves this
+worker's final G and D weights to OUT.npz.
+"""
+
+import json
+import os
+import sys
+
+
+def main():
+    index, ports, logdir, out, steps, *overrides = sys.argv[1:]
+    workers = [f"127.0.0.1:{p}" for p in ports.split(",")]
+    os.environ["TF_CONFIG"] = json.dumps({"cluster": {"worker": workers}, "task": {"type": "worker", "index": int(index)}})
+    from pathlib import Path
+
+    import numpy as np
+
+    from sagan_tf import config as config_lib
+    from sagan_tf import train
+    from sagan_tf.distribute import make_strategy
+
+    cfg = config_lib.load("configs/fashion_mnist32.yaml", [*overrides, f"train.steps={steps}"])
+    strategy = make_strategy("multiworker")
+    model = train.run(cfg, Path(logdir), strategy, verbose=0)
+    weights = {v.path: v.numpy() for v in model.generator.variables + model.discriminator.variables}
+    weights["__step__"] = np.array(int(model.step.numpy()))
+    weights["__replicas__"] = np.array(strategy.num_replicas_in_sync)
+    np.savez(out, **weights)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,79 @@
+"""Two worker processes on 127.0.0.1 under MultiWorkerMirroredStrategy (``--strategy multiworker``)."""
+
+import os
+import socket
+import subprocess
+import sys
+
+import numpy as np
+
+from sagan_tf.checkpointing import read_variables
+
+from tests.conftest import REPO
+from tests.test_train_cli import TINY
+
+
+def free_ports(n):
+    sockets = [socket.socket() for _ in range(n)]
+    for s in sockets:
+        s.bind(("127.0.0.1", 0))
+    ports = [s.getsockname()[1] for s in sockets]
+    for s in sockets:
+        s.close()
+    return ports
+
+
+def start_workers(logdirs, outs, steps, tfds_dir):
+    ports = ",".join(str(p) for p in free_ports(2))
+    env = dict(os.environ, TFDS_DATA_DIR=tfds_dir, TF_CPP_MIN_LOG_LEVEL="3")
+    env.pop("TF_CONFIG", None)
+    return [
+        subprocess.Popen(
+            [sys.executable, "-m", "tests.helpers.multiworker_worker", str(i), ports, str(logdirs[i]), str(outs[i]),
+             str(steps), *TINY, "train.batch_size=8"],
+            cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )
+        for i in range(2)
+    ]
+
+
+def wait_all(procs, timeout=420):
+    results = []
+    try:
+        for p in procs:
+            out, err = p.communicate(timeout=timeout)
+            results.append((p.returncode, err))
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+    return results
+
+
+def test_two_workers_hold_identical_weights_and_only_the_chief_writes(tmp_path, tfds_dir):
+    # Worker 1 gets its own (would-be) run directory: whatever it wrote would appear there.
+    logdirs = [tmp_path / "chief_run", tmp_path / "worker1_run"]
+    outs = [tmp_path / "w0.npz", tmp_path / "w1.npz"]
+    results = wait_all(start_workers(logdirs, outs, 6, tfds_dir))
+    for code, err in results:
+        assert code == 0, err[-3000:]
+    w0, w1 = np.load(outs[0]), np.load(outs[1])
+    assert int(w0["__replicas__"]) == 2 and int(w0["__step__"]) == 6 == int(w1["__step__"])
+    assert len(w0.files) > 100 and w0.files == w1.files
+    for name in w0.files:
+        np.testing.assert_array_equal(w0[name], w1[name], err_msg=name)
+    # The chief wrote config, checkpoints (every 10 steps + the final one) and TensorBoard events...
+    chief = logdirs[0]
+    assert (chief / "config.yaml").exists()
+    assert sorted(p.name for p in (chief / "checkpoints").iterdir() if p.name.startswith("ckpt-6."))
+    assert list((chief / "train").glob("events.out.tfevents.*"))
+    # ... and the other worker wrote nothing at all.
+    assert not logdirs[1].exists()
+    # The chief's checkpoint holds every variable both workers ended with.
+    saved = {}
+    for net in ("generator", "discriminator"):
+        saved.update({f"{net}/{k}": v for k, v in read_variables(str(chief / "checkpoints" / "ckpt-6"), net).items()})
+    weights = [n for n in w0.files if not n.startswith("__")]
+    assert sorted(saved) == sorted(weights)
+    for name in weights:
+        np.testing.assert_array_equal(saved[name], w0[name], err_msg=name)
