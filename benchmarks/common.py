@@ -33,3 +33,41 @@ def _cpu_model() -> str:
     except OSError:
         pass
     return platform.processor()
+
+
+def load_average() -> list[float]:
+    """1, 5 and 15 minute load averages (other processes compete for the same cores)."""
+    return [round(x, 2) for x in os.getloadavg()]
+
+
+def matmul_peak_gflops(dtype: str = "float32", n: int = 4096, repeats: int = 5) -> float:
+    """Best-of-``repeats`` GFLOP/s of one n x n x n matrix product (2 n^3 FLOPs) on this machine.
+
+    The reference for "efficiency": a model step cannot be expected to run faster than the
+    machine's dense matrix-multiply rate, and measuring it in the same run cancels most of the
+    noise of a shared machine.
+    """
+    import time
+
+    import tensorflow as tf
+
+    a = tf.cast(tf.random.stateless_uniform([n, n], seed=[1, 2], minval=-1, maxval=1), dtype)
+    b = tf.cast(tf.random.stateless_uniform([n, n], seed=[3, 4], minval=-1, maxval=1), dtype)
+    product = tf.function(lambda x, y: tf.reduce_sum(tf.cast(tf.matmul(x, y)[0, :1], tf.float32)))
+    product(a, b).numpy()  # trace and warm up
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        product(a, b).numpy()
+        best = min(best, time.perf_counter() - start)
+    return round(2 * n**3 / best / 1e9, 1)
+
+
+def print_report(result: dict) -> int:
+    """Adds the environment to ``result``, prints it as JSON on stdout; returns exit status 0."""
+    import json
+    import sys
+
+    json.dump({**result, "environment": environment()}, sys.stdout, indent=2)
+    print()
+    return 0

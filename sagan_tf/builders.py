@@ -8,15 +8,23 @@ from sagan_tf.config import Config
 from sagan_tf.gan import SAGAN
 from sagan_tf.models import Discriminator, Generator
 from sagan_tf.models_dcgan import DCGANDiscriminator, DCGANGenerator
+from sagan_tf.precision import policy_scope, wrap_optimizer
 
 
 def _attention_block(cfg: Config) -> dict:
-    """``attention_block`` for the resnet family (the residual ablation exists only there)."""
-    return {"attention_block": cfg.model.attention_block} if cfg.model.arch == "resnet" else {}
+    """``attention_block`` and ``attention_chunk`` for the resnet family (they exist only there)."""
+    m = cfg.model
+    return {"attention_block": m.attention_block, "attention_chunk": m.attention_chunk} if m.arch == "resnet" else {}
 
 
 def build_generator(cfg: Config, name: str = "generator") -> Generator | DCGANGenerator:
-    """G of ``model.arch`` (resnet: ``models.Generator``, dcgan: ``models_dcgan.DCGANGenerator``)."""
+    """G of ``model.arch`` (resnet: ``models.Generator``, dcgan: ``models_dcgan.DCGANGenerator``) with
+    the dtype policy of ``train.precision``."""
+    with policy_scope(cfg.train.precision):
+        return _build_generator(cfg, name)
+
+
+def _build_generator(cfg: Config, name: str) -> Generator | DCGANGenerator:
     m, d = cfg.model, cfg.data
     g = (DCGANGenerator if m.arch == "dcgan" else Generator)(
         resolution=d.resolution,
@@ -36,7 +44,13 @@ def build_generator(cfg: Config, name: str = "generator") -> Generator | DCGANGe
 
 
 def build_discriminator(cfg: Config) -> Discriminator | DCGANDiscriminator:
-    """D of ``model.arch``; both take ``(images, labels)`` and return (B,) logits."""
+    """D of ``model.arch`` with the dtype policy of ``train.precision``; both families take
+    ``(images, labels)`` and return (B,) float32 logits."""
+    with policy_scope(cfg.train.precision):
+        return _build_discriminator(cfg)
+
+
+def _build_discriminator(cfg: Config) -> Discriminator | DCGANDiscriminator:
     m, d = cfg.model, cfg.data
     disc = (DCGANDiscriminator if m.arch == "dcgan" else Discriminator)(
         resolution=d.resolution,
@@ -53,11 +67,11 @@ def build_discriminator(cfg: Config) -> Discriminator | DCGANDiscriminator:
 
 
 def build_optimizers(cfg: Config) -> tuple[keras.optimizers.Optimizer, keras.optimizers.Optimizer]:
-    """TTUR Adam pair (section 4.2): lr_G, lr_D, b1 and b2 from ``train.*``."""
+    """TTUR Adam pair (section 4.2): lr_G, lr_D, b1 and b2 from ``train.*``; loss-scaled for float16."""
     t = cfg.train
     g_opt = keras.optimizers.Adam(t.g_lr, beta_1=t.beta1, beta_2=t.beta2, name="g_adam")
     d_opt = keras.optimizers.Adam(t.d_lr, beta_1=t.beta1, beta_2=t.beta2, name="d_adam")
-    return g_opt, d_opt
+    return wrap_optimizer(g_opt, t.precision), wrap_optimizer(d_opt, t.precision)
 
 
 def build_sagan(cfg: Config) -> SAGAN:

@@ -17,6 +17,7 @@ from typing import Any, Optional
 import yaml
 
 from sagan_tf.errors import ConfigError
+from sagan_tf.precision import PRECISIONS
 
 
 @dataclass
@@ -51,6 +52,7 @@ class ModelConfig:
     g_attention: list[int] = field(default_factory=lambda: [16])
     d_attention: list[int] = field(default_factory=lambda: [16])
     attention_variant: str = "pooled"  # pooled (official code) | paper (eq. 1-3)
+    attention_chunk: int = 0  # 0: whole attention map; c > 0: c queries at a time, memory linear in N
     sync_bn: bool = True  # cross-replica batch statistics in G's batch norms
     bn_momentum: float = 0.9
     attention_block: str = "attention"  # attention | residual (paper Table 1 ablation: equal parameters)
@@ -68,6 +70,8 @@ class TrainConfig:
     beta1: float = 0.0
     beta2: float = 0.999  # official code's value (the paper's text says 0.9)
     seed: int = 0
+    precision: str = "float32"  # float32 | mixed_bfloat16 | mixed_float16 (see sagan_tf.precision)
+    jit_compile: bool = False  # XLA-compile the step on one device (sagan_tf.xla; slower on CPU)
     ema_decay: float = 0.999  # EMA of G's weights and state (BigGAN); 0 disables
     ema_start: int = 1000  # the EMA copies G until this step, then averages
 
@@ -113,8 +117,10 @@ class Config:
     def model_signature(self) -> dict[str, Any]:
         """What a checkpoint's variables depend on: resuming with a different one is an error."""
         d = self.data
+        model = dataclasses.asdict(self.model)
+        model.pop("attention_chunk")  # how the map is computed, not what is learned
         return {
-            "model": dataclasses.asdict(self.model),
+            "model": model,
             "data": {"resolution": d.resolution, "channels": d.channels, "num_classes": d.num_classes},
         }
 
@@ -125,6 +131,7 @@ _CHOICES = {
     "data.resume": ("replay", "reshuffle"),
     "model.arch": ("resnet", "dcgan"),
     "model.attention_variant": ("pooled", "paper"),
+    "train.precision": PRECISIONS,
     "model.attention_block": ("attention", "residual"),
 }
 
@@ -257,6 +264,8 @@ def validate(config: Config) -> None:
     for key, value in positive.items():
         if value <= 0:
             raise ConfigError(f"config key {key!r} must be positive, got {value}")
+    if m.attention_chunk < 0:
+        raise ConfigError(f"config key 'model.attention_chunk' must be >= 0 (0: whole map), got {m.attention_chunk}")
     if d.num_classes < 0:
         raise ConfigError(f"config key 'data.num_classes' must be >= 0, got {d.num_classes}")
     if d.channels not in (1, 3):
@@ -299,6 +308,8 @@ def validate(config: Config) -> None:
                 )
     if m.attention_block != "attention" and m.arch != "resnet":
         raise ConfigError(f"config key 'model.attention_block': {m.attention_block} needs model.arch resnet")
+    if m.attention_chunk and m.arch != "resnet":
+        raise ConfigError("config key 'model.attention_chunk' needs model.arch resnet (set it to 0)")
 
 
 def save(config: Config, path: str | Path) -> None:

@@ -17,16 +17,21 @@ import tensorflow as tf
 
 from sagan_tf.errors import DivergenceError
 from sagan_tf.gan import SAGAN
+from sagan_tf.xla import maybe_jit
 
 WATCHED = ("d_loss", "g_loss")
 
 
-def make_step_function(model: SAGAN, strategy: tf.distribute.Strategy):
-    """A ``tf.function`` running one train step on every replica and averaging the logs."""
+def make_step_function(model: SAGAN, strategy: tf.distribute.Strategy, jit_compile: bool = False):
+    """A ``tf.function`` running one train step on every replica and averaging the logs.
+
+    ``jit_compile``: compile the replica step with XLA where possible (``sagan_tf.xla.maybe_jit``).
+    """
+    train_step, _ = maybe_jit(model.train_step, strategy, jit_compile)
 
     @tf.function
     def step_fn(iterator):
-        per_replica = strategy.run(model.train_step, args=(next(iterator),))
+        per_replica = strategy.run(train_step, args=(next(iterator),))
         return {k: strategy.reduce(tf.distribute.ReduceOp.MEAN, v, axis=None) for k, v in per_replica.items()}
 
     return step_fn
@@ -39,10 +44,11 @@ def train(
     steps: int,
     callbacks: list[keras.callbacks.Callback] = (),
     verbose: int = 1,
+    jit_compile: bool = False,
 ) -> dict[str, float]:
     """Runs ``steps`` training steps; returns the last step's logs."""
     iterator = iter(strategy.experimental_distribute_dataset(dataset))
-    step_fn = make_step_function(model, strategy)
+    step_fn = make_step_function(model, strategy, jit_compile)
     callback_list = keras.callbacks.CallbackList(
         list(callbacks), add_history=False, add_progbar=verbose > 0, model=model, verbose=verbose, epochs=1, steps=steps
     )

@@ -82,18 +82,21 @@ def _check_attention(attention, available: list[int], net: str) -> tuple[int, ..
 ATTENTION_BLOCKS = ("attention", "residual")
 
 
-def _attention_block(kind: str, variant: str, res: int):
-    """The block inserted at resolution ``res``: self-attention, or the equal-parameter residual
-    block of the paper's Table 1 ablation (``ResidualSubstitute``)."""
+def _attention_block(kind: str, variant: str, res: int, query_chunk: int = 0):
+    """The block inserted at resolution ``res``: self-attention (``query_chunk``: memory-efficient
+    blocks of queries), or the equal-parameter residual block of the paper's Table 1 ablation
+    (``ResidualSubstitute``)."""
     if kind == "residual":
         return ResidualSubstitute(variant, name=f"residual_{res}")
     if kind != "attention":
         raise ValueError(f"attention_block must be one of {ATTENTION_BLOCKS}, got {kind!r}")
-    return SelfAttention(variant, name=f"attention_{res}")
+    return SelfAttention(variant, query_chunk=query_chunk, name=f"attention_{res}")
 
 
-def _apply_attention(layer, h, maps: dict, training):
-    if isinstance(layer, SelfAttention):
+def _apply_attention(layer, h, maps: dict, training, return_attention: bool):
+    """The block after ``h``; an attention map goes into ``maps`` only when it is asked for (without
+    it, a chunked attention layer never forms the whole map)."""
+    if isinstance(layer, SelfAttention) and return_attention:
         h, maps[layer.name] = layer(h, training=training, return_attention=True)
         return h
     return layer(h, training=training)
@@ -116,6 +119,7 @@ class Generator(keras.Model):
         channels: int = 3,
         attention=(16,),
         attention_variant: str = "pooled",
+        attention_chunk: int = 0,
         sync_bn: bool = False,
         bn_momentum: float = 0.9,
         attention_block: str = "attention",
@@ -130,6 +134,7 @@ class Generator(keras.Model):
         self.channels = int(channels)
         self.attention = _check_attention(attention, generator_resolutions(resolution), "G")
         self.attention_variant = attention_variant
+        self.attention_chunk = int(attention_chunk)
         self.sync_bn = bool(sync_bn)
         self.bn_momentum = float(bn_momentum)
         self.attention_block = attention_block
@@ -145,7 +150,7 @@ class Generator(keras.Model):
             )
             if res in self.attention:
                 attention_after.append(i)
-                self.attention_layers.append(_attention_block(attention_block, attention_variant, res))
+                self.attention_layers.append(_attention_block(attention_block, attention_variant, res, self.attention_chunk))
         self._attention_after = tuple(attention_after)
         self.output_bn = ConditionalBatchNormalization(0, self.bn_momentum, synchronized=self.sync_bn, name="output_bn")
         self.output_conv = sn_conv(self.channels, 3, "output_conv")
@@ -164,7 +169,7 @@ class Generator(keras.Model):
         for i, block in enumerate(self.blocks):
             h = block(h, labels, training=training)
             if i in attention:
-                h = _apply_attention(attention[i], h, maps, training)
+                h = _apply_attention(attention[i], h, maps, training, return_attention)
         h = tf.nn.relu(self.output_bn(h, training=training))
         images = tf.tanh(tf.cast(self.output_conv(h, training=training), tf.float32))
         return (images, maps) if return_attention else images
@@ -179,6 +184,7 @@ class Generator(keras.Model):
             "channels": self.channels,
             "attention": list(self.attention),
             "attention_variant": self.attention_variant,
+            "attention_chunk": self.attention_chunk,
             "sync_bn": self.sync_bn,
             "bn_momentum": self.bn_momentum,
             "attention_block": self.attention_block,
@@ -198,6 +204,7 @@ class Discriminator(keras.Model):
         attention=(16,),
         attention_variant: str = "pooled",
         attention_block: str = "attention",
+        attention_chunk: int = 0,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -209,6 +216,7 @@ class Discriminator(keras.Model):
         self.channels = int(channels)
         self.attention = _check_attention(attention, discriminator_resolutions(resolution), "D")
         self.attention_variant = attention_variant
+        self.attention_chunk = int(attention_chunk)
 
         self.blocks = []
         self.attention_layers = []
@@ -219,7 +227,7 @@ class Discriminator(keras.Model):
             if res in self.attention and res not in placed:
                 placed.add(res)
                 attention_after.append(i)
-                self.attention_layers.append(_attention_block(attention_block, attention_variant, res))
+                self.attention_layers.append(_attention_block(attention_block, attention_variant, res, self.attention_chunk))
         self._attention_after = tuple(attention_after)
         self.linear = sn_dense(1, "linear")
         self.embedding = None
@@ -240,7 +248,7 @@ class Discriminator(keras.Model):
         for i, block in enumerate(self.blocks):
             h = block(h, training=training)
             if i in attention:
-                h = _apply_attention(attention[i], h, maps, training)
+                h = _apply_attention(attention[i], h, maps, training, return_attention)
         h = tf.reduce_sum(tf.nn.relu(h), axis=[1, 2])  # global sum pooling: phi(x)
         logits = tf.cast(self.linear(h, training=training)[:, 0], tf.float32)
         if self.embedding is not None:
@@ -257,5 +265,6 @@ class Discriminator(keras.Model):
             "channels": self.channels,
             "attention": list(self.attention),
             "attention_variant": self.attention_variant,
+            "attention_chunk": self.attention_chunk,
             "attention_block": self.attention_block,
         }

@@ -30,6 +30,7 @@ def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
     p.add_argument("--batch-size", type=int, help="global batch size over all replicas (train.batch_size)")
     p.add_argument("--data-dir", help="TFDS data directory (default: $TFDS_DATA_DIR or ~/tensorflow_datasets)")
     p.add_argument("--seed", type=int, help="seed of initialisation, noise and shuffling (train.seed)")
+    p.add_argument("--precision", help="float32, mixed_bfloat16 or mixed_float16 (train.precision)")
     p.add_argument("--set", nargs="+", action="extend", default=[], metavar="KEY=VALUE", help="config overrides")
     p.add_argument("--deterministic", action="store_true", help="deterministic ops: same seed, same weights")
     p.add_argument("--virtual-cpus", type=int, default=0, help="split the CPU into N logical devices (testing)")
@@ -46,7 +47,8 @@ def resolve_config(args: argparse.Namespace):
     if source is None:
         raise SaganError(f"--config is required (no {saved_path} to resume from)")
     overrides = list(args.set)
-    for flag, key in (("steps", "train.steps"), ("batch_size", "train.batch_size"), ("seed", "train.seed")):
+    flags = (("steps", "train.steps"), ("batch_size", "train.batch_size"), ("seed", "train.seed"), ("precision", "train.precision"))
+    for flag, key in flags:
         if getattr(args, flag) is not None:
             overrides.append(f"{key}={getattr(args, flag)}")
     cfg = config_lib.load(source, overrides)
@@ -174,7 +176,7 @@ def run(cfg, logdir: Path, strategy, data_dir: Optional[str] = None, verbose: in
             callbacks.SampleGrid(writer, log.samples_every, lambda: model.sampling_generator, z, labels, cols),
         ] + cbs + evaluation_callbacks(cfg, model, writer, logdir, data_dir)
     try:
-        logs = loop.train(model, dataset, strategy, remaining, cbs, verbose=verbose)
+        logs = loop.train(model, dataset, strategy, remaining, cbs, verbose=verbose, jit_compile=cfg.train.jit_compile)
     except tf.errors.InvalidArgumentError as e:
         raise DataError(describe_data_failure(cfg, e)) from None
     summary = ", ".join(f"{k}={v:.4f}" for k, v in logs.items() if k in ("d_loss", "g_loss", "d_real", "d_fake"))

@@ -20,6 +20,12 @@ Two variants:
   2x2 max-pooled (N/4 positions, "just for compute"), v is the 1x1 output convolution.
 
 The softmax is computed in float32 whatever the compute dtype (mixed precision).
+
+Memory: the map beta has B * N * N_key entries (``paper`` at 64x64: N = N_key = 4096, 64 MiB per
+image in float32, kept for the backward pass). With ``query_chunk=c`` the layer computes the same
+result in blocks of c queries (``attend_chunked``), recomputing each block's map in the backward
+pass instead of storing it, so the extra memory is B * c * N_key whatever N: linear in the image
+size instead of quadratic.
 """
 
 from __future__ import annotations
@@ -48,6 +54,64 @@ def attend(query: tf.Tensor, key: tf.Tensor, value: tf.Tensor) -> tuple[tf.Tenso
     return out, beta
 
 
+def _chain(tensors, after):
+    """``tensors`` made to wait for ``after`` (graph mode), so blocks run one at a time."""
+    if not after or tf.executing_eagerly():
+        return tensors
+    with tf.control_dependencies(after):
+        return [tf.identity(t) for t in tensors]
+
+
+def attend_chunked(query: tf.Tensor, key: tf.Tensor, value: tf.Tensor, chunk: int) -> tf.Tensor:
+    """``attend(query, key, value)[0]`` in blocks of ``chunk`` queries, with bounded memory.
+
+    Forward: each block computes its logits, float32 softmax and output, and the next block starts
+    only after the previous one finished (control dependencies), so one block's map is alive at a
+    time. Backward (hand-written, the map of each block recomputed instead of stored), for
+    logits S = Q K^T, beta = softmax(S), O = beta V and upstream gradient dO:
+
+        dV += beta^T dO      dbeta = dO V^T      dS = beta * (dbeta - rowsum(dbeta * beta))
+        dQ  = dS K           dK   += dS^T Q
+
+    all in float32, cast back to the inputs' dtypes. Same result as ``attend`` to float32 rounding.
+    """
+    num_queries = int(query.shape[1])
+    if chunk <= 0:
+        raise ValueError(f"chunk must be positive, got {chunk}")
+    starts = list(range(0, num_queries, chunk))
+
+    @tf.custom_gradient
+    def blocked(q, k, v):
+        kf, vf = tf.cast(k, tf.float32), tf.cast(v, tf.float32)
+        outputs, previous = [], []
+        for start in starts:
+            (q_block,) = _chain([q[:, start : start + chunk]], previous)
+            out, _ = attend(q_block, k, v)
+            outputs.append(out)
+            previous = [out]
+        output = tf.concat(outputs, axis=1)
+
+        def grad(d_output):
+            qf = tf.cast(q, tf.float32)
+            d_output = tf.cast(d_output, tf.float32)
+            d_queries, d_key, d_value, previous = [], tf.zeros_like(kf), tf.zeros_like(vf), []
+            for start in starts:
+                q_block, d_out = _chain([qf[:, start : start + chunk], d_output[:, start : start + chunk]], previous)
+                beta = tf.nn.softmax(tf.matmul(q_block, kf, transpose_b=True), axis=-1)
+                d_value += tf.matmul(beta, d_out, transpose_a=True)
+                d_beta = tf.matmul(d_out, vf, transpose_b=True)
+                d_logits = beta * (d_beta - tf.reduce_sum(d_beta * beta, axis=-1, keepdims=True))
+                d_queries.append(tf.matmul(d_logits, kf))
+                d_key += tf.matmul(d_logits, q_block, transpose_a=True)
+                previous = [d_queries[-1], d_key, d_value]
+            d_query = tf.concat(d_queries, axis=1)
+            return tf.cast(d_query, q.dtype), tf.cast(d_key, k.dtype), tf.cast(d_value, v.dtype)
+
+        return output, grad
+
+    return blocked(query, key, value)
+
+
 @keras.saving.register_keras_serializable(package="sagan_tf")
 class SelfAttention(keras.layers.Layer):
     """SAGAN self-attention; ``call(x, return_attention=True)`` also returns beta (B, N_query, N_key).
@@ -55,14 +119,20 @@ class SelfAttention(keras.layers.Layer):
     Args:
         variant: ``"paper"`` or ``"pooled"`` (see module docstring).
         key_divisor: C / key_divisor channels for f and g (paper: 8).
+        query_chunk: 0 computes the whole map at once; c > 0 computes it in blocks of c queries
+            with the map recomputed in the backward pass (``attend_chunked``): same result, memory
+            linear in N. Ignored when the map itself is requested (``return_attention=True``).
     """
 
-    def __init__(self, variant: str = "pooled", key_divisor: int = 8, **kwargs):
+    def __init__(self, variant: str = "pooled", key_divisor: int = 8, query_chunk: int = 0, **kwargs):
         super().__init__(**kwargs)
         if variant not in VARIANTS:
             raise ValueError(f"attention variant must be one of {VARIANTS}, got {variant!r}")
+        if query_chunk < 0:
+            raise ValueError(f"query_chunk must be >= 0, got {query_chunk}")
         self.variant = variant
         self.key_divisor = key_divisor
+        self.query_chunk = int(query_chunk)
 
     def build(self, input_shape):
         channels = int(input_shape[-1])
@@ -80,7 +150,7 @@ class SelfAttention(keras.layers.Layer):
         self.built = True
 
     def call(self, x, training=None, return_attention: bool = False):
-        height, width, channels = x.shape[1], x.shape[2], x.shape[3]
+        height, width = x.shape[1], x.shape[2]
         batch = tf.shape(x)[0]
         query = self.query_conv(x, training=training)
         key = self.key_conv(x, training=training)
@@ -92,7 +162,11 @@ class SelfAttention(keras.layers.Layer):
         def flat(t):
             return tf.reshape(t, [batch, -1, t.shape[-1]])
 
-        out, beta = attend(flat(query), flat(key), flat(value))
+        query, key, value = flat(query), flat(key), flat(value)
+        if self.query_chunk and not return_attention and self.query_chunk < height * width:
+            out, beta = attend_chunked(query, key, value, self.query_chunk), None
+        else:
+            out, beta = attend(query, key, value)
         out = tf.reshape(out, [batch, height, width, out.shape[-1]])
         out = self.output_conv(out, training=training)
         y = tf.cast(self.gamma, x.dtype) * out + x
@@ -105,5 +179,5 @@ class SelfAttention(keras.layers.Layer):
 
     def get_config(self):
         config = super().get_config()
-        config.update(variant=self.variant, key_divisor=self.key_divisor)
+        config.update(variant=self.variant, key_divisor=self.key_divisor, query_chunk=self.query_chunk)
         return config

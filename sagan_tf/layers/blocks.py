@@ -10,15 +10,23 @@ Optimized first D block (no ReLU on the image): SNConv3x3 -> ReLU -> SNConv3x3 -
 
 Upsampling is nearest-neighbour through ``tf.image.resize`` (converts to the TFLite builtin
 RESIZE_NEAREST_NEIGHBOR with a dynamic batch, unlike ``keras.layers.UpSampling2D``).
+
+Speed, same values: G computes ``SNConv3x3(up2(h))`` as one stride-2 transposed convolution of h
+with the folded kernel (``layers.upsample_conv``: 4 instead of 9 multiply-adds per output) and the
+shortcut as ``up2(SNConv1x1(x))`` (a 1x1 convolution commutes with nearest upsampling: 4x fewer).
+``unfolded_upsampling()`` restores the textbook order (FLOP counting, tests).
 """
 
 from __future__ import annotations
+
+import contextlib
 
 import keras
 import tensorflow as tf
 
 from sagan_tf.layers.cond_bn import ConditionalBatchNormalization
 from sagan_tf.layers.spectral_norm import SpectralNormalization
+from sagan_tf.xla import tracing_for_xla
 
 
 def sn_conv(filters: int, kernel_size: int, name: str, use_bias: bool = True) -> SpectralNormalization:
@@ -33,7 +41,40 @@ def sn_dense(units: int, name: str, use_bias: bool = True) -> SpectralNormalizat
 
 def upsample_nearest(x: tf.Tensor) -> tf.Tensor:
     """2x nearest-neighbour upsampling of (B, H, W, C) with static H, W."""
+    if tracing_for_xla():
+        return _upsample_nearest_xla(x)
     return tf.image.resize(x, [2 * x.shape[1], 2 * x.shape[2]], method="nearest")
+
+
+class _Flag:
+    active = False
+
+
+_unfolded_upsampling = _Flag()
+
+
+@contextlib.contextmanager
+def unfolded_upsampling():
+    """While tracing inside this context, G blocks upsample and then convolve (the textbook order,
+    9 multiply-adds per output of conv1) instead of the equivalent transposed convolution. Used to
+    count the architecture's nominal FLOPs and to test that both orders agree. Process-wide (not
+    per thread), so that replica threads of ``MirroredStrategy`` see it too."""
+    previous, _unfolded_upsampling.active = _unfolded_upsampling.active, True
+    try:
+        yield
+    finally:
+        _unfolded_upsampling.active = previous
+
+
+@tf.custom_gradient
+def _upsample_nearest_xla(x: tf.Tensor):
+    """Same values; the gradient sums each 2x2 block by reshape (XLA has no ResizeNearestNeighborGrad)."""
+    height, width, channels = x.shape[1], x.shape[2], x.shape[3]
+
+    def grad(dy):
+        return tf.reduce_sum(tf.reshape(dy, [-1, height, 2, width, 2, channels]), axis=[2, 4])
+
+    return tf.image.resize(x, [2 * height, 2 * width], method="nearest"), grad
 
 
 def downsample_avg(x: tf.Tensor) -> tf.Tensor:
@@ -79,12 +120,18 @@ class GeneratorBlock(keras.layers.Layer):
         self.built = True
 
     def call(self, x, labels=None, training=None):
-        up = upsample_nearest if self.upsample else (lambda t: t)
         h = tf.nn.relu(self.bn1(x, labels, training=training))
-        h = self.conv1(up(h), training=training)
+        # conv1(up(h)) as one transposed convolution of h (layers.upsample_conv), and
+        # shortcut(up(x)) = up(shortcut(x)) for the 1x1 convolution: same values, fewer FLOPs.
+        fold = self.upsample and not _unfolded_upsampling.active
+        h = self.conv1(h, training=training, upsample=True) if fold else self.conv1(self._up(h), training=training)
         h = tf.nn.relu(self.bn2(h, labels, training=training))
         h = self.conv2(h, training=training)
-        return h + self.shortcut(up(x), training=training)
+        shortcut = self._up(self.shortcut(x, training=training)) if fold else self.shortcut(self._up(x), training=training)
+        return h + shortcut
+
+    def _up(self, t):
+        return upsample_nearest(t) if self.upsample else t
 
     def compute_output_shape(self, input_shape):
         if self.upsample:

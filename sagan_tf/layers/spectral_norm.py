@@ -24,6 +24,8 @@ import threading
 import keras
 import tensorflow as tf
 
+from sagan_tf.layers.upsample_conv import fold_nearest_upsample, upsample_conv3x3
+
 _state = threading.local()
 
 
@@ -64,7 +66,11 @@ class SpectralNormalization(keras.layers.Wrapper):
     """
 
     def __init__(self, layer, power_iterations: int = 1, epsilon: float = 1e-12, **kwargs):
-        kwargs.setdefault("autocast", False)  # read W in float32; cast W_sn to the compute dtype.
+        # Read W and u in float32 and cast W_sn to the wrapped layer's compute dtype. A float32 policy
+        # for the wrapper itself (the wrapped layer keeps its own, possibly mixed, policy) stops Keras
+        # from opening a bfloat16/float16 autocast scope around ``call`` under a mixed policy.
+        kwargs.setdefault("autocast", False)
+        kwargs.setdefault("dtype", "float32")
         super().__init__(layer, **kwargs)
         if power_iterations < 1:
             raise ValueError(f"power_iterations must be >= 1, got {power_iterations}")
@@ -135,14 +141,26 @@ class SpectralNormalization(keras.layers.Wrapper):
         sigma = tf.reshape(tf.matmul(tf.matmul(v, w_mat), u, transpose_b=True), [])
         return w / sigma
 
-    def call(self, inputs, training=None):
+    def call(self, inputs, training=None, upsample: bool = False):
+        """The wrapped layer with ``W / sigma(W)``.
+
+        ``upsample=True`` (3x3 'same' stride-1 ``Conv2D`` only): the layer applied to the 2x
+        nearest-neighbour upsampled ``inputs``, computed as one transposed convolution of
+        ``inputs`` with the folded kernel (``layers.upsample_conv``): same values, 2.25x fewer
+        multiply-adds.
+        """
         w = self.normalized_weight(training)
         layer = self.layer
+        if upsample:
+            self._check_upsample_fold()
+            w = fold_nearest_upsample(w)
         w = tf.cast(w, layer.compute_dtype)
         if isinstance(layer, keras.layers.Embedding):
             return tf.gather(w, tf.cast(inputs, tf.int32))
         inputs = tf.cast(inputs, layer.compute_dtype)
-        if isinstance(layer, keras.layers.Dense):
+        if upsample:
+            outputs = upsample_conv3x3(inputs, w)
+        elif isinstance(layer, keras.layers.Dense):
             outputs = tf.tensordot(inputs, w, axes=[[inputs.shape.rank - 1], [0]])
         elif isinstance(layer, keras.layers.Conv2DTranspose):
             outputs = _conv2d_transpose(layer, inputs, w)
@@ -153,6 +171,20 @@ class SpectralNormalization(keras.layers.Wrapper):
         if layer.activation is not None:
             outputs = layer.activation(outputs)
         return outputs
+
+    def _check_upsample_fold(self):
+        layer = self.layer
+        ok = (
+            type(layer) is keras.layers.Conv2D
+            and tuple(layer.kernel_size) == (3, 3)
+            and tuple(layer.strides) == (1, 1)
+            and tuple(layer.dilation_rate) == (1, 1)
+            and layer.padding == "same"
+            and layer.data_format == "channels_last"
+            and layer.groups == 1
+        )
+        if not ok:
+            raise ValueError("upsample=True needs a 3x3, stride-1, 'same', channels_last Conv2D")
 
     def compute_output_shape(self, input_shape):
         return self.layer.compute_output_shape(input_shape)

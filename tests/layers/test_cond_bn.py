@@ -200,3 +200,24 @@ def test_synchronized_uses_global_batch_statistics(mirrored):
         [_np_bn(p.astype(np.float64), *_batch_stats(p.astype(np.float64)), g[q], b[q]) for p, q in zip(x_parts, y_parts)]
     )
     np.testing.assert_allclose(local, local_expected, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("dtype, tol", [("float32", 1e-5), ("mixed_bfloat16", 3e-2)])
+def test_fused_training_path_matches_keras_batch_norm(dtype, tol):
+    """One replica, training: the fused kernel gives Keras BatchNormalization's output, gradients
+    (input, per-class gamma and beta) and moving statistics."""
+    fused, x = _make(momentum=0.7, dtype=dtype)
+    reference, _ = _make(momentum=0.7, dtype=dtype)
+    reference._fusable = lambda x, training: False  # force the Keras sublayer path
+    assert fused._fusable(tf.constant(x, tf.float32), True)
+    tx, ty = tf.constant(x, tf.float32), tf.constant([0, 1, 2, 2, 1, 0])
+    results = []
+    for layer in (fused, reference):
+        with tf.GradientTape() as tape:
+            tape.watch(tx)
+            y = layer(tx, ty, training=True)
+            loss = tf.reduce_sum(tf.cast(y, tf.float32) * tf.sin(tx))
+        grads = [tf.convert_to_tensor(g) for g in tape.gradient(loss, [tx, layer.gamma.embeddings, layer.beta.embeddings])]
+        results.append([tf.cast(y, tf.float32)] + grads + [layer.batch_norm.moving_mean, layer.batch_norm.moving_variance])
+    for got, want in zip(*results):
+        np.testing.assert_allclose(np.asarray(got), np.asarray(want), rtol=tol, atol=tol)

@@ -1,0 +1,68 @@
+"""XLA compilation (``jit_compile``) of the training step, where it works.
+
+Single device: ``maybe_jit`` compiles ``SAGAN.train_step`` with XLA (the input pipeline stays outside
+the compiled function). Whether it helps depends on the device: measured on a 2-core AVX-512 CPU
+it is slower than TensorFlow's oneDNN kernels (``benchmarks/README.md``); on GPUs XLA's fusion of
+the element-wise work (batch norm, ReLU, spectral norm) usually pays.
+
+Several replicas: compiling the replica function of ``MirroredStrategy`` with two or more devices
+fails on TensorFlow 2.21 ("Trying to access resource g_adam/iteration/replica_1 located in device
+CPU:1 from device CPU:0"; a one-device ``MirroredStrategy`` compiles), and collectives of
+``MultiWorkerMirroredStrategy`` are not compiled either, so ``maybe_jit`` falls back to the ordinary
+graph with a warning instead of crashing.
+
+Ops without an XLA kernel: ``ResizeNearestNeighborGrad`` has none on XLA:CPU, so while a step is
+traced for XLA (``xla_compatible_ops``), ``layers.blocks.upsample_nearest`` differentiates through
+a reshape-and-sum instead (same values; slower than the native gradient kernel outside XLA).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import warnings
+
+import tensorflow as tf
+
+_state = threading.local()
+
+
+@contextlib.contextmanager
+def xla_compatible_ops():
+    """While tracing inside this context, layers pick formulations every XLA backend compiles."""
+    _state.depth = getattr(_state, "depth", 0) + 1
+    try:
+        yield
+    finally:
+        _state.depth -= 1
+
+
+def tracing_for_xla() -> bool:
+    return getattr(_state, "depth", 0) > 0
+
+
+def jit_unsupported_reason(strategy: tf.distribute.Strategy) -> str | None:
+    """Why ``strategy``'s replica function cannot be XLA-compiled here, or None if it can."""
+    multiworker = isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
+    if strategy.num_replicas_in_sync > 1 or multiworker:
+        return (
+            f"jit_compile is not used under {type(strategy).__name__}: XLA compilation of the replicated "
+            "step fails on TensorFlow 2.21 (resource located on another device); running uncompiled"
+        )
+    return None
+
+
+def maybe_jit(train_step, strategy: tf.distribute.Strategy, jit_compile: bool):
+    """``train_step`` compiled with XLA when asked for and possible; returns ``(fn, fallback_reason)``."""
+    if not jit_compile:
+        return train_step, None
+    reason = jit_unsupported_reason(strategy)
+    if reason is not None:
+        warnings.warn(reason, RuntimeWarning, stacklevel=2)
+        return train_step, reason
+
+    def step_for_xla(data):
+        with xla_compatible_ops():
+            return train_step(data)
+
+    return tf.function(step_for_xla, jit_compile=True), None
