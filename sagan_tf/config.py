@@ -12,7 +12,7 @@ import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import yaml
 
@@ -26,11 +26,11 @@ class DataConfig:
 
     source: str = "tfds"  # tfds | folder
     name: str = "fashion_mnist"  # TFDS dataset name (source: tfds)
-    path: Optional[str] = None  # root with one subfolder per class (source: folder)
+    path: str | None = None  # root with one subfolder per class (source: folder)
     skip_corrupt: bool = False  # folder: skip unreadable image files (counted) instead of failing
     split: str = "train"
     image_key: str = "image"
-    label_key: Optional[str] = "label"  # null: unconditional data
+    label_key: str | None = "label"  # null: unconditional data
     resolution: int = 32
     channels: int = 3
     num_classes: int = 10  # 0: unconditional
@@ -94,11 +94,11 @@ class LogConfig:
 class EvalConfig:
     """Defaults of ``sagan_tf.evaluate`` and of the in-training FID (``eval.*``)."""
 
-    feature_model: Optional[str] = None  # Keras model file for domain FID/IS; null: Inception-v3
-    inception_weights: Optional[str] = None  # InceptionV3 weights file; null: Keras' ImageNet download
-    split: Optional[str] = None  # real images for reference statistics; null: data.split
+    feature_model: str | None = None  # Keras model file for domain FID/IS; null: Inception-v3
+    inception_weights: str | None = None  # InceptionV3 weights file; null: Keras' ImageNet download
+    split: str | None = None  # real images for reference statistics; null: data.split
     num_real: int = 0  # real images for reference statistics; 0: the whole split
-    stats_cache: Optional[str] = None  # directory of cached reference statistics; null: ~/.cache/sagan_tf
+    stats_cache: str | None = None  # directory of cached reference statistics; null: ~/.cache/sagan_tf
     batch_size: int = 100
     is_splits: int = 10  # Inception Score: mean and std over this many splits (Salimans et al.)
 
@@ -193,7 +193,7 @@ def _sections() -> list[str]:
     return [f.name for f in dataclasses.fields(Config)]
 
 
-def from_dict(raw: Any, base: Optional[Config] = None) -> Config:
+def from_dict(raw: Any, base: Config | None = None) -> Config:
     """Builds a validated ``Config`` from nested dicts (as read from YAML)."""
     config = base if base is not None else Config()
     if raw is None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import Optional
 
 import tensorflow as tf
 
@@ -24,17 +23,17 @@ class Source:
     """Unbatched ``(image uint8 HxWxC, label int32)`` examples and what is known about them."""
 
     dataset: tf.data.Dataset
-    num_examples: Optional[int]
-    class_names: Optional[list[str]] = None
+    num_examples: int | None
+    class_names: list[str] | None = None
 
 
-def load_source(cfg: DataConfig, data_dir: Optional[str] = None, seed: int = 0) -> Source:
+def load_source(cfg: DataConfig, data_dir: str | None = None, seed: int = 0) -> Source:
     if cfg.source == "tfds":
         return _tfds_source(cfg, data_dir, seed)
     return _folder_source(cfg, seed)
 
 
-def _tfds_source(cfg: DataConfig, data_dir: Optional[str], seed: int) -> Source:
+def _tfds_source(cfg: DataConfig, data_dir: str | None, seed: int) -> Source:
     import tensorflow_datasets as tfds
 
     data_dir = data_dir or os.environ.get("TFDS_DATA_DIR")
@@ -125,7 +124,7 @@ def to_uint8(images) -> tf.Tensor:
 def make_dataset(
     cfg: DataConfig,
     batch_size: int,
-    data_dir: Optional[str] = None,
+    data_dir: str | None = None,
     seed: int = 0,
     repeat: bool = True,
     skip_batches: int = 0,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Optional
 
 import tensorflow as tf
 
@@ -22,7 +21,7 @@ def split_cpu(n: int) -> None:
     tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration() for _ in range(n)])
 
 
-def make_strategy(name: str, tpu: Optional[str] = None) -> tf.distribute.Strategy:
+def make_strategy(name: str, tpu: str | None = None) -> tf.distribute.Strategy:
     """Builds the strategy; ``multiworker`` reads ``TF_CONFIG``, ``tpu`` connects to ``tpu``."""
     if name == "default":
         return tf.distribute.get_strategy()

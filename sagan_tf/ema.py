@@ -90,7 +90,7 @@ class GeneratorEMA:
         def move(shadow, value, d):
             shadow.assign_sub((1.0 - tf.cast(d, shadow.dtype)) * (shadow - tf.cast(value, shadow.dtype)))
 
-        for (_, shadow), value in zip(self._pairs, values):
+        for (_, shadow), value in zip(self._pairs, values, strict=True):
             value = strategy.experimental_local_results(value)[0]  # the first replica's raw value
             strategy.extended.update(_tf_variable(shadow), move, args=(value, first), group=False)
 
@@ -100,7 +100,7 @@ def _pair_variables(raw: keras.Model, shadow: keras.Model) -> list[tuple[keras.V
     shadow_vars = [v for v in shadow.variables if _is_float(v)]
     if len(raw_vars) != len(shadow_vars):
         raise ValueError(f"EMA: G has {len(raw_vars)} float variables, the shadow {len(shadow_vars)}")
-    for a, b in zip(raw_vars, shadow_vars):
+    for a, b in zip(raw_vars, shadow_vars, strict=True):
         if tuple(a.shape) != tuple(b.shape) or a.path.split("/", 1)[-1] != b.path.split("/", 1)[-1]:
             raise ValueError(f"EMA: variable {a.path} {tuple(a.shape)} does not match {b.path} {tuple(b.shape)}")
-    return list(zip(raw_vars, shadow_vars))
+    return list(zip(raw_vars, shadow_vars, strict=True))

@@ -15,7 +15,6 @@ import json
 import re
 import sys
 from pathlib import Path
-from typing import Optional
 
 from sagan_tf.errors import SaganError, exits_cleanly
 
@@ -34,7 +33,7 @@ def parse_metrics(text: str, num_classes: int) -> list[str]:
     return names
 
 
-def resolve_checkpoint(logdir: str, which: Optional[str]) -> str:
+def resolve_checkpoint(logdir: str, which: str | None) -> str:
     """``None``/"latest" -> the latest checkpoint, "best" -> the best-FID one, else a path."""
     import tensorflow as tf
 
@@ -53,7 +52,7 @@ def resolve_checkpoint(logdir: str, which: Optional[str]) -> str:
     return which
 
 
-def checkpoint_step(path: str) -> Optional[int]:
+def checkpoint_step(path: str) -> int | None:
     match = re.search(r"-(\d+)$", path)
     return int(match.group(1)) if match else None
 
@@ -129,7 +128,7 @@ def evaluate(args) -> dict:
 
 
 @exits_cleanly
-def main(argv: Optional[list[str]] = None) -> int:
+def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     result = evaluate(args)
     text = json.dumps(result, indent=2)

@@ -110,7 +110,7 @@ class SAGAN(keras.Model):
             loss = (tf.reduce_sum(loss_real) + tf.reduce_sum(loss_fake)) / global_batch
             scaled = self.d_optimizer.scale_loss(loss)
         variables = self.discriminator.trainable_variables
-        self.d_optimizer.apply_gradients(zip(tape.gradient(scaled, variables), variables))
+        self.d_optimizer.apply_gradients(zip(tape.gradient(scaled, variables), variables, strict=True))
         return {
             "d_loss": tf.reduce_mean(loss_real) + tf.reduce_mean(loss_fake),
             "d_real": tf.reduce_mean(real_logits),
@@ -126,7 +126,7 @@ class SAGAN(keras.Model):
             loss = tf.reduce_sum(per_example) / global_batch
             scaled = self.g_optimizer.scale_loss(loss)
         variables = self.generator.trainable_variables
-        self.g_optimizer.apply_gradients(zip(tape.gradient(scaled, variables), variables))
+        self.g_optimizer.apply_gradients(zip(tape.gradient(scaled, variables), variables, strict=True))
         return {"g_loss": tf.reduce_mean(per_example)}
 
     def train_step(self, data):

@@ -28,6 +28,7 @@ from sagan_tf.layers.blocks import DiscriminatorBlock, GeneratorBlock, sn_conv, 
 from sagan_tf.layers.cond_bn import ConditionalBatchNormalization
 from sagan_tf.layers.residual_substitute import ResidualSubstitute
 from sagan_tf.layers.spectral_norm import SpectralNormalization
+from sagan_tf.models_common import projection_logits, run_blocks
 
 
 @dataclass(frozen=True)
@@ -93,15 +94,6 @@ def _attention_block(kind: str, variant: str, res: int, query_chunk: int = 0):
     return SelfAttention(variant, query_chunk=query_chunk, name=f"attention_{res}")
 
 
-def _apply_attention(layer, h, maps: dict, training, return_attention: bool):
-    """The block after ``h``; an attention map goes into ``maps`` only when it is asked for (without
-    it, a chunked attention layer never forms the whole map)."""
-    if isinstance(layer, SelfAttention) and return_attention:
-        h, maps[layer.name] = layer(h, training=training, return_attention=True)
-        return h
-    return layer(h, training=training)
-
-
 @keras.saving.register_keras_serializable(package="sagan_tf")
 class Generator(keras.Model):
     """G(z, y) -> image in [-1, 1]; ``call((z, labels), training, return_attention)``.
@@ -144,7 +136,7 @@ class Generator(keras.Model):
         self.blocks = []
         self.attention_layers = []
         attention_after = []
-        for i, (mult, res) in enumerate(zip(table.g_blocks, generator_resolutions(resolution))):
+        for i, (mult, res) in enumerate(zip(table.g_blocks, generator_resolutions(resolution), strict=True)):
             self.blocks.append(
                 GeneratorBlock(mult * self.ch, self.num_classes, self.bn_momentum, self.sync_bn, name=f"block{i}_{res}")
             )
@@ -164,12 +156,8 @@ class Generator(keras.Model):
         z, labels = inputs
         h = self.linear(z, training=training)
         h = tf.reshape(h, [-1, 4, 4, self.init_channels])
-        maps = {}
-        attention = dict(zip(self._attention_after, self.attention_layers))
-        for i, block in enumerate(self.blocks):
-            h = block(h, labels, training=training)
-            if i in attention:
-                h = _apply_attention(attention[i], h, maps, training, return_attention)
+        attention = dict(zip(self._attention_after, self.attention_layers, strict=True))
+        h, maps = run_blocks(self.blocks, attention, h, labels, training=training, return_attention=return_attention)
         h = tf.nn.relu(self.output_bn(h, training=training))
         images = tf.tanh(tf.cast(self.output_conv(h, training=training), tf.float32))
         return (images, maps) if return_attention else images
@@ -222,7 +210,7 @@ class Discriminator(keras.Model):
         self.attention_layers = []
         attention_after = []
         placed = set()
-        for i, ((mult, down), res) in enumerate(zip(table.d_blocks, discriminator_resolutions(resolution))):
+        for i, ((mult, down), res) in enumerate(zip(table.d_blocks, discriminator_resolutions(resolution), strict=True)):
             self.blocks.append(DiscriminatorBlock(mult * self.ch, down, optimized=(i == 0), name=f"block{i}_{res}"))
             if res in self.attention and res not in placed:
                 placed.add(res)
@@ -242,18 +230,10 @@ class Discriminator(keras.Model):
 
     def call(self, inputs, training=None, return_attention: bool = False):
         x, labels = inputs
-        h = x
-        maps = {}
-        attention = dict(zip(self._attention_after, self.attention_layers))
-        for i, block in enumerate(self.blocks):
-            h = block(h, training=training)
-            if i in attention:
-                h = _apply_attention(attention[i], h, maps, training, return_attention)
-        h = tf.reduce_sum(tf.nn.relu(h), axis=[1, 2])  # global sum pooling: phi(x)
-        logits = tf.cast(self.linear(h, training=training)[:, 0], tf.float32)
-        if self.embedding is not None:
-            e = self.embedding(tf.reshape(labels, [-1]), training=training)
-            logits += tf.cast(tf.reduce_sum(tf.cast(e, h.dtype) * h, axis=1), tf.float32)
+        attention = dict(zip(self._attention_after, self.attention_layers, strict=True))
+        h, maps = run_blocks(self.blocks, attention, x, training=training, return_attention=return_attention)
+        phi = tf.reduce_sum(tf.nn.relu(h), axis=[1, 2])  # global sum pooling: phi(x)
+        logits = projection_logits(phi, labels, self.linear, self.embedding, training=training)
         return (logits, maps) if return_attention else logits
 
     def get_config(self):

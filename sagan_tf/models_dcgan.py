@@ -32,7 +32,7 @@ return_attention)`` with ``return_attention=True`` returning ``(output, {layer_n
 
 from __future__ import annotations
 
-from typing import Optional, Sequence
+from collections.abc import Sequence
 
 import keras
 import tensorflow as tf
@@ -69,7 +69,7 @@ def discriminator_resolutions(resolution: int) -> list[int]:
     return list(reversed(generator_resolutions(resolution)))
 
 
-def _attention_at(attention: Optional[Sequence[int]], available: list[int], variant: str, net: str) -> tuple[int, ...]:
+def _attention_at(attention: Sequence[int] | None, available: list[int], variant: str, net: str) -> tuple[int, ...]:
     """The requested attention resolutions, checked; None: after the last two blocks."""
     # ``available`` is in block order (G: increasing, D: decreasing size): [-2:] are the last two.
     attention = tuple(available[-2:]) if attention is None else tuple(int(r) for r in attention)
@@ -96,7 +96,7 @@ class DCGANGenerator(keras.Model):
         z_dim: int = 128,
         num_classes: int = 0,
         channels: int = 3,
-        attention: Optional[Sequence[int]] = None,
+        attention: Sequence[int] | None = None,
         attention_variant: str = "paper",
         sync_bn: bool = False,
         bn_momentum: float = 0.9,
@@ -117,7 +117,7 @@ class DCGANGenerator(keras.Model):
         bn = dict(num_classes=self.num_classes, bn_momentum=self.bn_momentum, sync_bn=self.sync_bn)
         filters = [self.ch * 2 ** (len(sizes) - 1 - i) for i in range(len(sizes))]
         self.blocks = [DenseStartBlock(sizes[0], filters[0], **bn, name=f"block0_{sizes[0]}")]
-        self.blocks += [UpConvBlock(f, **bn, name=f"block{i}_{s}") for i, (f, s) in enumerate(zip(filters, sizes)) if i]
+        self.blocks += [UpConvBlock(f, **bn, name=f"block{i}_{s}") for i, (f, s) in enumerate(zip(filters, sizes, strict=True)) if i]
         self.attention_layers = []
         attention_after = []
         for i, size in enumerate(sizes):
@@ -133,8 +133,8 @@ class DCGANGenerator(keras.Model):
 
     def call(self, inputs, training=None, return_attention: bool = False):
         z, labels = inputs
-        attention = dict(zip(self._attention_after, self.attention_layers))
-        h, maps = run_blocks(self.blocks, attention, z, labels, training=training)
+        attention = dict(zip(self._attention_after, self.attention_layers, strict=True))
+        h, maps = run_blocks(self.blocks, attention, z, labels, training=training, return_attention=return_attention)
         images = tf.tanh(tf.cast(self.output_conv(h, training=training), tf.float32))
         return (images, maps) if return_attention else images
 
@@ -152,7 +152,7 @@ class DCGANDiscriminator(keras.Model):
         ch: int = 64,
         num_classes: int = 0,
         channels: int = 3,
-        attention: Optional[Sequence[int]] = None,
+        attention: Sequence[int] | None = None,
         attention_variant: str = "paper",
         negative_slope: float = 0.1,
         **kwargs,
@@ -190,8 +190,8 @@ class DCGANDiscriminator(keras.Model):
 
     def call(self, inputs, training=None, return_attention: bool = False):
         x, labels = inputs
-        attention = dict(zip(self._attention_after, self.attention_layers))
-        h, maps = run_blocks(self.blocks, attention, x, training=training)
+        attention = dict(zip(self._attention_after, self.attention_layers, strict=True))
+        h, maps = run_blocks(self.blocks, attention, x, training=training, return_attention=return_attention)
         phi = tf.reshape(h, [-1, self.features])  # the flattened last features
         logits = projection_logits(phi, labels, self.linear, self.embedding, training=training)
         return (logits, maps) if return_attention else logits

@@ -7,12 +7,11 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Optional
 
 from sagan_tf.errors import SaganError, exits_cleanly
 
 
-def parse_classes(text: Optional[str], num_classes: int) -> list[int]:
+def parse_classes(text: str | None, num_classes: int) -> list[int]:
     """``"0,3,7"`` -> [0, 3, 7], each checked against ``num_classes``; None -> all classes."""
     if not text:
         return list(range(num_classes)) if num_classes > 0 else [0]
@@ -29,7 +28,7 @@ def parse_classes(text: Optional[str], num_classes: int) -> list[int]:
 
 
 @exits_cleanly
-def main(argv: Optional[list[str]] = None) -> int:
+def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m sagan_tf.sample", description=__doc__.splitlines()[0])
     p.add_argument("--logdir", required=True)
     p.add_argument("--out", required=True, help="PNG file to write")

@@ -12,13 +12,12 @@ import argparse
 import os
 import sys
 from pathlib import Path
-from typing import Optional
 
 from sagan_tf.errors import CheckpointError, DataError, SaganError, exits_cleanly
 from sagan_tf.run_dir import CHECKPOINT_DIR, CONFIG_FILE, SUMMARY_DIR
 
 
-def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     from sagan_tf.distribute import STRATEGIES
 
     p = argparse.ArgumentParser(prog="python -m sagan_tf.train", description=__doc__.splitlines()[0])
@@ -110,7 +109,7 @@ def prepare_logdir(logdir: Path, cfg, chief: bool) -> None:
 
 
 @exits_cleanly
-def main(argv: Optional[list[str]] = None) -> int:
+def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     from sagan_tf import distribute
 
@@ -127,7 +126,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     return 0
 
 
-def run(cfg, logdir: Path, strategy, data_dir: Optional[str] = None, verbose: int = 1):
+def run(cfg, logdir: Path, strategy, data_dir: str | None = None, verbose: int = 1):
     """Builds everything under ``strategy``, resumes if possible and trains to ``train.steps``.
 
     Returns the trained ``SAGAN``. A resumed run replays the input pipeline up to its step (the

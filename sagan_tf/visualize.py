@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Optional
 
 import numpy as np
 
 from sagan_tf.errors import SaganError, exits_cleanly
 
 
-def parse_points(text: Optional[str], size: int, count: int) -> list[tuple[int, int]]:
+def parse_points(text: str | None, size: int, count: int) -> list[tuple[int, int]]:
     """``"8,8;20,24"`` -> [(8, 8), (20, 24)] (x, y pixels); None -> ``count`` spread default points."""
     from sagan_tf.attention_maps import default_query_points
 
@@ -35,7 +34,7 @@ def parse_points(text: Optional[str], size: int, count: int) -> list[tuple[int, 
     return points
 
 
-def pick_layer(maps: dict, layer: Optional[str], network: str):
+def pick_layer(maps: dict, layer: str | None, network: str):
     """``(name, beta)`` of ``layer``, default the network's last attention layer."""
     if not maps:
         raise SaganError(f"the run's {network.upper()} has no self-attention layer (model.{network}_attention, model.attention_block)")
@@ -46,7 +45,7 @@ def pick_layer(maps: dict, layer: Optional[str], network: str):
     return layer, maps[layer].numpy()
 
 
-def generated_attention(generator, z, labels, network: str = "g", discriminator=None, layer: Optional[str] = None):
+def generated_attention(generator, z, labels, network: str = "g", discriminator=None, layer: str | None = None):
     """Generated images (uint8) and ``(layer name, beta)`` of G's (or D's) attention on them."""
     from sagan_tf.data import to_uint8
 
@@ -69,12 +68,12 @@ def attention_picture(generator, z, labels, points=None, network="g", discrimina
     return render(result, scale=scale), result
 
 
-def load_discriminator(logdir, checkpoint: Optional[str] = None):
+def load_discriminator(logdir, checkpoint: str | None = None):
+    import tensorflow as tf
+
     from sagan_tf.builders import build_discriminator
     from sagan_tf.checkpointing import restore_or_fail, variables_by_path
     from sagan_tf.run_dir import latest_checkpoint, load_run_config
-
-    import tensorflow as tf
 
     cfg = load_run_config(logdir)
     disc = build_discriminator(cfg)
@@ -129,7 +128,7 @@ def parse_args(argv):
 
 
 @exits_cleanly
-def main(argv: Optional[list[str]] = None) -> int:
+def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     return attention_command(args)
 

@@ -60,7 +60,7 @@ class SessionPredictDouble:
         names = list(output_filter) or list(sig.outputs)
         feed = {sig.inputs[name].name: value for name, value in inputs.items()}
         values = self.session.run([sig.outputs[name].name for name in names], feed)
-        return dict(zip(names, values))
+        return dict(zip(names, values, strict=True))
 
     def json_inputs(self, signature_name, body_inputs):
         """JSON values -> arrays of the signature's dtypes, refusing lossy conversions (as TF Serving)."""

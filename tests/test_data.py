@@ -90,16 +90,16 @@ def test_tfds_same_seed_same_batches_other_seed_differs(tfds_dir):
         return _batches(make_dataset(_fmnist(), batch_size=8, data_dir=tfds_dir, seed=seed), 2)
 
     a, b, c = first(3), first(3), first(4)
-    for (xa, ya), (xb, yb) in zip(a, b):
+    for (xa, ya), (xb, yb) in zip(a, b, strict=True):
         np.testing.assert_array_equal(xa, xb)
         np.testing.assert_array_equal(ya, yb)
-    assert any(not np.array_equal(xa, xc) for (xa, _), (xc, _) in zip(a, c))
+    assert any(not np.array_equal(xa, xc) for (xa, _), (xc, _) in zip(a, c, strict=True))
 
 
 def test_tfds_grayscale_to_three_channels(tfds_dir):
     rgb = _batches(make_dataset(_fmnist(channels=3), batch_size=8, data_dir=tfds_dir, seed=1), 2)
     gray = _batches(make_dataset(_fmnist(channels=1), batch_size=8, data_dir=tfds_dir, seed=1), 2)
-    for (x3, y3), (x1, y1) in zip(rgb, gray):
+    for (x3, y3), (x1, y1) in zip(rgb, gray, strict=True):
         assert x3.shape == (8, 32, 32, 3)
         np.testing.assert_array_equal(x3[..., 0], x3[..., 1])
         np.testing.assert_array_equal(x3[..., 0], x3[..., 2])
@@ -265,7 +265,7 @@ def test_folder_labels_and_pixels(tmp_path):
 
     by_content = {pixels.tobytes(): ({"apple": 0, "zebra": 1}[name], pixels) for pixels, name in written.values()}
     seen = set()
-    for image, label in zip(x, y):
+    for image, label in zip(x, y, strict=True):
         key = to_uint8(image).numpy().tobytes()
         assert key in by_content
         expected_label, pixels = by_content[key]
@@ -364,7 +364,7 @@ def test_skip_batches_replays_the_uninterrupted_sequence(tfds_dir):
     cfg = _fmnist(split="train[:40]", shuffle_buffer=40)  # 5 batches of 8 per epoch
     full = _batches(make_dataset(cfg, batch_size=8, data_dir=tfds_dir, seed=2), 10)
     resumed = _batches(make_dataset(cfg, batch_size=8, data_dir=tfds_dir, seed=2, skip_batches=7), 3)
-    for (xf, yf), (xr, yr) in zip(full[7:], resumed):
+    for (xf, yf), (xr, yr) in zip(full[7:], resumed, strict=True):
         np.testing.assert_array_equal(xr, xf)
         np.testing.assert_array_equal(yr, yf)
     # the second epoch is a different permutation of the same 40 examples

@@ -92,7 +92,7 @@ def test_train_step_logs_are_the_hinge_losses_and_steps_stay_finite():
     still = [
         a.path
         for net, ref in ((model.generator, reference.generator), (model.discriminator, reference.discriminator))
-        for a, b in zip(net.trainable_variables, ref.trainable_variables)
+        for a, b in zip(net.trainable_variables, ref.trainable_variables, strict=True)
         if np.allclose(a.numpy(), b.numpy())
     ]
     assert set(still) <= {"discriminator/sn_linear/linear/bias"}

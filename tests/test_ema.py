@@ -48,11 +48,11 @@ def test_ema_equals_analytic_ema_on_two_replicas(mirrored):
     for step in range(1, STEPS + 1):
         step_fn(iterator)
         d = 0.0 if step <= START else DECAY
-        expected = [d * e + (1 - d) * raw.numpy() for e, (raw, _) in zip(expected, pairs)]
+        expected = [d * e + (1 - d) * raw.numpy() for e, (raw, _) in zip(expected, pairs, strict=True)]
     assert int(model.step.numpy()) == STEPS
 
     moved = 0
-    for e, (raw, shadow) in zip(expected, pairs):
+    for e, (raw, shadow) in zip(expected, pairs, strict=True):
         first, second = local_values(shadow, strategy)
         np.testing.assert_array_equal(first, second, err_msg=shadow.path)  # identical on both replicas
         np.testing.assert_allclose(first, e, rtol=1e-5, atol=1e-6, err_msg=shadow.path)
@@ -69,7 +69,7 @@ def test_ema_changes_neither_initialisation_nor_training_of_g_and_d():
         before = [v.numpy() for v in model.generator.variables + model.discriminator.variables]
         tf.function(model.train_step)(fake_batch())
         weights.append(before + [v.numpy() for v in model.generator.variables + model.discriminator.variables])
-    for a, b in zip(*weights):
+    for a, b in zip(*weights, strict=True):
         np.testing.assert_array_equal(a, b)
 
 
@@ -98,7 +98,7 @@ def test_checkpoint_restores_shadow_and_load_generator_prefers_it(tmp_path):
 
     resumed = build_sagan(cfg)
     assert Checkpointer(resumed, str(tmp_path / CHECKPOINT_DIR), keep=1).restore_latest()
-    for (_, a), (_, b) in zip(model.ema.variable_pairs, resumed.ema.variable_pairs):
+    for (_, a), (_, b) in zip(model.ema.variable_pairs, resumed.ema.variable_pairs, strict=True):
         np.testing.assert_array_equal(a.numpy(), b.numpy(), err_msg=f"{a.path} {b.path}")
 
     z, labels = tf.random.normal([4, 16], seed=1), tf.constant([0, 1, 2, 3])

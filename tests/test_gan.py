@@ -31,7 +31,7 @@ def fake_batch(n=8, seed=0):
 
 
 def copy_weights(src, dst):
-    for a, b in zip(src.variables, dst.variables):
+    for a, b in zip(src.variables, dst.variables, strict=True):
         assert a.path == b.path
         b.assign(a.numpy())
 
@@ -100,7 +100,7 @@ def test_two_replicas_equal_one_device_with_the_same_global_batch(mirrored):
     after_single = single.generator.variables + single.discriminator.variables
     after_multi = multi.generator.variables + multi.discriminator.variables
     moved = 0
-    for old, a, b in zip(before, after_single, after_multi):
+    for old, a, b in zip(before, after_single, after_multi, strict=True):
         # float32 sums in a different order: agreement to ~1e-6 of weights that moved by ~1e-2.
         np.testing.assert_allclose(b.numpy(), a.numpy(), rtol=1e-4, atol=1e-6, err_msg=a.path)
         moved += int(np.abs(a.numpy() - old).max() > 1e-4)

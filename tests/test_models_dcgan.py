@@ -8,7 +8,6 @@ images (tanh, order 1) at atol=1e-4; logits at 1e-5 relative to their magnitude 
 import keras
 import numpy as np
 import pytest
-import tensorflow as tf
 
 from sagan_tf.layers import SelfAttention
 from sagan_tf.models_dcgan import (

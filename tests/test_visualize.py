@@ -7,7 +7,6 @@ import tensorflow as tf
 from PIL import Image
 
 from sagan_tf.attention_maps import (
-    attention_maps,
     default_query_points,
     key_map_to_image,
     overlay,

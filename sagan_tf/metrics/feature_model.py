@@ -13,7 +13,6 @@ file works (``--feature-model PATH``):
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import numpy as np
 import tensorflow as tf
@@ -59,13 +58,13 @@ class KerasFeatureExtractor:
         out = self._model(self._adapt(images), training=False)
         return out if isinstance(out, (list, tuple)) else [out]
 
-    def __call__(self, images) -> tuple[np.ndarray, Optional[np.ndarray]]:
+    def __call__(self, images) -> tuple[np.ndarray, np.ndarray | None]:
         out = self._run(tf.convert_to_tensor(images, tf.float32))
         features = tf.reshape(out[0], [tf.shape(out[0])[0], -1]).numpy()
         return features, (out[1].numpy() if self.has_logits else None)
 
 
-def load_extractor(feature_model: Optional[str] = None, inception_weights: Optional[str] = None):
+def load_extractor(feature_model: str | None = None, inception_weights: str | None = None):
     """The domain feature model at ``feature_model`` if given, else Inception-v3."""
     if feature_model:
         return KerasFeatureExtractor(feature_model)

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import warnings
-from typing import Mapping
+from collections.abc import Mapping
 
 import numpy as np
 import scipy.linalg
@@ -35,7 +35,7 @@ class GaussianStats:
     count: int
 
     @classmethod
-    def from_features(cls, features: np.ndarray) -> "GaussianStats":
+    def from_features(cls, features: np.ndarray) -> GaussianStats:
         acc = StatsAccumulator()
         acc.add(features)
         return acc.result()

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
-from typing import Optional
 
 import numpy as np
 import tensorflow as tf
@@ -50,7 +49,7 @@ class InceptionExtractor:
 
     has_logits = True
 
-    def __init__(self, weights: Optional[str] = None):
+    def __init__(self, weights: str | None = None):
         import keras
 
         if weights not in (None, RANDOM) and not Path(weights).is_file():

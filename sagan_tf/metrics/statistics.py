@@ -11,7 +11,6 @@ import dataclasses
 import hashlib
 import os
 from pathlib import Path
-from typing import Optional
 
 import numpy as np
 import tensorflow as tf
@@ -29,7 +28,7 @@ class Statistics:
 
     overall: GaussianStats
     classes: dict[int, GaussianStats]
-    logits: Optional[np.ndarray] = None
+    logits: np.ndarray | None = None
 
 
 def default_cache_dir() -> Path:
@@ -70,7 +69,7 @@ def save_statistics(path: Path, stats: Statistics, key: str) -> None:
     tmp.replace(path)
 
 
-def load_statistics(path: Path, key: str) -> Optional[Statistics]:
+def load_statistics(path: Path, key: str) -> Statistics | None:
     """The cached statistics for ``key``, or None (no file, another key, unreadable file)."""
     try:
         with np.load(path) as f:
@@ -86,7 +85,7 @@ def load_statistics(path: Path, key: str) -> Optional[Statistics]:
     return Statistics(overall, classes)
 
 
-def real_images(data: DataConfig, split: str, num_real: int, batch_size: int, data_dir: Optional[str]):
+def real_images(data: DataConfig, split: str, num_real: int, batch_size: int, data_dir: str | None):
     """Batches of ``(images in [-1, 1], labels)`` of ``split``, prepared exactly as for training."""
     from sagan_tf.data import load_source, preprocess, to_model_range
 
@@ -105,8 +104,8 @@ def reference_statistics(
     num_real: int = 0,
     per_class: bool = True,
     batch_size: int = 100,
-    data_dir: Optional[str] = None,
-    cache_dir: Optional[str | Path] = None,
+    data_dir: str | None = None,
+    cache_dir: str | Path | None = None,
 ) -> Statistics:
     """Statistics of the real images, from the cache when it holds them (with classes if needed)."""
     key = reference_key(data, split, num_real, extractor.identity)
@@ -157,7 +156,7 @@ def generated_statistics(
     return Statistics(overall, classes, np.concatenate(logits) if logits else None)
 
 
-def compute_metrics(metrics, generated: Statistics, real: Optional[Statistics], is_splits: int = 10) -> dict:
+def compute_metrics(metrics, generated: Statistics, real: Statistics | None, is_splits: int = 10) -> dict:
     """``{"is": .., "is_std": .., "fid": .., "intra_fid": .., "intra_fid_per_class": {..}}``."""
     out: dict = {}
     for name in metrics:

@@ -17,7 +17,6 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Optional
 
 from sagan_tf.errors import SaganError, exits_cleanly
 
@@ -69,7 +68,7 @@ def parse_args(argv):
 
 
 @exits_cleanly
-def main(argv: Optional[list[str]] = None) -> int:
+def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if not args.out.endswith(".keras"):
         raise SaganError(f"--out must end with .keras, got {args.out}")

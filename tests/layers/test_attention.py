@@ -152,9 +152,9 @@ def test_training_advances_every_sub_layer_u():
     subs = (layer.query_conv, layer.key_conv, layer.value_conv, layer.output_conv)
     before = [s.u.numpy().copy() for s in subs]
     layer(tf.constant(x, tf.float32), training=False)
-    assert all(np.array_equal(s.u.numpy(), b) for s, b in zip(subs, before))
+    assert all(np.array_equal(s.u.numpy(), b) for s, b in zip(subs, before, strict=True))
     layer(tf.constant(x, tf.float32), training=True)
-    assert all(not np.allclose(s.u.numpy(), b) for s, b in zip(subs, before))
+    assert all(not np.allclose(s.u.numpy(), b) for s, b in zip(subs, before, strict=True))
 
 
 @pytest.mark.parametrize("variant", ["paper", "pooled"])

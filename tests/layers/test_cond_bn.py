@@ -197,7 +197,7 @@ def test_synchronized_uses_global_batch_statistics(mirrored):
     local, _ = _run_mirrored(False, mirrored, x_parts, y_parts, g, b)
     assert np.abs(local - expected).max() > 0.1
     local_expected = np.concatenate(
-        [_np_bn(p.astype(np.float64), *_batch_stats(p.astype(np.float64)), g[q], b[q]) for p, q in zip(x_parts, y_parts)]
+        [_np_bn(p.astype(np.float64), *_batch_stats(p.astype(np.float64)), g[q], b[q]) for p, q in zip(x_parts, y_parts, strict=True)]
     )
     np.testing.assert_allclose(local, local_expected, rtol=1e-4, atol=1e-4)
 
@@ -219,5 +219,5 @@ def test_fused_training_path_matches_keras_batch_norm(dtype, tol):
             loss = tf.reduce_sum(tf.cast(y, tf.float32) * tf.sin(tx))
         grads = [tf.convert_to_tensor(g) for g in tape.gradient(loss, [tx, layer.gamma.embeddings, layer.beta.embeddings])]
         results.append([tf.cast(y, tf.float32)] + grads + [layer.batch_norm.moving_mean, layer.batch_norm.moving_variance])
-    for got, want in zip(*results):
+    for got, want in zip(*results, strict=True):
         np.testing.assert_allclose(np.asarray(got), np.asarray(want), rtol=tol, atol=tol)

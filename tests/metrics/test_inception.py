@@ -48,5 +48,5 @@ def test_weights_file_gives_the_same_network(random_inception, tmp_path):
     assert loaded.identity.startswith("inception_v3-") and loaded.identity != random_inception.identity
     theirs = random_inception.network.weights
     assert len(loaded.network.weights) == len(theirs) > 300
-    for a, b in zip(loaded.network.weights, theirs):  # the file's weights, not a new random draw
+    for a, b in zip(loaded.network.weights, theirs, strict=True):  # the file's weights, not a new random draw
         np.testing.assert_array_equal(a.numpy(), b.numpy())
