@@ -49,8 +49,10 @@ def backends(generator, cfg, workdir: Path, variants: list[str], threads: int) -
         "keras": lambda z, labels: keras_fn(tf.constant(z), tf.constant(labels)).numpy(),
         "saved_model": lambda z, labels: serving(z=tf.constant(z), labels=tf.constant(labels))["images"].numpy(),
     }
+    if variants:
+        tflite.write_conversion_source(generator, cfg.data.num_classes, z_dim, workdir / "tflite_source")
     for variant in variants:
-        model = tflite.TFLiteGenerator(tflite.convert(saved_model_dir, variant), num_threads=threads)
+        model = tflite.TFLiteGenerator(tflite.convert(workdir / "tflite_source", variant), num_threads=threads)
         out[f"tflite_{variant}"] = lambda z, labels, model=model: model(z, labels)["images"]
     return out
 

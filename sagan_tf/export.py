@@ -153,23 +153,21 @@ def export_run(
     out.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".tmp-{version}-", dir=out))
     os.chmod(staging, 0o755)  # mkdtemp makes it 0700: TF Serving may run as another user
-    scratch = None
+    variants = [variant for fmt in formats for variant in FORMATS[fmt]]
+    scratch = Path(tempfile.mkdtemp(prefix="sagan-export-")) if variants else None
     try:
-        if "saved_model" in formats:
-            saved_model_dir = staging
-        else:
-            scratch = Path(tempfile.mkdtemp(prefix="sagan-export-"))
-            saved_model_dir = scratch / "saved_model"
-        write_saved_model(generator, num_classes, z_dim, saved_model_dir)
         parity, files = {}, {}
         if "saved_model" in formats:
-            parity["saved_model"] = _verify_saved_model(saved_model_dir, z, labels, expected)
+            write_saved_model(generator, num_classes, z_dim, staging)
+            parity["saved_model"] = _verify_saved_model(staging, z, labels, expected)
             files["saved_model"] = {"path": "saved_model.pb", "bytes": _tree_size(staging)}
-        for fmt in formats:
-            for variant in FORMATS[fmt]:
-                rel = f"{TFLITE_DIR}/{tflite.filename(variant)}"
-                parity[f"tflite_{variant}"] = _write_tflite(saved_model_dir, staging / rel, variant, z, labels, expected)
-                files[f"tflite_{variant}"] = {"path": rel, "bytes": (staging / rel).stat().st_size}
+        if variants:
+            source = scratch / "saved_model"
+            tflite.write_conversion_source(generator, num_classes, z_dim, source)
+        for variant in variants:
+            rel = f"{TFLITE_DIR}/{tflite.filename(variant)}"
+            parity[f"tflite_{variant}"] = _write_tflite(source, staging / rel, variant, z, labels, expected)
+            files[f"tflite_{variant}"] = {"path": rel, "bytes": (staging / rel).stat().st_size}
         manifest = {
             "version": version,
             "created": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),

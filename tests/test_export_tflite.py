@@ -69,6 +69,8 @@ def test_tflite_has_the_serving_signature_and_only_builtin_ops(exported):
     ops = {op["op_name"] for op in interpreter._get_ops_details()}
     assert {"CONV_2D", "RESIZE_NEAREST_NEIGHBOR", "SOFTMAX", "TANH", "GATHER"} <= ops
     assert not {op for op in ops if op.startswith("Flex") or op == "CUSTOM"}
+    # G's upsampling as resize + CONV_2D (XNNPACK), not the folded TRANSPOSE_CONV the SavedModel runs.
+    assert "TRANSPOSE_CONV" not in ops
     # Spectral norm (norms, sqrt, division by sigma) and inference batch norm were folded into constants.
     assert not ops & {"SQRT", "RSQRT", "DIV", "L2_NORMALIZATION", "SUM"}
 
