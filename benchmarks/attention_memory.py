@@ -28,28 +28,12 @@ import time
 CASES = {"feat32": (32, 256), "feat64": (64, 128)}  # resolution, channels of the 128x128 G at ch=64
 
 
-def _status_kib(field: str) -> int:
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith(field + ":"):
-                return int(line.split()[1])
-    raise RuntimeError(f"{field} not in /proc/self/status")
-
-
-def _reset_peak_rss() -> bool:
-    try:
-        with open("/proc/self/clear_refs", "w") as f:
-            f.write("5")  # resets VmHWM to the current RSS (Linux >= 4.0)
-        return True
-    except OSError:
-        return False
-
-
 def measure_case(resolution: int, channels: int, batch: int, variant: str, chunk: int) -> dict:
     """One forward + backward pass of the attention layer in this process; peak memory of it."""
     import numpy as np
     import tensorflow as tf
 
+    from benchmarks.common import reset_peak_rss, status_kib
     from sagan_tf.layers import SelfAttention
 
     layer = SelfAttention(variant, query_chunk=chunk)
@@ -68,8 +52,8 @@ def measure_case(resolution: int, channels: int, batch: int, variant: str, chunk
     step.get_concrete_function(x)  # trace outside the measurement
     tf.config.experimental.reset_memory_stats("CPU:0")
     baseline_tf = tf.config.experimental.get_memory_info("CPU:0")["current"]
-    rss_reset = _reset_peak_rss()
-    rss_before = _status_kib("VmRSS")
+    rss_reset = reset_peak_rss()
+    rss_before = status_kib("VmRSS")
     start = time.perf_counter()
     float(step(x))
     seconds = time.perf_counter() - start
@@ -78,7 +62,7 @@ def measure_case(resolution: int, channels: int, batch: int, variant: str, chunk
     n_key = n if variant == "paper" else n // 4
     return {
         "peak_tf_mib": round((peak_tf - baseline_tf) / 2**20, 1),
-        "peak_rss_delta_mib": round((_status_kib("VmHWM") - rss_before) / 1024, 1) if rss_reset else None,
+        "peak_rss_delta_mib": round((status_kib("VmHWM") - rss_before) / 1024, 1) if rss_reset else None,
         "map_mib": round(batch * n * n_key * 4 / 2**20, 1),
         "seconds": round(seconds, 3),
     }

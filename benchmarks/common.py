@@ -63,6 +63,25 @@ def matmul_peak_gflops(dtype: str = "float32", n: int = 4096, repeats: int = 5) 
     return round(2 * n**3 / best / 1e9, 1)
 
 
+def status_kib(field: str) -> int:
+    """A ``/proc/self/status`` field in KiB (``VmRSS``, ``VmHWM``: peak resident memory)."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    raise RuntimeError(f"{field} not in /proc/self/status")
+
+
+def reset_peak_rss() -> bool:
+    """Resets the peak resident memory ``VmHWM`` to the current RSS; False where Linux does not allow it."""
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")  # resets VmHWM to the current RSS (Linux >= 4.0)
+        return True
+    except OSError:
+        return False
+
+
 def print_report(result: dict) -> int:
     """Adds the environment to ``result``, prints it as JSON on stdout; returns exit status 0."""
     import json

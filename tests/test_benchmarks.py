@@ -177,6 +177,26 @@ def test_attention_memory_chunked_stays_below_one_whole_map():
     assert chunked["peak_tf_mib"] < 0.75 * whole["map_mib"]
 
 
+def test_model_memory_runs_both_modes_with_the_same_losses():
+    """A whole training step per mode in its own process; chunking (4 blocks of 64 of the 256 queries
+    at 16x16) changes the memory, not the function; the whole-map size is the hand count."""
+    result = subprocess.run(
+        [sys.executable, "-m", "benchmarks.model_memory", "--config", "configs/fashion_mnist32.yaml",
+         "--batch-size", "4", "--chunk", "64", "--steps", "1",
+         "--set", "model.ch=4", "model.z_dim=16", "model.g_attention=[16]", "model.d_attention=[16]"],
+        cwd=REPO, capture_output=True, text=True, timeout=600,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    r = json.loads(result.stdout)
+    # pooled keys: N = 256 queries x 64 keys x 4 bytes, G on 4 images and D on 4 real + 4 fake
+    assert r["attention_maps_mib"] == pytest.approx((4 + 8) * 256 * 64 * 4 / 2**20, abs=0.005)
+    whole, chunked = r["modes"]
+    assert (whole["mode"], whole["query_chunk"], chunked["mode"], chunked["query_chunk"]) == ("whole", 0, "chunked", 64)
+    for key in ("d_loss", "g_loss"):
+        assert chunked["losses"][key] == pytest.approx(whole["losses"][key], rel=1e-4, abs=1e-5)
+    assert all(m["peak_rss_mib"] > 0 and m["s_per_step"] > 0 for m in (whole, chunked))
+
+
 def test_class_mean_rmse_against_hand_computation():
     real_means = np.stack([np.full((4, 4, 1), -0.5), np.full((4, 4, 1), 0.25)])
 
