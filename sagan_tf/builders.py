@@ -81,7 +81,8 @@ def build_sagan(cfg: Config) -> SAGAN:
     t = cfg.train
     g, d = build_generator(cfg), build_discriminator(cfg)
     # The shadow is built after G and D: its (overwritten) random initialisation must not change theirs.
-    ema = GeneratorEMA(g, t.ema_decay, t.ema_start) if t.ema_decay > 0 else None
+    with policy_scope(t.precision):  # the shadow computes like G (samples, in-training FID)
+        ema = GeneratorEMA(g, t.ema_decay, t.ema_start) if t.ema_decay > 0 else None
     model = SAGAN(g, d, d_steps=t.d_steps, seed=t.seed, ema=ema)
     g_opt, d_opt = build_optimizers(cfg)
     model.compile(g_optimizer=g_opt, d_optimizer=d_opt)

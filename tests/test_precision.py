@@ -61,6 +61,7 @@ def test_a_few_training_steps_in_each_mode(precision):
     conv = g.blocks[0].conv1.layer
     assert conv.compute_dtype == COMPUTE[precision]
     assert {v.dtype for v in g.variables + d.variables} == {"float32"}
+    assert model.ema.generator.blocks[0].conv1.layer.compute_dtype == COMPUTE[precision]  # samples like G
     scaled = precision == "mixed_float16"
     for opt in (model.g_optimizer, model.d_optimizer):
         assert isinstance(opt, keras.optimizers.LossScaleOptimizer) == scaled

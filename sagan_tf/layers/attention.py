@@ -159,8 +159,8 @@ class SelfAttention(keras.layers.Layer):
             key = tf.nn.max_pool2d(key, 2, 2, "VALID")
             value = tf.nn.max_pool2d(value, 2, 2, "VALID")
 
-        def flat(t):
-            return tf.reshape(t, [batch, -1, t.shape[-1]])
+        def flat(t):  # static N: the chunked path loops over query blocks, also with a None batch
+            return tf.reshape(t, [batch, t.shape[1] * t.shape[2], t.shape[-1]])
 
         query, key, value = flat(query), flat(key), flat(value)
         if self.query_chunk and not return_attention and self.query_chunk < height * width:

@@ -82,6 +82,16 @@ def test_layer_matches_whole_map_layer_in_training(variant):
         np.testing.assert_allclose(b.numpy(), a.numpy(), atol=1e-6)
 
 
+@pytest.mark.parametrize("variant", ["paper", "pooled"])
+def test_unknown_batch_size_as_in_a_serving_signature(variant):
+    """Traced with batch None (SavedModel signatures), the chunked layer matches the whole-map one."""
+    whole, chunked, x = _layer_pair(variant, chunk=24, shape=(3, 8, 8, 16))
+    spec = tf.TensorSpec([None, 8, 8, 16], tf.float32)
+    for layer in (whole, chunked):
+        layer.fn = tf.function(lambda t, layer=layer: layer(t, training=False), input_signature=[spec])
+    np.testing.assert_allclose(chunked.fn(x).numpy(), whole.fn(x).numpy(), atol=ATOL, rtol=1e-5)
+
+
 def test_map_request_and_serialization():
     whole, chunked, x = _layer_pair("paper", chunk=16, shape=(1, 8, 8, 16))
     y, beta = chunked(x, return_attention=True)  # the map is asked for: computed whole
