@@ -47,21 +47,17 @@ def attention_maps_mib(cfg) -> float:
 def measure_mode(cfg, steps: int) -> dict:
     """The training step of ``cfg`` in this process; its peak memory and time."""
     import keras
-    import numpy as np
     import tensorflow as tf
 
     from benchmarks.common import reset_peak_rss, status_kib
+    from benchmarks.train_step import synthetic_dataset
     from sagan_tf.builders import build_sagan
     from sagan_tf.loop import make_step_function
 
     keras.utils.set_random_seed(cfg.train.seed)
-    d, batch = cfg.data, cfg.train.batch_size * cfg.train.d_steps
-    rng = np.random.default_rng(0)
-    images = rng.uniform(-1, 1, (batch, d.resolution, d.resolution, d.channels)).astype(np.float32)
-    labels = rng.integers(0, max(d.num_classes, 1), batch).astype(np.int32)
     strategy = tf.distribute.get_strategy()
     model = build_sagan(cfg)
-    iterator = iter(tf.data.Dataset.from_tensors((images, labels)).repeat())
+    iterator = iter(synthetic_dataset(cfg, cfg.train.batch_size * cfg.train.d_steps))
     step = make_step_function(model, strategy)
     float(step(iterator)["d_loss"])  # trace and warm up outside the measurement
 

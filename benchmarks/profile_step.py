@@ -102,7 +102,7 @@ def main(argv=None) -> int:
 
     from benchmarks.common import load_average, matmul_peak_gflops, print_report
     from benchmarks.flops import executed_ops, op_flops
-    from benchmarks.train_step import _synthetic_dataset
+    from benchmarks.train_step import synthetic_dataset
     from sagan_tf import config as config_lib
     from sagan_tf.builders import build_sagan
     from sagan_tf.loop import make_step_function
@@ -116,7 +116,7 @@ def main(argv=None) -> int:
     strategy = tf.distribute.get_strategy()
     model = build_sagan(cfg)
     step_fn = make_step_function(model, strategy)
-    iterator = iter(_synthetic_dataset(cfg, cfg.train.batch_size * cfg.train.d_steps))
+    iterator = iter(synthetic_dataset(cfg, cfg.train.batch_size * cfg.train.d_steps))
     graph = step_fn.get_concrete_function(iterator).graph
     flops = {op.name: op_flops(op) for op in executed_ops(graph)}
     total_flops = sum(flops.values())

@@ -34,7 +34,8 @@ import sys
 import time
 
 
-def _synthetic_dataset(cfg, batch: int):
+def synthetic_dataset(cfg, batch: int):
+    """One fixed random batch of ``cfg``'s image shape and classes (seed 0), repeated forever."""
     import numpy as np
     import tensorflow as tf
 
@@ -94,7 +95,7 @@ def measure(cfg, strategy, steps: int, warmup: int, jit_compile: bool = False, d
     batch = cfg.train.batch_size * cfg.train.d_steps
     with strategy.scope():
         model = build_sagan(cfg)
-    model_flops = nominal_flops(model, strategy, _synthetic_dataset(cfg, batch))
+    model_flops = nominal_flops(model, strategy, synthetic_dataset(cfg, batch))
     peak_before = matmul_peak_gflops()
     load_before = load_average()
     result: dict = {}
@@ -117,7 +118,7 @@ def measure(cfg, strategy, steps: int, warmup: int, jit_compile: bool = False, d
 
         flops = function_flops(step_on, next(iterator))
     else:
-        iterator = iter(strategy.experimental_distribute_dataset(_synthetic_dataset(cfg, batch)))
+        iterator = iter(strategy.experimental_distribute_dataset(synthetic_dataset(cfg, batch)))
         step_fn = make_step_function(model, strategy, jit_compile)
         fallback = jit_unsupported_reason(strategy) if jit_compile else None
 

@@ -19,26 +19,24 @@ a reshape-and-sum instead (same values; slower than the native gradient kernel o
 from __future__ import annotations
 
 import contextlib
-import threading
 import warnings
 
 import tensorflow as tf
 
-_state = threading.local()
+from sagan_tf.trace_flags import TraceFlag
+
+_xla_tracing = TraceFlag(per_thread=True)
 
 
 @contextlib.contextmanager
 def xla_compatible_ops():
     """While tracing inside this context, layers pick formulations every XLA backend compiles."""
-    _state.depth = getattr(_state, "depth", 0) + 1
-    try:
+    with _xla_tracing.scope():
         yield
-    finally:
-        _state.depth -= 1
 
 
 def tracing_for_xla() -> bool:
-    return getattr(_state, "depth", 0) > 0
+    return _xla_tracing.active
 
 
 def jit_unsupported_reason(strategy: tf.distribute.Strategy) -> str | None:

@@ -26,6 +26,7 @@ import tensorflow as tf
 
 from sagan_tf.layers.cond_bn import ConditionalBatchNormalization
 from sagan_tf.layers.spectral_norm import SpectralNormalization
+from sagan_tf.trace_flags import TraceFlag
 from sagan_tf.xla import tracing_for_xla
 
 
@@ -46,11 +47,7 @@ def upsample_nearest(x: tf.Tensor) -> tf.Tensor:
     return tf.image.resize(x, [2 * x.shape[1], 2 * x.shape[2]], method="nearest")
 
 
-class _Flag:
-    active = False
-
-
-_unfolded_upsampling = _Flag()
+_unfolded_upsampling = TraceFlag(per_thread=False)
 
 
 @contextlib.contextmanager
@@ -59,11 +56,8 @@ def unfolded_upsampling():
     9 multiply-adds per output of conv1) instead of the equivalent transposed convolution. Used to
     count the architecture's nominal FLOPs and to test that both orders agree. Process-wide (not
     per thread), so that replica threads of ``MirroredStrategy`` see it too."""
-    previous, _unfolded_upsampling.active = _unfolded_upsampling.active, True
-    try:
+    with _unfolded_upsampling.scope():
         yield
-    finally:
-        _unfolded_upsampling.active = previous
 
 
 @tf.custom_gradient

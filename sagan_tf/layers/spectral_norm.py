@@ -19,14 +19,14 @@ variable keeps the unnormalized ``W`` and normalization happens in ``call``.
 from __future__ import annotations
 
 import contextlib
-import threading
 
 import keras
 import tensorflow as tf
 
 from sagan_tf.layers.upsample_conv import fold_nearest_upsample, upsample_conv3x3
+from sagan_tf.trace_flags import TraceFlag
 
-_state = threading.local()
+_frozen = TraceFlag(per_thread=True)
 
 
 @contextlib.contextmanager
@@ -38,15 +38,8 @@ def power_iteration_frozen():
     scores the fakes for the G update. The flag is read when a ``tf.function`` is traced; it is
     thread-local because ``MirroredStrategy`` traces each replica in its own thread.
     """
-    _state.depth = getattr(_state, "depth", 0) + 1
-    try:
+    with _frozen.scope():
         yield
-    finally:
-        _state.depth -= 1
-
-
-def _power_iteration_is_frozen() -> bool:
-    return getattr(_state, "depth", 0) > 0
 
 
 def _l2_normalize(x: tf.Tensor, eps: float) -> tf.Tensor:
@@ -124,7 +117,7 @@ class SpectralNormalization(keras.layers.Wrapper):
         w = tf.convert_to_tensor(self._weight_variable().value, dtype=tf.float32)
         w_mat = self._as_matrix(w)
         u = tf.convert_to_tensor(self.u.value, dtype=tf.float32)
-        update = bool(training) and not _power_iteration_is_frozen()
+        update = bool(training) and not _frozen.active
         if update:
             for _ in range(self.power_iterations):
                 v = _l2_normalize(tf.matmul(u, w_mat, transpose_b=True), self.epsilon)
