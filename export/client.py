@@ -5,7 +5,8 @@
 
 One row per label, ``--n`` images per row, from the ``generate`` signature: image i of the grid has
 seed ``--seed + i``, so the same command always draws the same grid from the same model version.
-``--truncation T`` draws z from N(0, 1) truncated to [-T, T] (higher fidelity, less variety).
+``--truncation T`` asks ``generate_truncated`` instead, which draws z from N(0, 1) truncated to
+[-T, T] (higher fidelity, less variety).
 
 REST needs only numpy and Pillow (the request is JSON, TF Serving's columnar "inputs" format).
 gRPC needs ``grpcio`` and ``tensorflow-serving-api`` (which brings TensorFlow). The client does not
@@ -23,6 +24,7 @@ import urllib.request
 import numpy as np
 
 SIGNATURE = "generate"
+TRUNCATED_SIGNATURE = "generate_truncated"
 DEFAULT_MODEL = "sagan"  # the name in export/models.config
 DEFAULT_PORTS = {"rest": 8501, "grpc": 8500}
 GRPC_MAX_MESSAGE_BYTES = 64 * 1024 * 1024  # a 128x128 RGB grid of 100 images is ~5 MB
@@ -43,7 +45,8 @@ def parse_labels(text: str) -> list[int]:
 
 
 def generate_inputs(labels: list[int], n: int, seed: int, truncation: float | None = None) -> dict:
-    """Inputs of the ``generate`` signature: ``n`` seeds per label, row-major."""
+    """Inputs of ``generate`` (of ``generate_truncated`` with a truncation): ``n`` seeds per label,
+    row-major."""
     if n <= 0:
         raise ClientError(f"--n must be positive, got {n}")
     inputs = {
@@ -55,6 +58,11 @@ def generate_inputs(labels: list[int], n: int, seed: int, truncation: float | No
     return inputs
 
 
+def signature_of(inputs: dict) -> str:
+    """The signature that takes exactly these inputs."""
+    return TRUNCATED_SIGNATURE if "truncation" in inputs else SIGNATURE
+
+
 # REST: POST /v1/models/<model>[/versions/<v>]:predict with {"signature_name", "inputs": {...}}.
 
 
@@ -63,8 +71,9 @@ def rest_url(host: str, port: int, model: str, version: int | None = None) -> st
     return f"http://{host}:{port}/v1/models/{model}{version_part}:predict"
 
 
-def rest_request(inputs: dict, signature: str = SIGNATURE) -> dict:
-    return {"signature_name": signature, "inputs": {name: np.asarray(v).tolist() for name, v in inputs.items()}}
+def rest_request(inputs: dict) -> dict:
+    body = {name: np.asarray(v).tolist() for name, v in inputs.items()}
+    return {"signature_name": signature_of(inputs), "inputs": body}
 
 
 def parse_rest_response(body: dict, output: str = "images") -> np.ndarray:
@@ -99,14 +108,13 @@ def predict_rest(url: str, body: dict, timeout: float) -> dict:
 # gRPC: tensorflow.serving.PredictionService/Predict with a PredictRequest.
 
 
-def grpc_request(model: str, inputs: dict, signature: str = SIGNATURE, version: int | None = None,
-                 outputs: tuple[str, ...] = ("images",)):
+def grpc_request(model: str, inputs: dict, version: int | None = None, outputs: tuple[str, ...] = ("images",)):
     import tensorflow as tf
     from tensorflow_serving.apis import predict_pb2
 
     request = predict_pb2.PredictRequest()
     request.model_spec.name = model
-    request.model_spec.signature_name = signature
+    request.model_spec.signature_name = signature_of(inputs)
     if version is not None:
         request.model_spec.version.value = version
     for name, value in inputs.items():

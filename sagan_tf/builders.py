@@ -71,7 +71,7 @@ def build_optimizers(cfg: Config) -> tuple[keras.optimizers.Optimizer, keras.opt
     t = cfg.train
     g_opt = keras.optimizers.Adam(t.g_lr, beta_1=t.beta1, beta_2=t.beta2, name="g_adam")
     d_opt = keras.optimizers.Adam(t.d_lr, beta_1=t.beta1, beta_2=t.beta2, name="d_adam")
-    return wrap_optimizer(g_opt, t.precision), wrap_optimizer(d_opt, t.precision)
+    return wrap_optimizer(g_opt, t.precision, t.loss_scale), wrap_optimizer(d_opt, t.precision, t.loss_scale)
 
 
 def build_sagan(cfg: Config) -> SAGAN:

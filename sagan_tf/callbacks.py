@@ -6,14 +6,13 @@ They work with ``model.fit`` and with ``sagan_tf.loop.train``. The step is the m
 
 from __future__ import annotations
 
-import math
-
 import keras
 import numpy as np
 import tensorflow as tf
 
 from sagan_tf.checkpointing import Checkpointer
 from sagan_tf.data import to_uint8
+from sagan_tf.divergence import divergence
 from sagan_tf.images import make_grid
 
 
@@ -92,8 +91,7 @@ class PeriodicCheckpoint(keras.callbacks.Callback):
 
     def on_train_end(self, logs=None):
         step = _step(self.model)
-        finite = all(math.isfinite(float(v)) for v in (logs or {}).values())
-        if step != self.last_saved and finite:
+        if step != self.last_saved and divergence({k: float(v) for k, v in (logs or {}).items()}) is None:
             self._save(step)
 
     def _save(self, step: int) -> None:

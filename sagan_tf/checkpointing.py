@@ -60,10 +60,12 @@ def generator_checkpoint(generator, network: str = "generator") -> tf.train.Chec
     return tf.train.Checkpoint(**{network: variables_by_path(generator)})
 
 
-def training_checkpoint(model: SAGAN, ema: bool = True) -> tf.train.Checkpoint:
-    """Everything a resumed run needs: G, D (all variables), both optimizers (slots, step), and
-    G's EMA shadow as ``generator_ema`` when the model has one."""
+def training_checkpoint(model: SAGAN, ema: bool = True, step: bool = True) -> tf.train.Checkpoint:
+    """Everything a resumed run needs: G, D (all variables), both optimizers (slots, loss scale),
+    the step counter, and G's EMA shadow as ``generator_ema`` when the model has one."""
     extra = {"generator_ema": variables_by_path(model.ema.generator)} if ema and model.ema is not None else {}
+    if step:
+        extra["step"] = model.step
     return tf.train.Checkpoint(
         generator=variables_by_path(model.generator),
         discriminator=variables_by_path(model.discriminator),
@@ -122,12 +124,22 @@ class Checkpointer:
         raise CheckpointError(f"no readable checkpoint in {self.directory} (tried {', '.join(failures)})")
 
     def _restore(self, path: str) -> None:
-        if self.model.ema is not None and not has_network(path, "generator_ema"):
-            # A run that trained without EMA: the shadow starts from the restored G.
-            restore(training_checkpoint(self.model, ema=False), path)
-            self.model.ema.copy_from_source()
+        try:
+            names = {key.split("/", 1)[0] for key, _ in tf.train.list_variables(path)}
+        except UNREADABLE as e:
+            raise _Unreadable(_first_line(e)) from None
+        # A run that trained without EMA: the shadow starts from the restored G.
+        copy_ema = self.model.ema is not None and "generator_ema" not in names
+        # A checkpoint from before the step counter existed: its step is G's update count.
+        copy_step = "step" not in names
+        if copy_ema or copy_step:
+            restore(training_checkpoint(self.model, ema=not copy_ema, step=not copy_step), path)
         else:
             restore(self.checkpoint, path)
+        if copy_ema:
+            self.model.ema.copy_from_source()
+        if copy_step:
+            self.model.step.assign(self.model.g_optimizer.iterations)
 
     def save(self, step: int) -> str | None:
         variables = self.model.generator.variables + self.model.discriminator.variables

@@ -36,6 +36,7 @@ class DataConfig:
     num_classes: int = 10  # 0: unconditional
     resize: str = "bilinear"  # bilinear | area | pad (pad a smaller image with black, e.g. 28 -> 32)
     center_crop: bool = True  # crop the central square before resizing
+    random_flip: bool = False  # flip each training image left-right with probability 1/2 (seeded)
     shuffle_buffer: int = 10000
     cache: bool = True  # cache decoded, resized uint8 images in memory
     resume: str = "replay"  # replay: a resumed run reads past the batches already used (exact);
@@ -71,6 +72,7 @@ class TrainConfig:
     beta2: float = 0.999  # official code's value (the paper's text says 0.9)
     seed: int = 0
     precision: str = "float32"  # float32 | mixed_bfloat16 | mixed_float16 (see sagan_tf.precision)
+    loss_scale: float = 32768.0  # mixed_float16: initial dynamic loss scale (halved on overflow)
     jit_compile: bool = False  # XLA-compile the step on one device (sagan_tf.xla; slower on CPU)
     ema_decay: float = 0.999  # EMA of G's weights and state (BigGAN); 0 disables
     ema_start: int = 1000  # the EMA copies G until this step, then averages
@@ -280,7 +282,7 @@ def validate(config: Config) -> None:
         raise ConfigError("config key 'data.path' is required when data.source is folder")
     if d.num_classes > 0 and not d.label_key and d.source == "tfds":
         raise ConfigError("data.num_classes > 0 needs data.label_key (or set data.num_classes: 0)")
-    for key, value in (("train.g_lr", t.g_lr), ("train.d_lr", t.d_lr)):
+    for key, value in (("train.g_lr", t.g_lr), ("train.d_lr", t.d_lr), ("train.loss_scale", t.loss_scale)):
         if value <= 0:
             raise ConfigError(f"config key {key!r} must be positive, got {value}")
     for key, value in (("train.ema_start", t.ema_start), ("log.attention_every", log.attention_every),

@@ -2,7 +2,8 @@
 
 Images are decoded, given the configured channel count, centre-cropped to a square (optional),
 resized (or padded) to ``data.resolution``, cached as uint8, shuffled, repeated, batched with
-``drop_remainder`` and prefetched. Unconditional data (``num_classes: 0``) yields label 0.
+``drop_remainder``, optionally flipped left-right at random (``data.random_flip``) and prefetched.
+Unconditional data (``num_classes: 0``) yields label 0.
 A missing or unreadable dataset raises ``DataError`` with one line that says what to do.
 """
 
@@ -121,6 +122,14 @@ def to_uint8(images) -> tf.Tensor:
     return tf.cast(tf.clip_by_value(tf.round((images + 1.0) * 127.5), 0, 255), tf.uint8)
 
 
+def random_flip(images: tf.Tensor, seed: int, batch_index: tf.Tensor) -> tf.Tensor:
+    """Each image of batch ``batch_index`` mirrored left-right with probability 1/2, by a stateless
+    draw keyed on (seed, batch_index): the same batches get the same flips in every run."""
+    key = tf.stack([tf.constant(seed, tf.int64), tf.cast(batch_index, tf.int64)])
+    flip = tf.random.stateless_uniform([tf.shape(images)[0]], seed=key) < 0.5
+    return tf.where(flip[:, None, None, None], tf.reverse(images, axis=[2]), images)
+
+
 def make_dataset(
     cfg: DataConfig,
     batch_size: int,
@@ -162,6 +171,9 @@ def make_dataset(
     if repeat:
         ds = ds.repeat()
     ds = ds.batch(batch_size, drop_remainder=True)
+    if cfg.random_flip:
+        # Numbered before the replay's skip: batch k is flipped alike in a resumed run.
+        ds = ds.enumerate().map(lambda k, batch: (random_flip(batch[0], seed, k), batch[1]))
     if skip_batches:
         ds = ds.skip(skip_batches)
     ds = ds.map(lambda x, y: (to_model_range(x), y), num_parallel_calls=tf.data.AUTOTUNE)

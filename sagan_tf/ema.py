@@ -6,6 +6,7 @@ weights *and* non-trainable state: batch-norm moving statistics, spectral-norm `
     shadow <- shadow - (1 - decay_s) * (shadow - raw),   decay_s = 0 if s <= start else decay
 
 after each generator update, where ``s`` is the step counter after that update (``SAGAN.step``).
+A generator update that loss scaling skipped leaves the shadow as it is.
 Until ``start`` the shadow is a copy of G (BigGAN's ``ema_start``); afterwards it averages. Sampling,
 evaluation and export read the shadow (``run_dir.load_generator(logdir, ema=True)``).
 
@@ -74,9 +75,13 @@ class GeneratorEMA:
         for raw, shadow in self._pairs:
             shadow.assign(tf.convert_to_tensor(raw))
 
-    def update(self, step) -> None:
-        """One EMA step; call once per generator update, from replica or cross-replica context."""
-        decay = self.decay_at(step)
+    def update(self, step, applied=True) -> None:
+        """One EMA step; call once per generator update, from replica or cross-replica context.
+
+        ``applied`` false (a skipped update) makes the step a no-op: decay 1 moves the shadow by
+        exactly ``0 * (shadow - G)``.
+        """
+        decay = tf.where(applied, self.decay_at(step), tf.constant(1.0, tf.float32))
         values = [tf.convert_to_tensor(raw) for raw, _ in self._pairs]
         ctx = tf.distribute.get_replica_context()
         if ctx is None:  # already in cross-replica context

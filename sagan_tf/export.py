@@ -141,7 +141,7 @@ def export_run(
 
     from sagan_tf import tflite
     from sagan_tf.run_dir import latest_checkpoint, load_generator, load_run_config
-    from sagan_tf.serving import label_count, write_saved_model
+    from sagan_tf.serving import SIGNATURES, label_count, write_saved_model
 
     load_run_config(logdir)  # "not a training run" comes before "no checkpoint yet"
     checkpoint = latest_checkpoint(logdir)  # pinned: a run may still be training and write a newer one
@@ -179,7 +179,7 @@ def export_run(
                 "labels": [0, label_count(num_classes)],
                 "z_dim": z_dim,
             },
-            "signatures": ["serving_default", "generate"] if "saved_model" in formats else [],
+            "signatures": list(SIGNATURES) if "saved_model" in formats else [],
             "files": files,
             "max_abs_error_vs_keras": parity,
             "check_batch": {"size": CHECK_BATCH, "labels": labels.tolist()},

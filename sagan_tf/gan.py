@@ -19,9 +19,18 @@ Generated labels are the labels of the real batch, i.e. draws from the data's cl
 EMA: with an ``ema`` (``sagan_tf.ema.GeneratorEMA``) the shadow generator is updated once after each
 generator update.
 
-Spectral norm: each network's ``u`` advances once per update. D scores real and fake images in one
-concatenated call; G's ``u`` is frozen while it produces the fakes for the D update, and D's ``u``
-is frozen while it scores the fakes for the G update (``power_iteration_frozen``).
+Running state: each network's spectral-norm ``u`` and batch-norm moving statistics advance once per
+update of that network. D scores real and fake images in one concatenated call; G's state is frozen
+while it produces the fakes for the D updates, and D's while it scores the fakes for the G update
+(``layers.frozen_state``).
+
+Steps: ``step`` counts calls of ``train_step``: each consumes one batch and one draw of noise, and
+``train.steps``, checkpoints, callbacks and the replay of the input pipeline all count it. With
+dynamic loss scaling (``mixed_float16``) an update whose gradients are not finite on some replica
+is skipped on every replica (``loss_scaling``): the network's weights, optimizer slots, running
+state and (for G) the EMA shadow stay as they were, the scale halves, and the step still counts.
+Such steps are logged as ``d_skipped`` / ``g_skipped`` (the fraction of that network's updates
+skipped in the step) beside ``loss_scale_d`` / ``loss_scale_g``.
 """
 
 from __future__ import annotations
@@ -29,7 +38,8 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-from sagan_tf.layers.spectral_norm import power_iteration_frozen
+from sagan_tf.layers.frozen_state import frozen_state
+from sagan_tf.loss_scaling import is_loss_scaled, replica_safe
 from sagan_tf.models import Discriminator, Generator
 
 
@@ -63,6 +73,10 @@ class SAGAN(keras.Model):
         self.d_steps = int(d_steps)
         self.seed = int(seed)
         self.ema = ema
+        # Created under the caller's strategy scope, identical on every replica.
+        self.step_counter = self.add_weight(
+            name="step", shape=(), dtype="int64", initializer="zeros", trainable=False, aggregation="only_first_replica"
+        )
         self.built = True
 
     @property
@@ -71,9 +85,14 @@ class SAGAN(keras.Model):
         return self.ema.generator if self.ema is not None else self.generator
 
     def compile(self, g_optimizer: keras.optimizers.Optimizer, d_optimizer: keras.optimizers.Optimizer, **kwargs):
-        """Stores the two optimizers and builds their slots (call inside the strategy scope)."""
+        """Stores the two optimizers and builds their slots (call inside the strategy scope).
+
+        A plain ``keras.optimizers.LossScaleOptimizer`` is replaced by
+        ``loss_scaling.ReplicaSafeLossScaleOptimizer`` with the same settings (see there why).
+        """
         kwargs.setdefault("jit_compile", False)
         super().compile(**kwargs)
+        g_optimizer, d_optimizer = replica_safe(g_optimizer), replica_safe(d_optimizer)
         self.g_optimizer = g_optimizer
         self.d_optimizer = d_optimizer
         for net in (self.generator, self.discriminator):
@@ -84,8 +103,8 @@ class SAGAN(keras.Model):
 
     @property
     def step(self) -> keras.Variable:
-        """Completed training steps (= generator updates); checkpointed with the optimizer."""
-        return self.g_optimizer.iterations
+        """Completed training steps (calls of ``train_step``, skipped float16 updates included)."""
+        return self.step_counter
 
     def noise(self, batch: int, phase: int | tf.Tensor, step=None) -> tf.Tensor:
         """This replica's slice of the global batch's z for ``(seed, step, phase)``."""
@@ -99,35 +118,53 @@ class SAGAN(keras.Model):
         start = tf.cast(replica, tf.int32) * batch
         return z_all[start : start + batch]
 
+    def _update(self, optimizer, network, compute_loss) -> tuple[tf.Tensor, dict]:
+        """One update of ``network`` on ``compute_loss() -> (loss, logs)``; returns (applied, logs).
+
+        Only a loss-scaled optimizer can skip an update (``applied`` false on every replica alike);
+        then the running state that the forward pass advanced is put back as well.
+        """
+        scaled = is_loss_scaled(optimizer)
+        state = _running_state(network) if scaled else []
+        with tf.GradientTape() as tape:
+            loss, logs = compute_loss()
+            scaled_loss = optimizer.scale_loss(loss)
+        variables = network.trainable_variables
+        grads = tape.gradient(scaled_loss, variables)
+        before = tf.convert_to_tensor(optimizer.iterations)
+        optimizer.apply_gradients(zip(grads, variables, strict=True))
+        applied = tf.convert_to_tensor(optimizer.iterations) > before
+        for variable, old in state:
+            variable.assign(tf.where(applied, tf.convert_to_tensor(variable), old))
+        return applied, logs
+
     def _d_update(self, real, labels, z, global_batch):
-        with power_iteration_frozen():
+        with frozen_state():
             fake = self.generator((z, labels), training=True)
         fake = tf.stop_gradient(tf.cast(fake, real.dtype))
-        with tf.GradientTape() as tape:
+
+        def loss():
             logits = self.discriminator((tf.concat([real, fake], 0), tf.concat([labels, labels], 0)), training=True)
             real_logits, fake_logits = tf.split(tf.cast(logits, tf.float32), 2)
             loss_real, loss_fake = hinge_d_loss(real_logits, fake_logits)
-            loss = (tf.reduce_sum(loss_real) + tf.reduce_sum(loss_fake)) / global_batch
-            scaled = self.d_optimizer.scale_loss(loss)
-        variables = self.discriminator.trainable_variables
-        self.d_optimizer.apply_gradients(zip(tape.gradient(scaled, variables), variables, strict=True))
-        return {
-            "d_loss": tf.reduce_mean(loss_real) + tf.reduce_mean(loss_fake),
-            "d_real": tf.reduce_mean(real_logits),
-            "d_fake": tf.reduce_mean(fake_logits),
-        }
+            total = (tf.reduce_sum(loss_real) + tf.reduce_sum(loss_fake)) / global_batch
+            return total, {
+                "d_loss": tf.reduce_mean(loss_real) + tf.reduce_mean(loss_fake),
+                "d_real": tf.reduce_mean(real_logits),
+                "d_fake": tf.reduce_mean(fake_logits),
+            }
+
+        return self._update(self.d_optimizer, self.discriminator, loss)
 
     def _g_update(self, labels, z, global_batch):
-        with tf.GradientTape() as tape:
+        def loss():
             fake = self.generator((z, labels), training=True)
-            with power_iteration_frozen():
+            with frozen_state():
                 logits = tf.cast(self.discriminator((fake, labels), training=True), tf.float32)
             per_example = hinge_g_loss(logits)
-            loss = tf.reduce_sum(per_example) / global_batch
-            scaled = self.g_optimizer.scale_loss(loss)
-        variables = self.generator.trainable_variables
-        self.g_optimizer.apply_gradients(zip(tape.gradient(scaled, variables), variables, strict=True))
-        return {"g_loss": tf.reduce_mean(per_example)}
+            return tf.reduce_sum(per_example) / global_batch, {"g_loss": tf.reduce_mean(per_example)}
+
+        return self._update(self.g_optimizer, self.generator, loss)
 
     def train_step(self, data):
         images, labels = data
@@ -136,15 +173,21 @@ class SAGAN(keras.Model):
         replicas = ctx.num_replicas_in_sync if ctx is not None else 1
         batch = tf.shape(images)[0] // self.d_steps
         global_batch = tf.cast(batch * replicas, tf.float32)
-        step = tf.convert_to_tensor(self.step)  # read once: the D updates do not move it
-        logs = {}
+        step = tf.convert_to_tensor(self.step)  # read once: the counter moves at the end
+        logs, d_applied = {}, []
         for k in range(self.d_steps):
             real = images[k * batch : (k + 1) * batch]
             chunk_labels = labels[k * batch : (k + 1) * batch]
-            logs = self._d_update(real, chunk_labels, self.noise(batch, k, step), global_batch)
-        logs.update(self._g_update(chunk_labels, self.noise(batch, self.d_steps, step), global_batch))
+            applied, logs = self._d_update(real, chunk_labels, self.noise(batch, k, step), global_batch)
+            d_applied.append(applied)
+        g_applied, g_logs = self._g_update(chunk_labels, self.noise(batch, self.d_steps, step), global_batch)
+        logs.update(g_logs)
         if self.ema is not None:
-            self.ema.update(self.step)
+            self.ema.update(step + 1, applied=g_applied)
+        self.step.assign_add(1)
+        if is_loss_scaled(self.d_optimizer) or is_loss_scaled(self.g_optimizer):
+            logs.update(_skip_logs("d", self.d_optimizer, d_applied))
+            logs.update(_skip_logs("g", self.g_optimizer, [g_applied]))
         logs.update(self.monitored_values())
         return logs
 
@@ -157,3 +200,21 @@ class SAGAN(keras.Model):
         values["lr_g"] = tf.convert_to_tensor(self.g_optimizer.learning_rate)
         values["lr_d"] = tf.convert_to_tensor(self.d_optimizer.learning_rate)
         return values
+
+
+def _running_state(network: keras.Model) -> list[tuple[keras.Variable, tf.Tensor]]:
+    """(variable, current value) for every float non-trainable variable: SN ``u``, BN statistics."""
+    return [
+        (v, tf.convert_to_tensor(v))
+        for v in network.non_trainable_variables
+        if tf.as_dtype(v.dtype).is_floating
+    ]
+
+
+def _skip_logs(prefix: str, optimizer, applied: list[tf.Tensor]) -> dict[str, tf.Tensor]:
+    """``{prefix}_skipped``: the fraction of this step's updates that were skipped; the loss scale."""
+    skipped = 1.0 - tf.reduce_mean(tf.cast(tf.stack(applied), tf.float32))
+    logs = {f"{prefix}_skipped": skipped}
+    if is_loss_scaled(optimizer):
+        logs[f"loss_scale_{prefix}"] = tf.convert_to_tensor(optimizer.dynamic_scale)
+    return logs

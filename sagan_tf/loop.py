@@ -5,21 +5,18 @@
 runs this small loop instead: ``strategy.run(model.train_step)`` on a distributed dataset inside
 one ``tf.function``, the replicas' logs averaged, Keras callbacks and progress bar around it.
 After every step the losses are checked: a NaN or Inf stops training with a ``DivergenceError``
-naming the step, before any callback (checkpoint) sees the broken state.
+naming the step, before any callback (checkpoint) sees the broken state (``divergence``).
 """
 
 from __future__ import annotations
 
-import math
-
 import keras
 import tensorflow as tf
 
+from sagan_tf.divergence import divergence
 from sagan_tf.errors import DivergenceError
 from sagan_tf.gan import SAGAN
 from sagan_tf.xla import maybe_jit
-
-WATCHED = ("d_loss", "g_loss")
 
 
 def make_step_function(model: SAGAN, strategy: tf.distribute.Strategy, jit_compile: bool = False):
@@ -59,12 +56,10 @@ def train(
         for batch in range(steps):
             callback_list.on_train_batch_begin(batch)
             logs = {k: float(v) for k, v in step_fn(iterator).items()}
-            bad = [k for k in WATCHED if k in logs and not math.isfinite(logs[k])]
-            if bad:
-                step = int(model.step.numpy())
+            reason = divergence(logs)
+            if reason:
                 raise DivergenceError(
-                    f"training diverged at step {step}: {', '.join(f'{k}={logs[k]}' for k in bad)}; "
-                    "the last checkpoint is kept"
+                    f"training diverged at step {int(model.step.numpy())}: {reason}; the last checkpoint is kept"
                 )
             callback_list.on_train_batch_end(batch, logs)
         callback_list.on_epoch_end(0, logs)

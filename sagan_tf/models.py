@@ -13,7 +13,9 @@ resolution (paper Table 1: "feat8" ... "feat64"); several resolutions may be giv
 128 is the official SAGAN ImageNet model (ch=64: G 4x4x1024 -> 8(1024) 16(512) 32(256) 64(128)
 128(64); D 64(64) 32(128) 16(256) 8(512) 4(1024) 4(1024)). 32 is the CIFAR-10 SAGAN of
 PyTorch-StudioGAN (ch=64: G three up-blocks of 256; D four blocks of 128, the last two without
-downsampling). 64 follows BigGAN's 64x64 table.
+downsampling). 64 is PyTorch-StudioGAN's resnet 64x64 table: G 4x4x(16 ch) -> 8(8 ch) 16(4 ch)
+32(2 ch) 64(ch), D 32(ch) 16(2 ch) 8(4 ch) 4(8 ch) 4(16 ch). D is also BigGAN's 64x64 D; BigGAN's
+64x64 G is one step wider, (16, 8, 4, 2) x ch.
 """
 
 from __future__ import annotations

@@ -23,7 +23,21 @@ Self-attention is placed after the blocks whose output resolution is listed in `
 the default (None) is the tutorial's: after the last two blocks of each network (R=32: G 8 and 16,
 D 8 and 4; R=64: G 16 and 32, D 8 and 4; R=28: G 7 and 14, D 14 and 7). The ``pooled`` attention
 variant max-pools keys 2x2 and therefore needs even feature sizes; with a 7x7 attention (R=28) use
-``paper`` (which is also the tutorial's unpooled attention).
+``paper``.
+
+Where this differs from the tutorial code, exactly:
+
+* Attention: ours is SAGAN's eq. 1-3 (``layers.attention``): f, g and h are 1x1 convolutions to C/8
+  channels followed by the output convolution v back to C, all spectrally normalized and without
+  bias. The tutorial's block has no v: its value convolution maps C -> C directly, and its three
+  1x1 convolutions have biases and no spectral normalization. Both keys are unpooled (``paper``).
+* Spectral norm: ours is on every layer. The tutorial leaves G's last ConvTranspose and D's last
+  convolution unnormalized.
+* G's first layer is an SN-linear layer instead of a 4x4 ConvTranspose of a 1x1 input, and D's last
+  an SN-linear layer instead of a 4x4 'valid' convolution: the same linear maps (and as dense layers
+  their spectral norms are exactly the maps' norms). Convolutions followed by batch norm have no bias.
+* ``num_classes > 0`` adds conditional batch norm in G and the projection term in D; the tutorial
+  is unconditional.
 
 Both models keep the interface of ``sagan_tf.models``: ``call((x_or_z, labels), training,
 return_attention)`` with ``return_attention=True`` returning ``(output, {layer_name: beta})``, and an

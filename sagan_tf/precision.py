@@ -5,10 +5,11 @@
   recent CPUs, TPUs and Ampere+ GPUs run it natively), variables stay float32. bfloat16 has float32's
   exponent range, so gradients do not underflow and no loss scaling is needed.
 * ``mixed_float16``: layers compute in float16 (GPUs with tensor cores); both optimizers are wrapped
-  in ``keras.optimizers.LossScaleOptimizer`` (dynamic loss scaling: the loss is multiplied by a
-  scale before differentiation, gradients are divided by it before the update, a step with
-  non-finite gradients is skipped and the scale halved), which ``SAGAN.train_step`` drives through
-  ``optimizer.scale_loss``.
+  in dynamic loss scaling (``loss_scaling.ReplicaSafeLossScaleOptimizer``: the loss is multiplied
+  by a scale before differentiation, gradients are divided by it before the update, an update with
+  non-finite gradients on any replica is skipped on all of them and the scale halved), which
+  ``SAGAN.train_step`` drives through ``optimizer.scale_loss``. A skipped update also leaves the
+  network's running state (SN ``u``, BN moving statistics) and G's EMA where they were.
 
 Whatever the policy, the numerically delicate parts stay in float32: spectral norm's power iteration
 and ``W / sigma`` (``SpectralNormalization`` reads ``W`` in float32), the attention softmax
@@ -50,11 +51,11 @@ def needs_loss_scaling(precision: str) -> bool:
     return precision == "mixed_float16"
 
 
-def wrap_optimizer(optimizer, precision: str):
-    """``optimizer`` (a ``keras.optimizers.Optimizer``) with dynamic loss scaling where ``precision``
-    needs it, else unchanged."""
-    import keras
-
+def wrap_optimizer(optimizer, precision: str, initial_scale: float = 2.0**15):
+    """``optimizer`` (a ``keras.optimizers.Optimizer``) with dynamic loss scaling starting at
+    ``initial_scale`` where ``precision`` needs it, else unchanged."""
     if needs_loss_scaling(precision):
-        return keras.optimizers.LossScaleOptimizer(optimizer, name=f"{optimizer.name}_loss_scale")
+        from sagan_tf.loss_scaling import ReplicaSafeLossScaleOptimizer
+
+        return ReplicaSafeLossScaleOptimizer(optimizer, initial_scale=initial_scale, name=f"{optimizer.name}_loss_scale")
     return optimizer

@@ -1,18 +1,20 @@
 """The generator's serving graph: input checks, seed -> z, signatures, SavedModel for TF Serving.
 
-Two signatures (TF Serving's ``tensorflow/serving/predict`` method, batch size dynamic):
+Three signatures (TF Serving's ``tensorflow/serving/predict`` method, batch size dynamic):
 
 * ``serving_default``: ``z`` float32 [None, z_dim], ``labels`` int32 [None]
   -> ``images`` uint8 [None, R, R, C] and ``images_float`` float32 in [-1, 1] (the generator's
   tanh output, for pipelines that score or post-process without 8-bit quantization).
-* ``generate``: ``seed`` int64 [None], ``labels`` int32 [None], optional ``truncation`` float32
-  scalar -> the same two outputs plus the ``z`` it used. Row i's z is a pure function of seed[i]
-  (a stateless Philox draw), so a client need not sample z and a seed always gives the same image,
-  whatever else is in the batch. ``truncation`` t is the truncation trick of BigGAN (Brock et al.
-  2019, section 3.1): every entry of z is drawn from N(0, 1) restricted to [-t, t], by inverse
-  CDF, z = Phi^-1(Phi(-t) + u (Phi(t) - Phi(-t))) with u ~ U(0, 1); the default t = inf is the
-  training distribution N(0, 1). The default is stored in the SignatureDef (``defaults``), which
-  TF Serving fills in when a request omits the input.
+* ``generate``: ``seed`` int64 [None], ``labels`` int32 [None] (exactly these two inputs) -> the
+  same two outputs plus the ``z`` it used. Row i's z ~ N(0, 1) is a pure function of seed[i] (a
+  stateless Philox draw), so a client need not sample z and a seed always gives the same image,
+  whatever else is in the batch.
+* ``generate_truncated``: ``generate`` plus a ``truncation`` float32 scalar t, the truncation trick
+  of BigGAN (Brock et al. 2019, section 3.1): every entry of z is drawn from N(0, 1) restricted to
+  [-t, t], by inverse CDF, z = Phi^-1(Phi(-t) + u (Phi(t) - Phi(-t))) with u ~ U(0, 1) from the
+  same seed; t = inf gives exactly ``generate``'s z. A separate signature rather than an optional
+  input: every runtime (Python's ``loaded.signatures``, the TF1 session loader, TF Serving) calls a
+  signature with all of its inputs, so ``generate`` keeps its two-input contract everywhere.
 
 Bad inputs fail with ``InvalidArgument`` and a message that says what is wrong: labels outside
 [0, num_classes) (an unconditional model, num_classes 0, accepts only label 0), a ``labels``
@@ -45,7 +47,8 @@ import tensorflow as tf
 
 SERVING_DEFAULT = "serving_default"
 GENERATE = "generate"
-SIGNATURES = (SERVING_DEFAULT, GENERATE)
+GENERATE_TRUNCATED = "generate_truncated"
+SIGNATURES = (SERVING_DEFAULT, GENERATE, GENERATE_TRUNCATED)
 NO_TRUNCATION = math.inf
 
 
@@ -136,8 +139,10 @@ class ServingGraph:
     def serving_default(self, z, labels):
         return self.images(z, labels)
 
-    # A tensor default: tf.saved_model.save records it in the SignatureDef's ``defaults``.
-    def generate(self, seed, labels, truncation=tf.constant(NO_TRUNCATION, tf.float32)):  # noqa: B008
+    def generate(self, seed, labels):
+        return self.generate_truncated(seed, labels, tf.constant(NO_TRUNCATION, tf.float32))
+
+    def generate_truncated(self, seed, labels, truncation):
         z = z_from_seeds(seed, self.z_dim, truncation)
         return {**self.images(z, labels), "z": z}
 
@@ -150,13 +155,17 @@ class ServingGraph:
             GENERATE: [
                 tf.TensorSpec([None], tf.int64, name="seed"),
                 tf.TensorSpec([None], tf.int32, name="labels"),
+            ],
+            GENERATE_TRUNCATED: [
+                tf.TensorSpec([None], tf.int64, name="seed"),
+                tf.TensorSpec([None], tf.int32, name="labels"),
                 tf.TensorSpec([], tf.float32, name="truncation"),
             ],
         }
 
 
 def write_saved_model(generator, num_classes: int, z_dim: int, path: str | Path) -> None:
-    """Writes the SavedModel with both signatures to ``path`` (a new directory)."""
+    """Writes the SavedModel with every signature of ``SIGNATURES`` to ``path`` (a new directory)."""
     import keras
 
     graph = ServingGraph(generator, num_classes, z_dim)
@@ -166,4 +175,5 @@ def write_saved_model(generator, num_classes: int, z_dim: int, path: str | Path)
     signatures = graph.input_signatures()
     archive.add_endpoint(SERVING_DEFAULT, graph.serving_default, input_signature=signatures[SERVING_DEFAULT])
     archive.add_endpoint(GENERATE, graph.generate, input_signature=signatures[GENERATE])
+    archive.add_endpoint(GENERATE_TRUNCATED, graph.generate_truncated, input_signature=signatures[GENERATE_TRUNCATED])
     archive.write_out(str(path), verbose=False)

@@ -18,25 +18,19 @@ a reshape-and-sum instead (same values; slower than the native gradient kernel o
 
 from __future__ import annotations
 
-import contextlib
 import warnings
 
 import tensorflow as tf
 
 from sagan_tf.trace_flags import TraceFlag
 
-_xla_tracing = TraceFlag(per_thread=True)
-
-
-@contextlib.contextmanager
-def xla_compatible_ops():
-    """While tracing inside this context, layers pick formulations every XLA backend compiles."""
-    with _xla_tracing.scope():
-        yield
+# While tracing inside ``with xla_compatible_ops(): ...``, layers pick formulations every XLA backend
+# compiles (``xla_compatible_ops.active``).
+xla_compatible_ops = TraceFlag(per_thread=True)
 
 
 def tracing_for_xla() -> bool:
-    return _xla_tracing.active
+    return xla_compatible_ops.active
 
 
 def jit_unsupported_reason(strategy: tf.distribute.Strategy) -> str | None:

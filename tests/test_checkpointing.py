@@ -12,7 +12,7 @@ import pytest
 import tensorflow as tf
 
 from sagan_tf.builders import build_sagan
-from sagan_tf.checkpointing import Checkpointer, read_variables
+from sagan_tf.checkpointing import Checkpointer, read_variables, training_checkpoint
 from sagan_tf.errors import CheckpointError, DivergenceError
 from tests.conftest import REPO
 from tests.test_gan import fake_batch, tiny_config
@@ -55,6 +55,16 @@ def test_restore_brings_back_every_variable_including_non_trainable_state(tmp_pa
     for k in saved:
         np.testing.assert_array_equal(after[k], saved[k], err_msg=k)
     assert int(fresh.step.numpy()) == 2 and int(fresh.d_optimizer.iterations.numpy()) == 2
+
+
+def test_a_checkpoint_without_the_step_counter_resumes_at_its_generator_update_count(tmp_path):
+    """Checkpoints written before the step counter existed: their step was G's update count."""
+    model = trained_model(steps=3)
+    assert int(model.step.numpy()) == 3
+    tf.train.CheckpointManager(training_checkpoint(model, step=False), str(tmp_path), 2).save(checkpoint_number=3)
+    fresh = build_sagan(tiny_config())
+    assert Checkpointer(fresh, str(tmp_path), keep=2).restore_latest() == str(tmp_path / "ckpt-3")
+    assert int(fresh.step.numpy()) == 3 == int(fresh.g_optimizer.iterations.numpy())
 
 
 def test_read_variables_names_every_generator_variable(tmp_path):

@@ -101,9 +101,10 @@ def test_generate_inputs_and_rest_body():
     np.testing.assert_array_equal(inputs["labels"], [1, 1, 1, 7, 7, 7])
     assert inputs["seed"].dtype == np.int64 and inputs["labels"].dtype == np.int32
     assert client.rest_request(inputs) == {
-        "signature_name": "generate",
+        "signature_name": "generate_truncated",
         "inputs": {"seed": [10, 11, 12, 13, 14, 15], "labels": [1, 1, 1, 7, 7, 7], "truncation": 0.5},
     }
+    assert client.rest_request(client.generate_inputs([1], 1, 0))["signature_name"] == "generate"
     assert client.rest_url("tfs", 8501, "sagan") == "http://tfs:8501/v1/models/sagan:predict"
     assert client.rest_url("tfs", 9, "m", 3) == "http://tfs:9/v1/models/m/versions/3:predict"
     assert "truncation" not in client.generate_inputs([0], 1, 0)
@@ -112,7 +113,7 @@ def test_generate_inputs_and_rest_body():
 def test_rest_request_runs_against_the_real_signature(exported, server):
     inputs = client.generate_inputs([2, 9], n=2, seed=5)
     body = json.loads(json.dumps(client.rest_request(inputs)))  # what travels on the wire
-    assert set(body["inputs"]) <= set(server.signature("generate").inputs)
+    assert set(body["inputs"]) == set(server.signature("generate").inputs)
     outputs = server.run(body["signature_name"], server.json_inputs(body["signature_name"], body["inputs"]))
     response = json.loads(json.dumps({"outputs": {name: value.tolist() for name, value in outputs.items()}}))
     images = client.parse_rest_response(response)
@@ -126,9 +127,9 @@ def test_grpc_request_matches_the_signature_protos(exported, server):
     request = predict_pb2.PredictRequest.FromString(
         client.grpc_request("sagan", inputs, version=7).SerializeToString())
     assert (request.model_spec.name, request.model_spec.signature_name, request.model_spec.version.value) == (
-        "sagan", "generate", 7)
+        "sagan", "generate_truncated", 7)
     assert list(request.output_filter) == ["images"]
-    sig = server.signature("generate")
+    sig = server.signature("generate_truncated")
     assert set(request.inputs) == set(sig.inputs)
     for name, proto in request.inputs.items():
         assert proto.dtype == sig.inputs[name].dtype, name
@@ -141,7 +142,7 @@ def test_grpc_request_matches_the_signature_protos(exported, server):
     for name, value in outputs.items():
         response.outputs[name].CopyFrom(tf.make_tensor_proto(value))
     images = client.parse_grpc_response(predict_pb2.PredictResponse.FromString(response.SerializeToString()))
-    z = server.run("generate", {k: tf.make_ndarray(v) for k, v in request.inputs.items()}, ["z"])["z"]
+    z = server.run("generate_truncated", {k: tf.make_ndarray(v) for k, v in request.inputs.items()}, ["z"])["z"]
     assert np.abs(z).max() <= 1.5
     assert_images_close(images, expected_images(exported, z, np.array([4, 4, 4], np.int32)))
 
@@ -228,7 +229,7 @@ def test_client_command_line_writes_the_grid(exported, server, network_doubles, 
     grid = np.asarray(Image.open(out))
     seeds = np.arange(100, 112, dtype=np.int64)
     labels = np.repeat(np.array([1, 2, 3], np.int32), 4)
-    z = server.run("generate", {"seed": seeds, "labels": labels, "truncation": np.float32(2)}, ["z"])["z"]
+    z = server.run("generate_truncated", {"seed": seeds, "labels": labels, "truncation": np.float32(2)}, ["z"])["z"]
     expected = make_grid(expected_images(exported, z, labels), cols=4)[..., 0]
     assert grid.shape == (3 * 34 + 2, 4 * 34 + 2) == expected.shape
     assert np.abs(grid.astype(int) - expected.astype(int)).max() <= 1

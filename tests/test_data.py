@@ -371,3 +371,22 @@ def test_skip_batches_replays_the_uninterrupted_sequence(tfds_dir):
     assert not np.array_equal(full[5][0], full[0][0])
     first, second = (np.concatenate([y for _, y in full[i:i + 5]]) for i in (0, 5))
     np.testing.assert_array_equal(np.sort(first), np.sort(second))
+
+
+def test_random_flip_mirrors_about_half_the_images_and_replays_exactly(tfds_dir):
+    """Each image is either itself or its left-right mirror (the unflipped pipeline is the reference),
+    about half are mirrored, and a resumed pipeline (skip_batches) flips its batches alike."""
+    plain = _batches(make_dataset(_fmnist(split="train[:64]"), batch_size=8, data_dir=tfds_dir, seed=3), 12)
+    cfg = _fmnist(split="train[:64]", random_flip=True)
+    flipped = _batches(make_dataset(cfg, batch_size=8, data_dir=tfds_dir, seed=3), 12)
+    mirrored = 0
+    for (x, y), (xf, yf) in zip(plain, flipped, strict=True):
+        np.testing.assert_array_equal(yf, y)
+        for image, candidate in zip(x, xf, strict=True):
+            same, mirror = np.array_equal(candidate, image), np.array_equal(candidate, image[:, ::-1])
+            assert same or mirror
+            mirrored += mirror and not same
+    assert 0.3 < mirrored / 96 < 0.7
+    resumed = _batches(make_dataset(cfg, batch_size=8, data_dir=tfds_dir, seed=3, skip_batches=9), 3)
+    for (xr, _), (xf, _) in zip(resumed, flipped[9:], strict=True):
+        np.testing.assert_array_equal(xr, xf)

@@ -8,7 +8,7 @@ import tensorflow as tf
 from sagan_tf import config as config_lib
 from sagan_tf.builders import build_generator, build_sagan
 from sagan_tf.errors import ConfigError
-from sagan_tf.layers import power_iteration_frozen
+from sagan_tf.layers import frozen_state
 from sagan_tf.models_dcgan import DCGANGenerator
 from tests.conftest import REPO
 from tests.test_gan import copy_weights, fake_batch
@@ -70,7 +70,7 @@ def test_train_step_logs_are_the_hinge_losses_and_steps_stay_finite():
     copy_weights(model.discriminator, reference.discriminator)
     images, labels = fake_batch()
     z = model.noise(8, 0)
-    with power_iteration_frozen():
+    with frozen_state():
         fake = reference.generator((z, labels), training=True)
     logits = reference.discriminator((tf.concat([images, fake], 0), tf.concat([labels, labels], 0)), training=True)
     real_l, fake_l = logits[:8].numpy(), logits[8:].numpy()

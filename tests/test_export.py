@@ -83,9 +83,12 @@ FRESH_PROCESS = textwrap.dedent(
     loaded = tf.saved_model.load(path)
     out = loaded.signatures["serving_default"](z=tf.constant(data["z"]), labels=tf.constant(data["labels"]))
     result["tf2_images"], result["tf2_float"] = out["images"].numpy(), out["images_float"].numpy()
-    out = loaded.signatures["generate"](
-        seed=tf.constant(data["seeds"]), labels=tf.constant(data["labels"]), truncation=tf.constant(np.inf, tf.float32))
+    # generate takes exactly (seed, labels), as it always has.
+    out = loaded.signatures["generate"](seed=tf.constant(data["seeds"]), labels=tf.constant(data["labels"]))
     result["tf2_gen_z"], result["tf2_gen_float"] = out["z"].numpy(), out["images_float"].numpy()
+    out = loaded.signatures["generate_truncated"](
+        seed=tf.constant(data["seeds"]), labels=tf.constant(data["labels"]), truncation=tf.constant(np.inf, tf.float32))
+    result["tf2_trunc_inf_z"] = out["z"].numpy()
     # TF1 session loader: restore op + Session.run on the SignatureDef's tensor names, as TF Serving does.
     graph = tf.Graph()
     with graph.as_default():
@@ -94,9 +97,12 @@ FRESH_PROCESS = textwrap.dedent(
     sig = meta.signature_def["serving_default"]
     result["tf1_float"] = sess.run(sig.outputs["images_float"].name,
         {sig.inputs["z"].name: data["z"], sig.inputs["labels"].name: data["labels"]})
-    sig = meta.signature_def["generate"]  # truncation omitted: the SignatureDef default is used
+    sig = meta.signature_def["generate"]
     result["tf1_gen_z"] = sess.run(sig.outputs["z"].name,
         {sig.inputs["seed"].name: data["seeds"], sig.inputs["labels"].name: data["labels"]})
+    sig = meta.signature_def["generate_truncated"]
+    result["tf1_trunc_z"] = sess.run(sig.outputs["z"].name, {sig.inputs["seed"].name: data["seeds"],
+        sig.inputs["labels"].name: data["labels"], sig.inputs["truncation"].name: np.float32(0.5)})
     assert "sagan_tf" not in sys.modules
     np.savez(outputs, **result)
     """
@@ -132,7 +138,9 @@ def test_fresh_process_without_sagan_tf_matches_keras(exported, tmp_path):
     ]) + 2.0**-53
     z_ref = scipy.special.ndtri(u).astype(np.float32)
     assert np.abs(out["tf2_gen_z"] - z_ref).max() <= 1e-6
-    np.testing.assert_array_equal(out["tf1_gen_z"], out["tf2_gen_z"])  # default truncation = inf
+    np.testing.assert_array_equal(out["tf1_gen_z"], out["tf2_gen_z"])
+    np.testing.assert_array_equal(out["tf2_trunc_inf_z"], out["tf2_gen_z"])  # t = inf is generate's z
+    assert np.abs(out["tf1_trunc_z"]).max() <= 0.5
     assert np.abs(out["tf2_gen_float"] - keras_images(run.generator, z_ref, labels)).max() <= TOL
 
 
@@ -173,7 +181,7 @@ def parse_signature_defs(text):
 
 def test_saved_model_cli_shows_both_signatures(exported):
     signatures = parse_signature_defs(saved_model_cli_show(exported.version_dir))
-    assert set(signatures) - {"__saved_model_init_op"} == {"serving_default", "generate"}
+    assert set(signatures) - {"__saved_model_init_op"} == {"serving_default", "generate", "generate_truncated"}
     image = ("DT_UINT8", "(-1, 32, 32, 1)")
     image_float = ("DT_FLOAT", "(-1, 32, 32, 1)")
     assert signatures["serving_default"] == {
@@ -182,28 +190,33 @@ def test_saved_model_cli_shows_both_signatures(exported):
         "method": "tensorflow/serving/predict",
     }
     assert signatures["generate"] == {
+        "inputs": {"seed": ("DT_INT64", "(-1)"), "labels": ("DT_INT32", "(-1)")},
+        "outputs": {"images": image, "images_float": image_float, "z": ("DT_FLOAT", "(-1, 128)")},
+        "method": "tensorflow/serving/predict",
+    }
+    assert signatures["generate_truncated"] == {
         "inputs": {"seed": ("DT_INT64", "(-1)"), "labels": ("DT_INT32", "(-1)"), "truncation": ("DT_FLOAT", "()")},
         "outputs": {"images": image, "images_float": image_float, "z": ("DT_FLOAT", "(-1, 128)")},
         "method": "tensorflow/serving/predict",
     }
 
 
-def test_truncation_default_is_recorded_in_the_signature_def(exported):
+def test_no_signature_relies_on_signature_def_defaults(exported):
+    """Every input of every signature is required, in every runtime: none has a SignatureDef default."""
     from tensorflow.core.protobuf import saved_model_pb2
 
     proto = saved_model_pb2.SavedModel()
     proto.ParseFromString((exported.version_dir / "saved_model.pb").read_bytes())
-    defaults = proto.meta_graphs[0].signature_def["generate"].defaults
-    assert list(defaults) == ["truncation"] and np.isposinf(tf.make_ndarray(defaults["truncation"]))
-    assert not proto.meta_graphs[0].signature_def["serving_default"].defaults
+    for name in ("serving_default", "generate", "generate_truncated"):
+        assert not proto.meta_graphs[0].signature_def[name].defaults, name
 
 
 def test_generate_is_deterministic_per_seed_and_truncates(loaded, exported):
-    generate = loaded.signatures["generate"]
-
-    def call(seeds, labels, t=np.inf):
-        return generate(seed=tf.constant(seeds, tf.int64), labels=tf.constant(labels, tf.int32),
-                        truncation=tf.constant(t, tf.float32))
+    def call(seeds, labels, t=None):
+        seed, label = tf.constant(seeds, tf.int64), tf.constant(labels, tf.int32)
+        if t is None:
+            return loaded.signatures["generate"](seed=seed, labels=label)
+        return loaded.signatures["generate_truncated"](seed=seed, labels=label, truncation=tf.constant(t, tf.float32))
 
     batch = call([5, 7, 5], [1, 2, 1])
     alone = call([7], [2])
@@ -235,7 +248,9 @@ def test_bad_labels_fail_with_invalid_argument(loaded, z_rows, labels, message):
     with pytest.raises(tf.errors.InvalidArgumentError, match=message.replace("[", r"\[").replace(")", r"\)")):
         loaded.signatures["serving_default"](z=tf.constant(z), labels=tf.constant(labels, tf.int32))
     with pytest.raises(tf.errors.InvalidArgumentError, match="labels must"):
-        loaded.signatures["generate"](
+        loaded.signatures["generate"](seed=tf.range(z_rows, dtype=tf.int64), labels=tf.constant(labels, tf.int32))
+    with pytest.raises(tf.errors.InvalidArgumentError, match="labels must"):
+        loaded.signatures["generate_truncated"](
             seed=tf.range(z_rows, dtype=tf.int64), labels=tf.constant(labels, tf.int32), truncation=tf.constant(1.0))
 
 
@@ -249,8 +264,8 @@ def test_wrong_dtypes_shapes_and_truncation_fail_with_invalid_argument(loaded):
         serve(z=tf.zeros([2, 100]), labels=tf.constant([0, 1]))
     for t in (0.0, -1.0, np.nan):
         with pytest.raises(tf.errors.InvalidArgumentError, match="truncation must be > 0"):
-            loaded.signatures["generate"](seed=tf.constant([1], tf.int64), labels=tf.constant([0]),
-                                          truncation=tf.constant(t, tf.float32))
+            loaded.signatures["generate_truncated"](seed=tf.constant([1], tf.int64), labels=tf.constant([0]),
+                                                    truncation=tf.constant(t, tf.float32))
 
 
 def test_bad_labels_fail_in_the_session_path_tf_serving_uses(exported):

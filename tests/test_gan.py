@@ -8,7 +8,7 @@ import tensorflow as tf
 from sagan_tf.builders import build_sagan
 from sagan_tf.config import Config
 from sagan_tf.gan import hinge_d_loss, hinge_g_loss
-from sagan_tf.layers import SpectralNormalization, power_iteration_frozen
+from sagan_tf.layers import SpectralNormalization, frozen_state
 
 
 def tiny_config(**train) -> Config:
@@ -54,7 +54,7 @@ def test_train_step_logs_match_hinge_of_the_networks():
     copy_weights(model.discriminator, reference.discriminator)
     images, labels = fake_batch()
     z_d = model.noise(8, 0)
-    with power_iteration_frozen():
+    with frozen_state():
         fake = reference.generator((z_d, labels), training=True)
     logits = reference.discriminator((tf.concat([images, fake], 0), tf.concat([labels, labels], 0)), training=True)
     real_l, fake_l = logits[:8].numpy(), logits[8:].numpy()
@@ -182,3 +182,29 @@ def test_fit_runs_under_default_and_mirrored_strategies(mirrored):
         history = model.fit(ds, steps_per_epoch=2, epochs=1, verbose=0)
         assert int(model.step.numpy()) == 2
         assert np.isfinite(history.history["d_loss"][-1])
+
+
+@pytest.mark.parametrize("d_steps", [1, 2])
+def test_g_batch_norm_statistics_move_once_per_step(d_steps):
+    """G's moving statistics take one momentum step per training step, in the G update, whatever
+    ``d_steps`` is: with z = 0 the first batch norm sees the linear layer's bias b in every example,
+    so moving_mean = m * 0 + (1 - m) mean(b) and moving_variance = m * 1 + (1 - m) var(b) per
+    channel (over the 4x4 positions); moving at every G call would give 1 - m^(d_steps + 1)."""
+    keras.utils.set_random_seed(6)
+    model = build_sagan(tiny_config(d_steps=d_steps))
+    g = model.generator
+    z_dim, channels = g.z_dim, g.init_channels
+    model.noise = lambda batch, phase, step=None: tf.zeros([batch, z_dim])
+    rng = np.random.default_rng(6)
+    bias = rng.normal(size=16 * channels).astype(np.float32)
+    g.linear.layer.bias.assign(bias)
+    bn = g.blocks[0].bn1.batch_norm
+    m = bn.momentum
+    assert float(np.max(np.abs(bn.moving_mean.numpy()))) == 0.0
+
+    images, labels = fake_batch(8 * d_steps)
+    tf.function(model.train_step)((images, labels))
+    per_channel = bias.reshape(16, channels).astype(np.float64)
+    np.testing.assert_allclose(bn.moving_mean.numpy(), (1 - m) * per_channel.mean(0), rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(bn.moving_variance.numpy(), m + (1 - m) * per_channel.var(0), rtol=1e-5, atol=1e-7)
+    assert not np.allclose(bn.moving_mean.numpy(), (1 - m ** (d_steps + 1)) * per_channel.mean(0), rtol=1e-3)

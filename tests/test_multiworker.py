@@ -22,14 +22,16 @@ def free_ports(n):
     return ports
 
 
-def start_workers(logdirs, outs, steps, tfds_dir):
+def start_workers(logdirs, outs, steps, tfds_dir, *extra, poison=None):
     ports = ",".join(str(p) for p in free_ports(2))
     env = dict(os.environ, TFDS_DATA_DIR=tfds_dir, TF_CPP_MIN_LOG_LEVEL="3")
     env.pop("TF_CONFIG", None)
+    if poison:
+        env["SAGAN_TEST_POISON"] = poison
     return [
         subprocess.Popen(
             [sys.executable, "-m", "tests.helpers.multiworker_worker", str(i), ports, str(logdirs[i]), str(outs[i]),
-             str(steps), *TINY, "train.batch_size=8"],
+             str(steps), *TINY, "train.batch_size=8", *extra],
             cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         )
         for i in range(2)
@@ -76,3 +78,22 @@ def test_two_workers_hold_identical_weights_and_only_the_chief_writes(tmp_path, 
     assert sorted(saved) == sorted(weights)
     for name in weights:
         np.testing.assert_array_equal(saved[name], w0[name], err_msg=name)
+
+
+def test_float16_overflow_on_one_worker_skips_the_step_on_both(tmp_path, tfds_dir):
+    """Worker 1's losses are NaN in step 3 (worker 0's are finite): both workers skip both updates of
+    that step (one decision; Keras alone would let worker 0 apply and wait for worker 1 forever),
+    count it, train the other five and end identical."""
+    logdirs = [tmp_path / "chief_run", tmp_path / "worker1_run"]
+    outs = [tmp_path / "w0.npz", tmp_path / "w1.npz"]
+    float16 = ("train.precision=mixed_float16", "train.loss_scale=256", "model.sync_bn=false")
+    results = wait_all(start_workers(logdirs, outs, 6, tfds_dir, *float16, poison="1:2"))
+    for code, err in results:
+        assert code == 0, err[-3000:]
+    w0, w1 = np.load(outs[0]), np.load(outs[1])
+    for w in (w0, w1):
+        assert int(w["__step__"]) == 6 and int(w["__g_updates__"]) == 5 and int(w["__d_updates__"]) == 5
+    for name in w0.files:
+        if "/moving_" not in name:  # unsynchronized BN statistics are per replica by design
+            assert np.all(np.isfinite(w0[name])), name
+            np.testing.assert_array_equal(w0[name], w1[name], err_msg=name)

@@ -78,10 +78,14 @@ def test_a_few_training_steps_in_each_mode(precision):
     losses = [{k: float(v) for k, v in step(iterator).items()} for _ in range(STEPS)]
     assert all(np.isfinite([s["d_loss"], s["g_loss"]]).all() for s in losses)
     for opt in (model.g_optimizer, model.d_optimizer):
-        if scaled:  # steps whose float16 gradients overflow are skipped until the scale settles
+        if scaled:  # updates whose float16 gradients overflow are skipped until the scale settles
             assert 1 <= int(opt.iterations.numpy()) < STEPS and float(opt.dynamic_scale.numpy()) < 2.0**15
         else:
             assert int(opt.iterations.numpy()) == STEPS
+    assert int(model.step.numpy()) == STEPS  # the run's step counts every step, skipped updates included
+    assert ("g_skipped" in losses[0]) == scaled and ("loss_scale_d" in losses[0]) == scaled
+    if scaled:
+        assert sum(s["g_skipped"] + s["d_skipped"] for s in losses) >= 1
 
 
 @pytest.mark.parametrize("precision, atol", [("mixed_bfloat16", 0.08), ("mixed_float16", 0.01)])

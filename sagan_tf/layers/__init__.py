@@ -3,7 +3,8 @@
 from sagan_tf.layers.attention import SelfAttention
 from sagan_tf.layers.blocks import DiscriminatorBlock, GeneratorBlock
 from sagan_tf.layers.cond_bn import ConditionalBatchNormalization
-from sagan_tf.layers.spectral_norm import SpectralNormalization, power_iteration_frozen
+from sagan_tf.layers.frozen_state import frozen_state
+from sagan_tf.layers.spectral_norm import SpectralNormalization
 
 __all__ = [
     "ConditionalBatchNormalization",
@@ -11,5 +12,5 @@ __all__ = [
     "GeneratorBlock",
     "SelfAttention",
     "SpectralNormalization",
-    "power_iteration_frozen",
+    "frozen_state",
 ]

@@ -16,12 +16,18 @@ cuDNN on GPU; float16/bfloat16 inputs are normalized in float32 inside the kerne
 Keras' separate reductions and element-wise ops: 2-3x faster for the layer, same values. Otherwise,
 and in inference, the Keras ``BatchNormalization`` sublayer (which holds the moving statistics)
 does the work.
+
+Moving statistics: a training call updates them (``moving = momentum * moving + (1 - momentum) *
+batch``) unless it runs inside ``layers.frozen_state()``, which normalizes with the batch statistics
+and leaves the moving ones untouched (the GAN step advances them once per step, in G's update).
 """
 
 from __future__ import annotations
 
 import keras
 import tensorflow as tf
+
+from sagan_tf.layers.frozen_state import frozen_state
 
 
 @keras.saving.register_keras_serializable(package="sagan_tf")
@@ -68,8 +74,11 @@ class ConditionalBatchNormalization(keras.layers.Layer):
         self.built = True
 
     def call(self, x, labels=None, training=None):
+        update = not frozen_state.active
         if self._fusable(x, training):
-            normalized = self._fused_training_normalization(x)
+            normalized = self._fused_training_normalization(x, update)
+        elif training and self.batch_norm.trainable and not update:
+            normalized = self._batch_statistics_normalization(x)
         else:
             normalized = self.batch_norm(x, training=training)
         if self.num_classes > 0:
@@ -91,13 +100,15 @@ class ConditionalBatchNormalization(keras.layers.Layer):
         context = tf.distribute.get_replica_context()
         return not (self.synchronized and context is not None and context.num_replicas_in_sync > 1)
 
-    def _fused_training_normalization(self, x):
-        """(x - mean_B) / sqrt(var_B + eps) in one kernel; updates the sublayer's moving statistics."""
+    def _fused_training_normalization(self, x, update: bool):
+        """(x - mean_B) / sqrt(var_B + eps) in one kernel; ``update``: also the moving statistics."""
         bn = self.batch_norm
         channels = int(x.shape[-1])
         normalized, mean, variance = tf.compat.v1.nn.fused_batch_norm(
             x, tf.ones([channels]), tf.zeros([channels]), epsilon=bn.epsilon, is_training=True
         )
+        if not update:
+            return normalized
         # The kernel returns the unbiased batch variance (for the moving average); Keras averages the
         # biased one, which is also what normalized the batch.
         count = tf.cast(tf.size(x) // channels, tf.float32)
@@ -105,6 +116,16 @@ class ConditionalBatchNormalization(keras.layers.Layer):
         bn.moving_mean.assign(bn.moving_mean * bn.momentum + mean * (1.0 - bn.momentum))
         bn.moving_variance.assign(bn.moving_variance * bn.momentum + variance * (1.0 - bn.momentum))
         return normalized
+
+    def _batch_statistics_normalization(self, x):
+        """The sublayer's training-mode computation (synchronized statistics included) without its
+        moving-statistics update: Keras' ``BatchNormalization.call`` minus the two assignments."""
+        bn = self.batch_norm
+        inputs = tf.cast(x, keras.backend.result_type(x.dtype, "float32"))
+        axes = list(range(x.shape.rank - 1))
+        mean, variance = keras.ops.moments(inputs, axes=axes, synchronized=self.synchronized)
+        outputs = keras.ops.batch_normalization(inputs, mean, variance, axis=-1, epsilon=bn.epsilon)
+        return tf.cast(outputs, bn.compute_dtype)
 
     def compute_output_shape(self, input_shape):
         return input_shape

@@ -9,7 +9,7 @@ iteration per training step (Miyato et al., Algorithm 1):
 with ``W`` the kernel reshaped to (fan_in, out). ``u`` and ``v`` are held constant for the gradient
 (``stop_gradient``), so the gradient flows through ``sigma`` as in Miyato et al. eq. 12; ``u`` is a
 non-trainable variable, identical on every replica (aggregation ``ONLY_FIRST_REPLICA``), advanced
-only when ``training=True`` and no freeze is active (see ``power_iteration_frozen``).
+only when ``training=True`` and no freeze is active (``layers.frozen_state``).
 
 Unlike ``keras.layers.SpectralNormalization`` (which assigns ``W / sigma`` into the kernel in place,
 with no gradient through sigma) and the end-of-life ``tensorflow_addons`` wrapper, the kernel
@@ -18,28 +18,11 @@ variable keeps the unnormalized ``W`` and normalization happens in ``call``.
 
 from __future__ import annotations
 
-import contextlib
-
 import keras
 import tensorflow as tf
 
+from sagan_tf.layers.frozen_state import frozen_state
 from sagan_tf.layers.upsample_conv import fold_nearest_upsample, upsample_conv3x3
-from sagan_tf.trace_flags import TraceFlag
-
-_frozen = TraceFlag(per_thread=True)
-
-
-@contextlib.contextmanager
-def power_iteration_frozen():
-    """Within this context, spectrally normalized layers do not advance ``u``.
-
-    Used by the GAN step so that each network's ``u`` moves exactly once per training step:
-    G's ``u`` is frozen while G produces the fakes for the D update, D's ``u`` is frozen while D
-    scores the fakes for the G update. The flag is read when a ``tf.function`` is traced; it is
-    thread-local because ``MirroredStrategy`` traces each replica in its own thread.
-    """
-    with _frozen.scope():
-        yield
 
 
 def _l2_normalize(x: tf.Tensor, eps: float) -> tf.Tensor:
@@ -117,7 +100,7 @@ class SpectralNormalization(keras.layers.Wrapper):
         w = tf.convert_to_tensor(self._weight_variable().value, dtype=tf.float32)
         w_mat = self._as_matrix(w)
         u = tf.convert_to_tensor(self.u.value, dtype=tf.float32)
-        update = bool(training) and not _frozen.active
+        update = bool(training) and not frozen_state.active
         if update:
             for _ in range(self.power_iterations):
                 v = _l2_normalize(tf.matmul(u, w_mat, transpose_b=True), self.epsilon)

@@ -2,7 +2,8 @@
 
 Usage: python -m tests.helpers.multiworker_worker INDEX PORT0,PORT1 LOGDIR OUT.npz STEPS [--set k=v ...]
 Trains through ``sagan_tf.train.run`` (the code path of ``--strategy multiworker``) and saves this
-worker's final G and D weights to OUT.npz.
+worker's final G and D weights to OUT.npz. ``SAGAN_TEST_POISON=REPLICA:STEP`` makes that replica's
+noise overflow float16 in that step (both updates' losses become NaN there, on that worker only).
 """
 
 import json
@@ -22,13 +23,33 @@ def main():
     from sagan_tf import train
     from sagan_tf.distribute import make_strategy
 
+    if os.environ.get("SAGAN_TEST_POISON"):
+        poison_noise(*(int(x) for x in os.environ["SAGAN_TEST_POISON"].split(":")))
     cfg = config_lib.load("configs/fashion_mnist32.yaml", [*overrides, f"train.steps={steps}"])
     strategy = make_strategy("multiworker")
     model = train.run(cfg, Path(logdir), strategy, verbose=0)
     weights = {v.path: v.numpy() for v in model.generator.variables + model.discriminator.variables}
     weights["__step__"] = np.array(int(model.step.numpy()))
     weights["__replicas__"] = np.array(strategy.num_replicas_in_sync)
+    weights["__g_updates__"] = np.array(int(model.g_optimizer.iterations.numpy()))
+    weights["__d_updates__"] = np.array(int(model.d_optimizer.iterations.numpy()))
     np.savez(out, **weights)
+
+
+def poison_noise(replica: int, step: int) -> None:
+    import tensorflow as tf
+
+    from sagan_tf.gan import SAGAN
+
+    clean = SAGAN.noise
+
+    def noise(self, batch, phase, at=None):
+        z = clean(self, batch, phase, at)
+        here = tf.equal(tf.distribute.get_replica_context().replica_id_in_sync_group, replica)
+        hit = tf.logical_and(here, tf.equal(tf.cast(at, tf.int64), step))
+        return tf.where(hit, z * 1e30, z)
+
+    SAGAN.noise = noise
 
 
 if __name__ == "__main__":

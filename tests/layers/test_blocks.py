@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from sagan_tf.layers import DiscriminatorBlock, GeneratorBlock, power_iteration_frozen
+from sagan_tf.layers import DiscriminatorBlock, GeneratorBlock, frozen_state
 from sagan_tf.layers.blocks import downsample_avg, upsample_nearest
 
 RTOL = 1e-4
@@ -122,7 +122,7 @@ def _make_generator_block(seed, upsample=True, with_bn_stats=False):
 def test_generator_block_batch_statistics(upsample):
     block, x, labels = _make_generator_block(0, upsample)
     expected = _np_generator_block(block, x, labels, training=True, upsample=upsample)
-    with power_iteration_frozen():  # batch statistics, but sigma from the stored u
+    with frozen_state():  # batch statistics, but sigma from the stored u
         out = block(tf.constant(x, tf.float32), tf.constant(labels), training=True).numpy()
     side = 16 if upsample else 8
     assert out.shape == (4, side, side, 8)

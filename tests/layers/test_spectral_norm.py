@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from sagan_tf.layers import SpectralNormalization, power_iteration_frozen
+from sagan_tf.layers import SpectralNormalization, frozen_state
 
 RTOL = 1e-5  # float32 layer vs float64 reference, values of order 1
 ATOL = 1e-5
@@ -241,7 +241,7 @@ def test_u_advances_only_in_training(kind):
     out_inference = layer(tf_x, training=False).numpy()
     assert np.array_equal(layer.u.numpy(), u0)  # bitwise unchanged
 
-    with power_iteration_frozen():
+    with frozen_state():
         out_frozen = layer(tf_x, training=True).numpy()
         frozen_fn = tf.function(lambda t: layer(t, training=True))
         frozen_fn(tf_x)  # the flag is read when the function is traced
@@ -306,7 +306,7 @@ def test_u_identical_on_replicas_under_mirrored_strategy(mirrored):
     @tf.function
     def frozen_step(inputs):
         def fn(t):
-            with power_iteration_frozen():
+            with frozen_state():
                 return layer(t, training=True)
 
         return strategy.run(fn, args=(inputs,))
