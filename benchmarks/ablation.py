@@ -3,7 +3,7 @@
 Builds the same training step four times per precision, with and without each of the two
 optimisations of the step (G's upsampling folded into its convolution, ``layers.upsample_conv``;
 the fused batch-norm kernel of ``ConditionalBatchNormalization``), and times them interleaved in
-one process, round after round, so that the load of a shared machine hits every variant alike.
+one process, round after round, so that any load on the machine hits every variant alike.
 Prints JSON with the min and median seconds per step of each variant and the bf16 / fp32 ratios.
 """
 
@@ -23,10 +23,10 @@ def build_variant(cfg, name: str):
     import numpy as np
     import tensorflow as tf
 
-    from sagan_tf.builders import build_sagan
     from sagan_tf.layers import ConditionalBatchNormalization
     from sagan_tf.layers.blocks import unfolded_upsampling
-    from sagan_tf.loop import make_step_function
+    from sagan_tf.training.builders import build_sagan
+    from sagan_tf.training.loop import make_step_function
 
     model = build_sagan(cfg)
     if name in ("no_fused_bn", "neither"):

@@ -45,7 +45,7 @@ def matmul_peak_gflops(dtype: str = "float32", n: int = 4096, repeats: int = 5) 
 
     The reference for "efficiency": a model step cannot be expected to run faster than the
     machine's dense matrix-multiply rate, and measuring it in the same run cancels most of the
-    noise of a shared machine.
+    noise of other processes.
     """
     import time
 

@@ -34,8 +34,8 @@ def backends(generator, cfg, workdir: Path, variants: list[str], threads: int) -
     """{name: f(z, labels) that returns once the images exist on the host}."""
     import tensorflow as tf
 
-    from sagan_tf import tflite
-    from sagan_tf.serving import write_saved_model
+    from sagan_tf.serving import tflite
+    from sagan_tf.serving.signatures import write_saved_model
 
     z_dim = cfg.model.z_dim
     keras_fn = tf.function(
@@ -60,7 +60,7 @@ def backends(generator, cfg, workdir: Path, variants: list[str], threads: int) -
 def measure(generator, cfg, batch_sizes: list[int], variants: list[str], iters: int, warmup: int, threads: int) -> dict:
     import numpy as np
 
-    from sagan_tf.serving import label_count
+    from sagan_tf.serving.signatures import label_count
 
     rng = np.random.default_rng(0)
     results = {}
@@ -98,11 +98,11 @@ def main(argv=None) -> int:
     batch_sizes = [int(b) for b in args.batch_sizes.split(",") if b.strip()]
     variants = [v.strip() for v in args.tflite_variants.split(",") if v.strip()]
     if args.logdir:
-        from sagan_tf.run_dir import load_generator
+        from sagan_tf.training.run_dir import load_generator
 
         generator, cfg = load_generator(args.logdir)
     else:
-        from sagan_tf.builders import build_generator
+        from sagan_tf.training.builders import build_generator
 
         cfg = config_lib.load(args.config, args.set)
         generator = build_generator(cfg)

@@ -53,9 +53,9 @@ def run(cfg, steps: int, every: int, data_dir) -> dict:
     import keras
     import tensorflow as tf
 
-    from sagan_tf import data as data_lib
-    from sagan_tf import loop
-    from sagan_tf.builders import build_sagan
+    from sagan_tf.training import data as data_lib
+    from sagan_tf.training import loop
+    from sagan_tf.training.builders import build_sagan
 
     keras.utils.set_random_seed(cfg.train.seed)
     dataset = data_lib.make_dataset(cfg.data, cfg.train.batch_size, data_dir, seed=cfg.train.seed)

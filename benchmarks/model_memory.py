@@ -7,7 +7,7 @@ trained at batch 64. By default ``configs/imagenet128.yaml`` (the official archi
 attention) with ``model.ch=16`` (a quarter of the paper's width, so that a step takes seconds on a
 CPU; the attention maps do not depend on the width) and ``model.g_attention=[64]``,
 ``model.d_attention=[64]``. Each mode runs in its own process from the same seed: the real
-``SAGAN.train_step`` (one D and one G update, ``sagan_tf.loop.make_step_function``) on a synthetic
+``SAGAN.train_step`` (one D and one G update, ``sagan_tf.training.loop.make_step_function``) on a synthetic
 batch, one warm-up step (tracing), then ``--steps`` measured steps. Printed per mode (JSON):
 
 * ``peak_rss_mib``: the process's peak resident memory (``VmHWM``) over the measured steps, what a
@@ -51,8 +51,8 @@ def measure_mode(cfg, steps: int) -> dict:
 
     from benchmarks.common import reset_peak_rss, status_kib
     from benchmarks.train_step import synthetic_dataset
-    from sagan_tf.builders import build_sagan
-    from sagan_tf.loop import make_step_function
+    from sagan_tf.training.builders import build_sagan
+    from sagan_tf.training.loop import make_step_function
 
     keras.utils.set_random_seed(cfg.train.seed)
     strategy = tf.distribute.get_strategy()

@@ -2,7 +2,7 @@
 
 Traces ``--steps`` steps one by one with the TensorFlow profiler (after ``--warmup`` steps), reads
 the host plane of each trace (``*.xplane.pb``) and keeps, for every op, its shortest time over the
-traced steps. On a machine shared with other processes this "best of N per op" is a robust estimate
+traced steps. Under load from other processes this "best of N per op" is a robust estimate
 of what the step costs when it has the cores to itself: a kernel that was descheduled in one step
 runs undisturbed in another. Kernels run one at a time (``--inter-op 1``) so their times add up.
 
@@ -104,8 +104,8 @@ def main(argv=None) -> int:
     from benchmarks.flops import executed_ops, op_flops
     from benchmarks.train_step import synthetic_dataset
     from sagan_tf import config as config_lib
-    from sagan_tf.builders import build_sagan
-    from sagan_tf.loop import make_step_function
+    from sagan_tf.training.builders import build_sagan
+    from sagan_tf.training.loop import make_step_function
 
     if args.inter_op:
         tf.config.threading.set_inter_op_parallelism_threads(args.inter_op)

@@ -1,7 +1,7 @@
 """Training-step throughput: ``python -m benchmarks.train_step --config FILE --batch-size N``.
 
 Runs the real ``SAGAN.train_step`` (one D and one G update) through the trainer's step function
-(``sagan_tf.loop.make_step_function``) and prints one JSON document:
+(``sagan_tf.training.loop.make_step_function``) and prints one JSON document:
 
 * ``median_s_per_step`` over ``--steps`` steps after ``--warmup`` steps, and images per second;
 * FLOPs per step, 2 x the multiply-accumulates of every convolution and matrix product, forward and
@@ -13,16 +13,16 @@ Runs the real ``SAGAN.train_step`` (one D and one G update) through the trainer'
   and ``executed_gflop_per_s`` (what the hardware does);
 * ``matmul_peak_gflop_per_s``: a 4096^3 float32 matrix product measured in the same run (before and
   after the steps, the better one), and ``efficiency`` = achieved / peak (``hardware_efficiency``
-  with executed FLOPs), comparable between runs on a shared machine where absolute times are not;
-* ``cpu_s_per_step``: process CPU seconds per step (median); on a machine shared with other
-  processes, wall time above CPU time / cores means the step waited for a core;
+  with executed FLOPs), comparable between runs where absolute times are not;
+* ``cpu_s_per_step``: process CPU seconds per step (median); when other processes run, wall time
+  above CPU time / cores means the step waited for a core;
 * ``losses_finite`` and the last step's losses (mixed precision must not overflow);
-* with ``--data tfds``: the real input pipeline (``sagan_tf.data``: decode, resize, cache, shuffle,
+* with ``--data tfds``: the real input pipeline (``sagan_tf.training.data``: decode, resize, cache, shuffle,
   batch, prefetch) feeds the steps, and ``data_wait_fraction`` is the share of the step time
   spent waiting for the next batch; ``pipeline_images_per_s`` is the pipeline's rate on its own.
 
 ``--precision`` selects the dtype policy, ``--jit-compile`` XLA (falls back with a reason under
-several replicas, see ``sagan_tf.xla``), ``--intra-op``/``--inter-op`` TensorFlow's thread pools.
+several replicas, see ``sagan_tf.training.xla``), ``--intra-op``/``--inter-op`` TensorFlow's thread pools.
 """
 
 from __future__ import annotations
@@ -65,7 +65,7 @@ def nominal_flops(model, strategy, dataset) -> int:
     """FLOPs of the step with G's upsampling done the textbook way (upsample, then 3x3 conv)."""
     from benchmarks.flops import function_flops
     from sagan_tf.layers.blocks import unfolded_upsampling
-    from sagan_tf.loop import make_step_function
+    from sagan_tf.training.loop import make_step_function
 
     with unfolded_upsampling():
         iterator = iter(strategy.experimental_distribute_dataset(dataset))
@@ -87,10 +87,10 @@ def measure(cfg, strategy, steps: int, warmup: int, jit_compile: bool = False, d
 
     from benchmarks.common import load_average, matmul_peak_gflops
     from benchmarks.flops import function_flops
-    from sagan_tf import data as data_lib
-    from sagan_tf.builders import build_sagan
-    from sagan_tf.loop import make_step_function
-    from sagan_tf.xla import jit_unsupported_reason, maybe_jit
+    from sagan_tf.training import data as data_lib
+    from sagan_tf.training.builders import build_sagan
+    from sagan_tf.training.loop import make_step_function
+    from sagan_tf.training.xla import jit_unsupported_reason, maybe_jit
 
     batch = cfg.train.batch_size * cfg.train.d_steps
     with strategy.scope():
@@ -181,7 +181,7 @@ def main(argv=None) -> int:
 
     from benchmarks.common import print_report
     from sagan_tf import config as config_lib
-    from sagan_tf.distribute import make_strategy, split_cpu
+    from sagan_tf.training.distribute import make_strategy, split_cpu
 
     if args.intra_op:
         tf.config.threading.set_intra_op_parallelism_threads(args.intra_op)

@@ -1,7 +1,11 @@
 """Experiment configuration: typed dataclasses, YAML files in ``configs/``, ``--set`` overrides.
 
 Every key is validated: an unknown key or a value of the wrong type is a ``ConfigError`` naming
-the key (``model.chh``), never a silent default.
+the key (``model.chh``), never a silent default. Plain Python: loading and validating a config does
+not import TensorFlow (the architectures' tables are ``sagan_tf.architectures``).
+
+A config is named by a path or by the name of a built-in config (``fashion_mnist32``,
+``ablation/fashion_mnist32_residual``): ``resolve_path``.
 """
 
 from __future__ import annotations
@@ -16,8 +20,11 @@ from typing import Any
 
 import yaml
 
+from sagan_tf import architectures, files
 from sagan_tf.errors import ConfigError
-from sagan_tf.precision import PRECISIONS
+
+PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
+STRATEGIES = ("default", "mirrored", "multiworker", "tpu")
 
 
 @dataclass
@@ -47,7 +54,7 @@ class DataConfig:
 class ModelConfig:
     """Architecture (``model.*``); see ``sagan_tf.models``."""
 
-    arch: str = "resnet"  # resnet (official residual SAGAN, models.py) | dcgan (tutorial form, models_dcgan.py)
+    arch: str = "resnet"  # resnet (official residual SAGAN, models/resnet.py) | dcgan (tutorial form, models/dcgan.py)
     ch: int = 64
     z_dim: int = 128
     g_attention: list[int] = field(default_factory=lambda: [16])
@@ -71,9 +78,9 @@ class TrainConfig:
     beta1: float = 0.0
     beta2: float = 0.999  # official code's value (the paper's text says 0.9)
     seed: int = 0
-    precision: str = "float32"  # float32 | mixed_bfloat16 | mixed_float16 (see sagan_tf.precision)
+    precision: str = "float32"  # float32 | mixed_bfloat16 | mixed_float16 (see sagan_tf.training.precision)
     loss_scale: float = 32768.0  # mixed_float16: initial dynamic loss scale (halved on overflow)
-    jit_compile: bool = False  # XLA-compile the step on one device (sagan_tf.xla; slower on CPU)
+    jit_compile: bool = False  # XLA-compile the step on one device (sagan_tf.training.xla; slower on CPU)
     ema_decay: float = 0.999  # EMA of G's weights and state (BigGAN); 0 disables
     ema_start: int = 1000  # the EMA copies G until this step, then averages
 
@@ -131,7 +138,7 @@ _CHOICES = {
     "data.source": ("tfds", "folder"),
     "data.resize": ("bilinear", "area", "pad"),
     "data.resume": ("replay", "reshuffle"),
-    "model.arch": ("resnet", "dcgan"),
+    "model.arch": architectures.ARCHS,
     "model.attention_variant": ("pooled", "paper"),
     "train.precision": PRECISIONS,
     "model.attention_block": ("attention", "residual"),
@@ -213,9 +220,37 @@ def from_dict(raw: Any, base: Config | None = None) -> Config:
     return config
 
 
+def builtin_dir() -> Path:
+    """The built-in configs: ``sagan_tf/configs`` of an installed wheel, else the ``configs/``
+    directory of the checkout this module runs from (an editable install runs from the checkout)."""
+    here = Path(__file__).resolve().parent
+    installed, checkout = here / "configs", here.parent / "configs"
+    return installed if installed.is_dir() else checkout
+
+
+def builtin_names() -> list[str]:
+    root = builtin_dir()
+    return sorted(str(p.relative_to(root).with_suffix("")) for p in root.rglob("*.yaml"))
+
+
+def resolve_path(name: str | Path) -> Path:
+    """A config file: ``name`` itself when it exists, else the built-in config of that name
+    (``fashion_mnist32``, ``ablation/fashion_mnist32_residual``, with or without ``configs/`` and
+    ``.yaml``)."""
+    path = Path(name)
+    if path.is_file():
+        return path
+    stem = path.as_posix().removeprefix("configs/").removesuffix(".yaml")
+    builtin = builtin_dir() / f"{stem}.yaml"
+    if builtin.is_file():
+        return builtin
+    raise ConfigError(f"config file not found: {name} (built-in configs: {', '.join(builtin_names())})")
+
+
 def load(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> Config:
-    """Reads a YAML config and applies ``key=value`` overrides (values parsed as YAML)."""
-    path = Path(path)
+    """Reads a YAML config (a path or a built-in name, ``resolve_path``) and applies ``key=value``
+    overrides (values parsed as YAML)."""
+    path = resolve_path(path)
     try:
         raw = yaml.safe_load(path.read_text())
     except FileNotFoundError:
@@ -243,8 +278,6 @@ def apply_overrides(config: Config, overrides: list[str] | tuple[str, ...]) -> C
 
 def validate(config: Config) -> None:
     """Cross-field checks that a single key's type cannot express."""
-    from sagan_tf import models, models_dcgan
-
     d, m, t, log = config.data, config.model, config.train, config.log
     positive = {
         "data.resolution": d.resolution,
@@ -272,8 +305,7 @@ def validate(config: Config) -> None:
         raise ConfigError(f"config key 'data.num_classes' must be >= 0, got {d.num_classes}")
     if d.channels not in (1, 3):
         raise ConfigError(f"config key 'data.channels' must be 1 or 3, got {d.channels}")
-    family = models_dcgan if m.arch == "dcgan" else models
-    resolutions = models_dcgan.RESOLUTIONS if m.arch == "dcgan" else tuple(sorted(models.ARCH_TABLES))
+    resolutions = architectures.RESOLUTIONS[m.arch]
     if d.resolution not in resolutions:
         raise ConfigError(
             f"config key 'data.resolution' must be one of {list(resolutions)} for model.arch {m.arch}, got {d.resolution}"
@@ -294,8 +326,8 @@ def validate(config: Config) -> None:
         if not 0.0 <= value < 1.0:
             raise ConfigError(f"config key {key!r} must be in [0, 1), got {value}")
     for key, wanted, available in (
-        ("model.g_attention", m.g_attention, family.generator_resolutions(d.resolution)),
-        ("model.d_attention", m.d_attention, family.discriminator_resolutions(d.resolution)),
+        ("model.g_attention", m.g_attention, architectures.generator_resolutions(m.arch, d.resolution)),
+        ("model.d_attention", m.d_attention, architectures.discriminator_resolutions(m.arch, d.resolution)),
     ):
         for r in wanted:
             if r not in available:
@@ -315,8 +347,5 @@ def validate(config: Config) -> None:
 
 
 def save(config: Config, path: str | Path) -> None:
-    """Writes the config as YAML atomically (temp file + rename)."""
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(yaml.safe_dump(config.to_dict(), sort_keys=False))
-    tmp.replace(path)
+    """Writes the config as YAML atomically (``files.write_text``)."""
+    files.write_text(path, yaml.safe_dump(config.to_dict(), sort_keys=False))

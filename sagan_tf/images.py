@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
+
+from sagan_tf.files import atomic_path
 
 
 def make_grid(images: np.ndarray, cols: int, pad: int = 2, pad_value: int = 0) -> np.ndarray:
@@ -22,7 +23,7 @@ def make_grid(images: np.ndarray, cols: int, pad: int = 2, pad_value: int = 0) -
 
 
 def write_png(path: str | Path, image: np.ndarray) -> None:
-    """Writes an (H, W, 1|3) uint8 image as PNG, atomically (temp file + rename)."""
+    """Writes an (H, W, 1|3) uint8 image as PNG, atomically (``files.atomic_path``)."""
     from PIL import Image
 
     path = Path(path)
@@ -30,6 +31,5 @@ def write_png(path: str | Path, image: np.ndarray) -> None:
     pil = Image.fromarray(image[..., 0] if image.shape[-1] == 1 else image)
     if path.parent and not path.parent.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    pil.save(tmp, format="PNG")
-    tmp.replace(path)
+    with atomic_path(path) as tmp:
+        pil.save(tmp, format="PNG")

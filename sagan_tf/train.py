@@ -1,4 +1,4 @@
-"""Train a SAGAN: ``python -m sagan_tf.train --config FILE --strategy NAME --logdir DIR``.
+"""Train a SAGAN: sagan-train --config fashion_mnist32 --logdir runs/fmnist [--strategy mirrored].
 
 Running the same command again resumes from the latest checkpoint in ``DIR/checkpoints``; a
 checkpoint written with a different model config is an error, not a silent re-initialisation.
@@ -13,27 +13,32 @@ import os
 import sys
 from pathlib import Path
 
+from sagan_tf.cli import parser
+from sagan_tf.config import PRECISIONS, STRATEGIES
 from sagan_tf.errors import CheckpointError, DataError, SaganError, exits_cleanly
-from sagan_tf.run_dir import CHECKPOINT_DIR, CONFIG_FILE, SUMMARY_DIR
+from sagan_tf.training.run_dir import CHECKPOINT_DIR, CONFIG_FILE, SUMMARY_DIR
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    from sagan_tf.distribute import STRATEGIES
-
-    p = argparse.ArgumentParser(prog="python -m sagan_tf.train", description=__doc__.splitlines()[0])
-    p.add_argument("--config", help="YAML config (default: DIR/config.yaml of a run being resumed)")
-    p.add_argument("--logdir", required=True, help="run directory: checkpoints, TensorBoard events, config")
-    p.add_argument("--strategy", default="default", help=f"one of {', '.join(STRATEGIES)}")
-    p.add_argument("--tpu", help="TPU name or address for --strategy tpu")
+    p = parser("train", __doc__)
+    p.add_argument(
+        "--config", help="YAML config: a path or a built-in name such as fashion_mnist32 (default: the config.yaml of the run being resumed)"
+    )
+    p.add_argument("--logdir", required=True, help="run directory: config.yaml, checkpoints/, TensorBoard events")
+    p.add_argument(
+        "--strategy", choices=STRATEGIES, default="default",
+        help="default: one device; mirrored: all local GPUs (else the CPU); multiworker: reads TF_CONFIG; tpu: with --tpu",
+    )
+    p.add_argument("--tpu", help="TPU name, grpc:// address or 'local', for --strategy tpu")
     p.add_argument("--steps", type=int, help="train until this many steps in total (train.steps)")
     p.add_argument("--batch-size", type=int, help="global batch size over all replicas (train.batch_size)")
-    p.add_argument("--data-dir", help="TFDS data directory (default: $TFDS_DATA_DIR or ~/tensorflow_datasets)")
+    p.add_argument("--data-dir", help="TFDS data directory (default: $TFDS_DATA_DIR, else ~/tensorflow_datasets)")
     p.add_argument("--seed", type=int, help="seed of initialisation, noise and shuffling (train.seed)")
-    p.add_argument("--precision", help="float32, mixed_bfloat16 or mixed_float16 (train.precision)")
-    p.add_argument("--set", nargs="+", action="extend", default=[], metavar="KEY=VALUE", help="config overrides")
-    p.add_argument("--deterministic", action="store_true", help="deterministic ops: same seed, same weights")
-    p.add_argument("--virtual-cpus", type=int, default=0, help="split the CPU into N logical devices (testing)")
-    p.add_argument("--verbose", type=int, default=1, help="0: quiet, 1: progress bar")
+    p.add_argument("--precision", choices=PRECISIONS, help="dtype policy (train.precision)")
+    p.add_argument("--set", nargs="+", action="extend", default=[], metavar="KEY=VALUE", help="config overrides, e.g. model.ch=32")
+    p.add_argument("--deterministic", action="store_true", help="deterministic ops: the same seed gives the same weights")
+    p.add_argument("--virtual-cpus", type=int, default=0, help="split the CPU into N logical devices (to try mirrored without GPUs)")
+    p.add_argument("--verbose", type=int, choices=(0, 1), default=1, help="0: quiet, 1: progress bar")
     return p.parse_args(argv)
 
 
@@ -77,7 +82,7 @@ def describe_data_failure(cfg, error) -> str:
     lines = [line for line in lines if line and not line.startswith(("[[", "Graph execution error", "Detected at node"))]
     message = lines[-1] if lines else type(error).__name__
     if cfg.data.source == "folder" and "label" not in message:
-        from sagan_tf.image_folder import find_undecodable
+        from sagan_tf.training.image_folder import find_undecodable
 
         bad = find_undecodable(cfg.data)
         if bad:
@@ -111,7 +116,7 @@ def prepare_logdir(logdir: Path, cfg, chief: bool) -> None:
 @exits_cleanly
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    from sagan_tf import distribute
+    from sagan_tf.training import distribute
 
     if args.virtual_cpus > 1:
         distribute.split_cpu(args.virtual_cpus)
@@ -136,10 +141,10 @@ def run(cfg, logdir: Path, strategy, data_dir: str | None = None, verbose: int =
     import keras
     import tensorflow as tf
 
-    from sagan_tf import callbacks, data, distribute, loop
-    from sagan_tf.builders import build_sagan
-    from sagan_tf.checkpointing import Checkpointer
-    from sagan_tf.eval_callbacks import evaluation_callbacks
+    from sagan_tf.evaluation.callbacks import evaluation_callbacks
+    from sagan_tf.training import callbacks, data, distribute, loop, samples
+    from sagan_tf.training.builders import build_sagan
+    from sagan_tf.training.checkpointing import Checkpointer
 
     chief = distribute.is_chief(strategy)
     if chief:
@@ -169,7 +174,7 @@ def run(cfg, logdir: Path, strategy, data_dir: str | None = None, verbose: int =
     cbs: list[keras.callbacks.Callback] = [callbacks.PeriodicCheckpoint(checkpointer, log.checkpoint_every)]
     if chief:
         writer = tf.summary.create_file_writer(str(logdir / SUMMARY_DIR))
-        z, labels, cols = callbacks.fixed_sample_inputs(cfg.model.z_dim, cfg.data.num_classes, log.samples_per_class)
+        z, labels, cols = samples.fixed_sample_inputs(cfg.model.z_dim, cfg.data.num_classes, log.samples_per_class)
         cbs = [
             callbacks.ScalarSummaries(writer, log.scalars_every),
             callbacks.SampleGrid(writer, log.samples_every, lambda: model.sampling_generator, z, labels, cols),

@@ -53,8 +53,8 @@ def randomize(generator, seed: int) -> None:
 
 def make_run(logdir: Path, overrides=(), seed: int = 0, config: str = "fashion_mnist32.yaml") -> Run:
     from sagan_tf import config as config_lib
-    from sagan_tf.builders import build_generator
-    from sagan_tf.checkpointing import generator_checkpoint
+    from sagan_tf.training.builders import build_generator
+    from sagan_tf.training.checkpointing import generator_checkpoint
 
     cfg = config_lib.load(REPO / "configs" / config, [*TINY, *overrides])
     generator = build_generator(cfg)
@@ -73,7 +73,7 @@ def shared_export(
     tmp_path_factory, name: str = "conditional", overrides=(), formats=("saved_model", "tflite", "tflite_dynamic_range")
 ) -> Export:
     """One export per ``name`` for the whole test session (conversion takes ~15 s)."""
-    from sagan_tf.export import export_run
+    from sagan_tf.serving.export import export_run
 
     with _lock:
         if name not in _exports:

@@ -19,7 +19,7 @@ from benchmarks.flops import function_flops, graph_flops, tf_profiler_flops
 from sagan_tf.layers import GeneratorBlock
 from sagan_tf.layers.blocks import _upsample_nearest_xla, unfolded_upsampling, upsample_nearest
 from sagan_tf.models import Discriminator, Generator
-from sagan_tf.xla import maybe_jit
+from sagan_tf.training.xla import maybe_jit
 from tests.conftest import REPO
 
 
@@ -144,8 +144,8 @@ def test_xla_upsampling_gradient_equals_the_native_one():
 
 @pytest.mark.slow
 def test_xla_compiled_step_equals_the_graph_step():
-    from sagan_tf.builders import build_sagan
-    from sagan_tf.loop import make_step_function
+    from sagan_tf.training.builders import build_sagan
+    from sagan_tf.training.loop import make_step_function
     from tests.test_precision import batches, copy_networks, tiny_config
 
     keras.utils.set_random_seed(0)

@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from sagan_tf.builders import build_sagan
-from sagan_tf.checkpointing import Checkpointer, read_variables, training_checkpoint
 from sagan_tf.errors import CheckpointError, DivergenceError
+from sagan_tf.training.builders import build_sagan
+from sagan_tf.training.checkpointing import Checkpointer, read_variables, training_checkpoint
 from tests.conftest import REPO
 from tests.test_gan import fake_batch, tiny_config
 
@@ -120,9 +120,9 @@ def test_diverged_weights_are_never_written(tmp_path):
 
 WRITER = """
 import sys, keras, numpy as np, tensorflow as tf
-from sagan_tf.builders import build_sagan
+from sagan_tf.training.builders import build_sagan
 from tests.test_gan import tiny_config
-from sagan_tf.checkpointing import Checkpointer
+from sagan_tf.training.checkpointing import Checkpointer
 cfg = tiny_config()
 cfg.model.ch = 48  # ~15 MB of variables: each save takes long enough to be cut in the middle
 model = build_sagan(cfg)

@@ -24,8 +24,8 @@ import tensorflow as tf
 from PIL import Image
 from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
 
-from sagan_tf.data import to_uint8
 from sagan_tf.images import make_grid
+from sagan_tf.training.data import to_uint8
 from tests.conftest import REPO
 from tests.export_fixtures import shared_export
 

@@ -6,10 +6,10 @@ import pytest
 import tensorflow as tf
 
 from sagan_tf import config as config_lib
-from sagan_tf.builders import build_generator, build_sagan
 from sagan_tf.errors import ConfigError
 from sagan_tf.layers import frozen_state
-from sagan_tf.models_dcgan import DCGANGenerator
+from sagan_tf.models.dcgan import DCGANGenerator
+from sagan_tf.training.builders import build_generator, build_sagan
 from tests.conftest import REPO
 from tests.test_gan import copy_weights, fake_batch
 from tests.test_train_cli import read_events, run_cli

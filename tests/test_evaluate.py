@@ -9,7 +9,7 @@ import tensorflow as tf
 import tensorflow_datasets as tfds
 
 from sagan_tf.evaluate import main
-from sagan_tf.run_dir import load_generator
+from sagan_tf.training.run_dir import load_generator
 from tests.eval_fixtures import TINY_RUN_STEPS, feature_model, run_main, tiny_run  # noqa: F401
 from tests.test_train_cli import read_events
 

@@ -17,8 +17,9 @@ import scipy.special
 import scipy.stats
 import tensorflow as tf
 
-from sagan_tf import export as export_lib
-from sagan_tf.data import to_uint8
+from sagan_tf import export as export_cli
+from sagan_tf.serving import export as export_lib
+from sagan_tf.training.data import to_uint8
 from tests.conftest import REPO
 from tests.export_fixtures import fixed_inputs, make_run, shared_export
 
@@ -285,7 +286,7 @@ def unconditional(tmp_path_factory):
 
 
 def test_unconditional_run_exports_and_accepts_only_label_zero(unconditional):
-    from sagan_tf.tflite import TFLiteGenerator
+    from sagan_tf.serving.tflite import TFLiteGenerator
 
     loaded = tf.saved_model.load(str(unconditional.version_dir))
     z, labels = fixed_inputs(128, [0, 0, 0])
@@ -318,7 +319,7 @@ def test_cli_exports_next_to_existing_versions(exported, tmp_path):
 
 def run_main(args, capsys):
     with pytest.raises(SystemExit) as exit_info:
-        export_lib.main(args)
+        export_cli.main(args)
     errors = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error:")]
     return exit_info.value.code, errors
 
@@ -348,7 +349,7 @@ def test_user_errors_are_one_line_and_touch_nothing(tmp_path, capsys):
 
 
 def test_a_failure_midway_leaves_no_version_directory(tmp_path, monkeypatch):
-    from sagan_tf import serving
+    from sagan_tf.serving import signatures as serving
 
     run = make_run(tmp_path / "run")
 
@@ -374,8 +375,8 @@ def test_export_refuses_a_model_that_does_not_match_keras(exported):
 
 def test_the_ema_generator_is_exported_when_the_run_has_one(tmp_path):
     """A checkpoint holding G and its EMA shadow exports the EMA; the manifest says so."""
-    from sagan_tf.builders import build_generator
-    from sagan_tf.checkpointing import variables_by_path
+    from sagan_tf.training.builders import build_generator
+    from sagan_tf.training.checkpointing import variables_by_path
     from tests.export_fixtures import randomize
 
     run = make_run(tmp_path / "run", seed=3)

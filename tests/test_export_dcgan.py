@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from sagan_tf.data import to_uint8
-from sagan_tf.export import export_run
-from sagan_tf.tflite import TFLiteGenerator
+from sagan_tf.serving.export import export_run
+from sagan_tf.serving.tflite import TFLiteGenerator
+from sagan_tf.training.data import to_uint8
 from tests.export_fixtures import fixed_inputs, make_run
 
 

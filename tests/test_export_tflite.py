@@ -17,8 +17,8 @@ import pytest
 import tensorflow as tf
 from ai_edge_litert.interpreter import Interpreter
 
-from sagan_tf.data import to_uint8
-from sagan_tf.tflite import TFLiteGenerator
+from sagan_tf.serving.tflite import TFLiteGenerator
+from sagan_tf.training.data import to_uint8
 from tests.export_fixtures import fixed_inputs, shared_export
 
 MAX_ERROR = {"float32": 1e-5, "float16": 2e-2, "dynamic_range": 0.25}

@@ -12,7 +12,7 @@ import pytest
 import tensorflow as tf
 from PIL import Image
 
-from sagan_tf.checkpointing import read_variables
+from sagan_tf.training.checkpointing import read_variables
 from tests.conftest import REPO
 from tests.test_train_cli import TINY, read_events, run_cli
 
@@ -147,7 +147,8 @@ def test_an_image_with_a_damaged_body_is_named(tmp_path, image_folder):
 
 
 def test_labels_outside_the_class_range_stop_training_with_one_line(tmp_path, monkeypatch, capsys):
-    from sagan_tf import data, train
+    from sagan_tf import train
+    from sagan_tf.training import data
 
     def source_with_a_bad_label(cfg, data_dir=None, seed=0):
         images = np.zeros((8, 28, 28, 1), np.uint8)

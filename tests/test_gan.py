@@ -5,10 +5,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from sagan_tf.builders import build_sagan
 from sagan_tf.config import Config
-from sagan_tf.gan import hinge_d_loss, hinge_g_loss
 from sagan_tf.layers import SpectralNormalization, frozen_state
+from sagan_tf.training.builders import build_sagan
+from sagan_tf.training.gan import hinge_d_loss, hinge_g_loss
 
 
 def tiny_config(**train) -> Config:
@@ -91,7 +91,7 @@ def test_two_replicas_equal_one_device_with_the_same_global_batch(mirrored):
     copy_weights(single.generator, multi.generator)
     copy_weights(single.discriminator, multi.discriminator)
 
-    from sagan_tf.loop import make_step_function
+    from sagan_tf.training.loop import make_step_function
 
     logs1 = make_step_function(single, one)(iter(one.experimental_distribute_dataset(ds)))
     logs2 = make_step_function(multi, mirrored)(iter(mirrored.experimental_distribute_dataset(ds)))

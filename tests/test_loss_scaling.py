@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from sagan_tf.builders import build_sagan
-from sagan_tf.divergence import divergence
-from sagan_tf.gan import SAGAN
-from sagan_tf.loop import make_step_function
-from sagan_tf.loss_scaling import ReplicaSafeLossScaleOptimizer, replica_safe
+from sagan_tf.training.builders import build_sagan
+from sagan_tf.training.divergence import divergence
+from sagan_tf.training.gan import SAGAN
+from sagan_tf.training.loop import make_step_function
+from sagan_tf.training.loss_scaling import ReplicaSafeLossScaleOptimizer, replica_safe
 from tests.test_precision import batches, tiny_config
 
 SCALE = 2.0**8  # small enough that this model's clean float16 gradients stay finite

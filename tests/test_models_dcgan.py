@@ -5,19 +5,20 @@ PyTorch tutorial's convolution definitions (k=4, s=2, p=1). Float32 vs float64 t
 images (tanh, order 1) at atol=1e-4; logits at 1e-5 relative to their magnitude + 1e-5.
 """
 
+import functools
+
 import keras
 import numpy as np
 import pytest
 
+from sagan_tf import architectures
 from sagan_tf.layers import SelfAttention
-from sagan_tf.models_dcgan import (
-    DCGANDiscriminator,
-    DCGANGenerator,
-    discriminator_resolutions,
-    generator_resolutions,
-)
+from sagan_tf.models import DCGANDiscriminator, DCGANGenerator
 from tests import dcgan_numpy
 from tests.test_models import _randomize_discriminator  # attention gammas, embedding, output bias
+
+generator_resolutions = functools.partial(architectures.generator_resolutions, "dcgan")
+discriminator_resolutions = functools.partial(architectures.discriminator_resolutions, "dcgan")
 
 Z_DIM = 8
 NUM_CLASSES = 5
@@ -94,7 +95,7 @@ def test_shapes_per_resolution(resolution, num_classes):
     sizes = generator_resolutions(resolution)
     assert [b.filters for b in g.blocks] == [CH * 2 ** (len(sizes) - 1 - i) for i in range(len(sizes))]
     assert [b.filters for b in d.blocks] == [CH * 2**i for i in range(len(sizes))]
-    assert d.features == sizes[0] ** 2 * CH * 2 ** (len(sizes) - 1)
+    assert d.feature_size == sizes[0] ** 2 * CH * 2 ** (len(sizes) - 1)
 
 
 # ----------------------------------------------------------------------------- attention placement

@@ -7,7 +7,7 @@ import sys
 
 import numpy as np
 
-from sagan_tf.checkpointing import read_variables
+from sagan_tf.training.checkpointing import read_variables
 from tests.conftest import REPO
 from tests.test_train_cli import TINY
 

@@ -5,11 +5,11 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from sagan_tf import checkpointing
-from sagan_tf.builders import build_sagan
 from sagan_tf.config import Config
-from sagan_tf.loop import make_step_function
-from sagan_tf.precision import PRECISIONS, policy_scope, wrap_optimizer
+from sagan_tf.training import checkpointing
+from sagan_tf.training.builders import build_sagan
+from sagan_tf.training.loop import make_step_function
+from sagan_tf.training.precision import PRECISIONS, policy_scope, wrap_optimizer
 
 STEPS = 8
 COMPUTE = {"float32": "float32", "mixed_bfloat16": "bfloat16", "mixed_float16": "float16"}

@@ -3,6 +3,7 @@
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -125,7 +126,8 @@ def test_resume_with_a_different_model_is_an_error(trained_run, tfds_dir):
     [
         (["--set", "model.chh=3"], "unknown config key 'model.chh'"),
         (["--set", "train.batch_size=abc"], "config key 'train.batch_size' must be int"),
-        (["--strategy", "nccl"], "unknown strategy 'nccl'"),
+        (["--strategy", "nccl"], "argument --strategy: invalid choice: 'nccl'"),
+        (["--precision", "float8"], "argument --precision: invalid choice: 'float8'"),
         (["--strategy", "mirrored", "--virtual-cpus", "2", "--batch-size", "15"], "not divisible by the 2 replicas"),
         (["--strategy", "multiworker"], "needs the TF_CONFIG environment variable"),
         (["--strategy", "multiworker", "TF_CONFIG={\"cluster\": {}}"], "TF_CONFIG must be JSON like"),
@@ -144,3 +146,18 @@ def test_user_errors_exit_with_one_line(tmp_path, args, message, monkeypatch):
     lines = [line for line in result.stderr.splitlines() if line.startswith("error:")]
     assert len(lines) == 1 and message in lines[0], result.stderr[-2000:]
     assert "Traceback" not in result.stderr
+
+
+def test_an_unprepared_dataset_without_network_fails_in_seconds_with_one_line(tmp_path):
+    """No network here: TFDS's download fails at once, its retries are bounded, and the one line
+    says where the data should be; nothing is written."""
+    empty = tmp_path / "tfds"
+    empty.mkdir()
+    start = time.perf_counter()
+    result = run_cli("sagan_tf.train", "--config", "fashion_mnist32", "--logdir", str(tmp_path / "run"), tfds_dir=str(empty))
+    elapsed = time.perf_counter() - start
+    assert result.returncode == 2, result.stderr[-2000:]
+    lines = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(lines) == 1 and "TFDS_DATA_DIR" in lines[0] and "--data-dir" in lines[0], result.stderr[-2000:]
+    assert "Traceback" not in result.stderr and elapsed < 30
+    assert not (tmp_path / "run").exists()

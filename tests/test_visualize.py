@@ -6,7 +6,8 @@ import pytest
 import tensorflow as tf
 from PIL import Image
 
-from sagan_tf.attention_maps import (
+from sagan_tf.evaluation.attention import attention_picture
+from sagan_tf.evaluation.attention_maps import (
     default_query_points,
     key_map_to_image,
     overlay,
@@ -15,7 +16,7 @@ from sagan_tf.attention_maps import (
     render,
 )
 from sagan_tf.models import Generator
-from sagan_tf.visualize import attention_picture, main
+from sagan_tf.visualize import main
 from tests.eval_fixtures import TINY_RUN_STEPS, feature_model, run_main, tiny_run  # noqa: F401
 from tests.test_train_cli import read_events
 

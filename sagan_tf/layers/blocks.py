@@ -14,20 +14,17 @@ RESIZE_NEAREST_NEIGHBOR with a dynamic batch, unlike ``keras.layers.UpSampling2D
 Speed, same values: G computes ``SNConv3x3(up2(h))`` as one stride-2 transposed convolution of h
 with the folded kernel (``layers.upsample_conv``: 4 instead of 9 multiply-adds per output) and the
 shortcut as ``up2(SNConv1x1(x))`` (a 1x1 convolution commutes with nearest upsampling: 4x fewer).
-``unfolded_upsampling()`` restores the textbook order (FLOP counting, tests).
+``layers.trace_flags.unfolded_upsampling()`` restores the textbook order (FLOP counting, tests).
 """
 
 from __future__ import annotations
-
-import contextlib
 
 import keras
 import tensorflow as tf
 
 from sagan_tf.layers.cond_bn import ConditionalBatchNormalization
 from sagan_tf.layers.spectral_norm import SpectralNormalization
-from sagan_tf.trace_flags import TraceFlag
-from sagan_tf.xla import tracing_for_xla
+from sagan_tf.layers.trace_flags import unfolded_upsampling, xla_compatible_ops
 
 
 def sn_conv(filters: int, kernel_size: int, name: str, use_bias: bool = True) -> SpectralNormalization:
@@ -42,22 +39,9 @@ def sn_dense(units: int, name: str, use_bias: bool = True) -> SpectralNormalizat
 
 def upsample_nearest(x: tf.Tensor) -> tf.Tensor:
     """2x nearest-neighbour upsampling of (B, H, W, C) with static H, W."""
-    if tracing_for_xla():
+    if xla_compatible_ops.active:
         return _upsample_nearest_xla(x)
     return tf.image.resize(x, [2 * x.shape[1], 2 * x.shape[2]], method="nearest")
-
-
-_unfolded_upsampling = TraceFlag(per_thread=False)
-
-
-@contextlib.contextmanager
-def unfolded_upsampling():
-    """While tracing inside this context, G blocks upsample and then convolve (the textbook order,
-    9 multiply-adds per output of conv1) instead of the equivalent transposed convolution. Used to
-    count the architecture's nominal FLOPs and to test that both orders agree. Process-wide (not
-    per thread), so that replica threads of ``MirroredStrategy`` see it too."""
-    with _unfolded_upsampling.scope():
-        yield
 
 
 @tf.custom_gradient
@@ -117,7 +101,7 @@ class GeneratorBlock(keras.layers.Layer):
         h = tf.nn.relu(self.bn1(x, labels, training=training))
         # conv1(up(h)) as one transposed convolution of h (layers.upsample_conv), and
         # shortcut(up(x)) = up(shortcut(x)) for the 1x1 convolution: same values, fewer FLOPs.
-        fold = self.upsample and not _unfolded_upsampling.active
+        fold = self.upsample and not unfolded_upsampling.active
         h = self.conv1(h, training=training, upsample=True) if fold else self.conv1(self._up(h), training=training)
         h = tf.nn.relu(self.bn2(h, labels, training=training))
         h = self.conv2(h, training=training)

@@ -18,7 +18,7 @@ and in inference, the Keras ``BatchNormalization`` sublayer (which holds the mov
 does the work.
 
 Moving statistics: a training call updates them (``moving = momentum * moving + (1 - momentum) *
-batch``) unless it runs inside ``layers.frozen_state()``, which normalizes with the batch statistics
+batch``) unless it runs inside ``layers.trace_flags.frozen_state()``, which normalizes with the batch statistics
 and leaves the moving ones untouched (the GAN step advances them once per step, in G's update).
 """
 
@@ -27,7 +27,7 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-from sagan_tf.layers.frozen_state import frozen_state
+from sagan_tf.layers.trace_flags import frozen_state
 
 
 @keras.saving.register_keras_serializable(package="sagan_tf")

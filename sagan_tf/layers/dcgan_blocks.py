@@ -1,4 +1,4 @@
-"""Blocks of the DCGAN-style SAGAN (the tutorial form of SAGAN, ``sagan_tf.models_dcgan``).
+"""Blocks of the DCGAN-style SAGAN (the tutorial form of SAGAN, ``sagan_tf.models.dcgan``).
 
 They follow the widely used PyTorch tutorial implementation of SAGAN (heykeetae/Self-Attention-GAN,
 ``sagan_models.py``), itself a DCGAN (Radford et al. 2016) with spectral norm on every layer:

@@ -9,7 +9,7 @@ iteration per training step (Miyato et al., Algorithm 1):
 with ``W`` the kernel reshaped to (fan_in, out). ``u`` and ``v`` are held constant for the gradient
 (``stop_gradient``), so the gradient flows through ``sigma`` as in Miyato et al. eq. 12; ``u`` is a
 non-trainable variable, identical on every replica (aggregation ``ONLY_FIRST_REPLICA``), advanced
-only when ``training=True`` and no freeze is active (``layers.frozen_state``).
+only when ``training=True`` and no freeze is active (``layers.trace_flags.frozen_state``).
 
 Unlike ``keras.layers.SpectralNormalization`` (which assigns ``W / sigma`` into the kernel in place,
 with no gradient through sigma) and the end-of-life ``tensorflow_addons`` wrapper, the kernel
@@ -21,7 +21,7 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-from sagan_tf.layers.frozen_state import frozen_state
+from sagan_tf.layers.trace_flags import frozen_state
 from sagan_tf.layers.upsample_conv import fold_nearest_upsample, upsample_conv3x3
 
 

@@ -1,1 +1,1 @@
-"""Command-line helpers that are not part of training itself."""
+"""Command-line tools beside training: the domain feature model of the metrics."""

@@ -1,24 +1,24 @@
-"""Train a domain classifier to use as a feature model for FID / IS on datasets Inception fits poorly.
+"""Train a domain classifier as the feature model of FID / IS where Inception fits poorly (sagan-train-feature-model).
 
-``python -m sagan_tf.tools.train_feature_model --config configs/fashion_mnist32.yaml --out fmnist.keras``
+``sagan-train-feature-model --config fashion_mnist32 --out fmnist.keras``
 
 The classifier sees the images exactly as the GAN does (the config's ``data`` section: TFDS name or
 folder, resolution, channels, padding; values in [-1, 1]). Its penultimate layer, named
 ``features`` (128-d), gives the features for a domain FID, its output the logits for a domain IS
-(``python -m sagan_tf.evaluate --feature-model fmnist.keras``). It is a small VGG-style CNN: on
+(``sagan-evaluate --feature-model fmnist.keras``). It is a small VGG-style CNN: on
 Fashion-MNIST it reaches about 91% test accuracy after 3 epochs on a CPU.
 """
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import json
-import os
 import sys
 from pathlib import Path
 
+from sagan_tf.cli import parser, positive
 from sagan_tf.errors import SaganError, exits_cleanly
+from sagan_tf.files import atomic_path
 
 
 def build_classifier(resolution: int, channels: int, num_classes: int, width: int = 32, features: int = 128):
@@ -52,17 +52,17 @@ def accuracy(model, dataset) -> float:
     return correct / max(total, 1)
 
 
-def parse_args(argv):
-    p = argparse.ArgumentParser(prog="python -m sagan_tf.tools.train_feature_model", description=__doc__.splitlines()[0])
-    p.add_argument("--config", required=True, help="a training config; its data section defines the images")
+def parse_args(argv=None):
+    p = parser("train-feature-model", __doc__)
+    p.add_argument("--config", required=True, help="a training config (path or built-in name); its data section defines the images")
     p.add_argument("--out", required=True, help="Keras model file to write (.keras)")
     p.add_argument("--data-dir", help="TFDS data directory (default: $TFDS_DATA_DIR)")
-    p.add_argument("--epochs", type=int, default=3)
+    p.add_argument("--epochs", type=int, default=3, help="passes over the training split")
     p.add_argument("--steps-per-epoch", type=int, help="limit each epoch (quick runs)")
-    p.add_argument("--batch-size", type=int, default=128)
+    p.add_argument("--batch-size", type=int, default=128, help="images per training step")
     p.add_argument("--eval-split", default="test", help="split for the reported accuracy ('' to skip)")
     p.add_argument("--eval-images", type=int, default=0, help="evaluate on this many images (0: all)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="seed of initialisation and shuffling")
     p.add_argument("--set", nargs="+", action="extend", default=[], metavar="KEY=VALUE", help="config overrides")
     return p.parse_args(argv)
 
@@ -73,14 +73,12 @@ def main(argv: list[str] | None = None) -> int:
     if not args.out.endswith(".keras"):
         raise SaganError(f"--out must end with .keras, got {args.out}")
     for flag in ("epochs", "batch_size", "steps_per_epoch"):
-        value = getattr(args, flag)
-        if value is not None and value <= 0:
-            raise SaganError(f"--{flag.replace('_', '-')} must be positive, got {value}")
+        positive(f"--{flag.replace('_', '-')}", getattr(args, flag))
     import keras
 
     from sagan_tf import config as config_lib
-    from sagan_tf.data import make_dataset
-    from sagan_tf.metrics.statistics import real_images
+    from sagan_tf.evaluation.metrics.statistics import real_images
+    from sagan_tf.training.data import make_dataset
 
     cfg = config_lib.load(args.config, args.set)
     if cfg.data.num_classes < 2:
@@ -108,9 +106,9 @@ def main(argv: list[str] | None = None) -> int:
         result[f"{args.eval_split}_accuracy"] = round(accuracy(model, test), 4)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.stem}.{os.getpid()}.tmp.keras")
-    model.save(tmp)
-    tmp.replace(out)
+
+    with atomic_path(out, suffix=".keras") as tmp:
+        model.save(tmp)
     print(json.dumps(result))
     return 0
 

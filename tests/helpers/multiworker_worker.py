@@ -21,7 +21,7 @@ def main():
 
     from sagan_tf import config as config_lib
     from sagan_tf import train
-    from sagan_tf.distribute import make_strategy
+    from sagan_tf.training.distribute import make_strategy
 
     if os.environ.get("SAGAN_TEST_POISON"):
         poison_noise(*(int(x) for x in os.environ["SAGAN_TEST_POISON"].split(":")))
@@ -39,7 +39,7 @@ def main():
 def poison_noise(replica: int, step: int) -> None:
     import tensorflow as tf
 
-    from sagan_tf.gan import SAGAN
+    from sagan_tf.training.gan import SAGAN
 
     clean = SAGAN.noise
 

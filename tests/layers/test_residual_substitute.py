@@ -6,9 +6,9 @@ import pytest
 import tensorflow as tf
 
 from sagan_tf import config as config_lib
-from sagan_tf.builders import build_discriminator, build_generator
 from sagan_tf.layers import SelfAttention
 from sagan_tf.layers.residual_substitute import ResidualSubstitute, substitute_shape
+from sagan_tf.training.builders import build_discriminator, build_generator
 from tests.conftest import REPO
 
 
@@ -84,8 +84,8 @@ def test_ablation_configs_differ_from_the_recipe_only_in_the_attention_block():
 
 
 def test_attention_pictures_only_for_real_attention_layers(tmp_path):
-    from sagan_tf.builders import build_sagan
-    from sagan_tf.eval_callbacks import AttentionImages, evaluation_callbacks
+    from sagan_tf.evaluation.callbacks import AttentionImages, evaluation_callbacks
+    from sagan_tf.training.builders import build_sagan
 
     found = {}
     for name in ("fashion_mnist32.yaml", "ablation/fashion_mnist32_residual.yaml"):

@@ -3,7 +3,13 @@
 import numpy as np
 import pytest
 
-from sagan_tf.metrics.fid import ClassStatsAccumulator, GaussianStats, StatsAccumulator, frechet_distance, intra_fid
+from sagan_tf.evaluation.metrics.fid import (
+    ClassStatsAccumulator,
+    GaussianStats,
+    StatsAccumulator,
+    frechet_distance,
+    intra_fid,
+)
 
 
 def random_spd(d, rng):

@@ -6,7 +6,7 @@ import pytest
 import tensorflow as tf
 
 from sagan_tf.errors import SaganError
-from sagan_tf.metrics.inception import InceptionExtractor, preprocess_for_inception
+from sagan_tf.evaluation.metrics.inception import InceptionExtractor, preprocess_for_inception
 
 
 def test_preprocessing_scales_to_inception_range_and_repeats_grey():

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from sagan_tf.metrics.inception_score import inception_score, inception_score_from_probs
+from sagan_tf.evaluation.metrics.inception_score import inception_score, inception_score_from_probs
 
 
 def test_uniform_predictions_score_one():

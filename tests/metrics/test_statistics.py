@@ -10,8 +10,8 @@ import tensorflow as tf
 import tensorflow_datasets as tfds
 
 from sagan_tf.config import DataConfig
-from sagan_tf.metrics.fid import GaussianStats, frechet_distance
-from sagan_tf.metrics.statistics import (
+from sagan_tf.evaluation.metrics.fid import GaussianStats, frechet_distance
+from sagan_tf.evaluation.metrics.statistics import (
     Statistics,
     balanced_labels,
     cache_path,

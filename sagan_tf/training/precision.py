@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import contextlib
 
-PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
+from sagan_tf.config import PRECISIONS
 
 
 @contextlib.contextmanager
@@ -55,7 +55,7 @@ def wrap_optimizer(optimizer, precision: str, initial_scale: float = 2.0**15):
     """``optimizer`` (a ``keras.optimizers.Optimizer``) with dynamic loss scaling starting at
     ``initial_scale`` where ``precision`` needs it, else unchanged."""
     if needs_loss_scaling(precision):
-        from sagan_tf.loss_scaling import ReplicaSafeLossScaleOptimizer
+        from sagan_tf.training.loss_scaling import ReplicaSafeLossScaleOptimizer
 
         return ReplicaSafeLossScaleOptimizer(optimizer, initial_scale=initial_scale, name=f"{optimizer.name}_loss_scale")
     return optimizer

@@ -9,6 +9,7 @@ from sagan_tf.errors import CheckpointError, SaganError
 CONFIG_FILE = "config.yaml"
 CHECKPOINT_DIR = "checkpoints"
 SUMMARY_DIR = "train"
+BEST_DIR = "best_fid"  # beside checkpoints/: the generator with the lowest in-training FID
 
 
 def load_run_config(logdir: str | Path):
@@ -33,14 +34,31 @@ def load_generator(logdir: str | Path, ema: bool = True, checkpoint: str | None 
     """The run's generator and config, from its latest checkpoint (or ``checkpoint``, a path).
 
     With ``ema`` (the default) it is the EMA shadow generator when the checkpoint has one, else the
-    raw G; ``generator.name`` says which (``generator_ema`` or ``generator``).
+    raw G; ``generator.name`` says which (``ema.SHADOW_NAME`` or ``generator``).
     """
-    from sagan_tf.builders import build_generator
-    from sagan_tf.checkpointing import generator_checkpoint, has_network, restore_or_fail
+    from sagan_tf.training.builders import build_generator
+    from sagan_tf.training.checkpointing import generator_checkpoint, has_network, restore_or_fail
+    from sagan_tf.training.ema import SHADOW_NAME
 
     cfg = load_run_config(logdir)
     path = checkpoint or latest_checkpoint(logdir)
-    network = "generator_ema" if ema and has_network(path, "generator_ema") else "generator"
+    network = SHADOW_NAME if ema and has_network(path, SHADOW_NAME) else "generator"
     generator = build_generator(cfg, name=network)
     restore_or_fail(generator_checkpoint(generator, network), path, partial=True)
     return generator, cfg
+
+
+def resolve_checkpoint(logdir: str, which: str | None) -> str:
+    """``None``/"latest" -> the latest checkpoint, "best" -> the best-FID one, else a path."""
+    import tensorflow as tf
+
+    if which in (None, "latest"):
+        return latest_checkpoint(logdir)
+    if which == "best":
+        path = tf.train.latest_checkpoint(str(Path(logdir) / BEST_DIR))
+        if path is None:
+            raise CheckpointError(f"{logdir} has no best-FID checkpoint (train with log.fid_every > 0)")
+        return path
+    if not tf.io.gfile.exists(which + ".index"):
+        raise CheckpointError(f"checkpoint {which} not found (expected {which}.index)")
+    return which

@@ -10,14 +10,16 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import os
+import sys
 from pathlib import Path
 
 import numpy as np
 import tensorflow as tf
 
 from sagan_tf.config import DataConfig
-from sagan_tf.metrics.fid import ClassStatsAccumulator, GaussianStats, frechet_distance, intra_fid
-from sagan_tf.metrics.inception_score import inception_score
+from sagan_tf.evaluation.metrics.fid import ClassStatsAccumulator, GaussianStats, frechet_distance, intra_fid
+from sagan_tf.evaluation.metrics.inception_score import inception_score
+from sagan_tf.files import atomic_path
 
 METRICS = ("is", "fid", "intra_fid")
 
@@ -63,10 +65,8 @@ def save_statistics(path: Path, stats: Statistics, key: str) -> None:
         class_count=np.array([stats.classes[c].count for c in ids], dtype=np.int64),
     )
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "wb") as f:
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
         np.savez(f, **arrays)
-    tmp.replace(path)
 
 
 def load_statistics(path: Path, key: str) -> Statistics | None:
@@ -87,7 +87,7 @@ def load_statistics(path: Path, key: str) -> Statistics | None:
 
 def real_images(data: DataConfig, split: str, num_real: int, batch_size: int, data_dir: str | None):
     """Batches of ``(images in [-1, 1], labels)`` of ``split``, prepared exactly as for training."""
-    from sagan_tf.data import load_source, preprocess, to_model_range
+    from sagan_tf.training.data import load_source, preprocess, to_model_range
 
     cfg = dataclasses.replace(data, split=split)
     ds = load_source(cfg, data_dir, seed=0).dataset
@@ -122,7 +122,7 @@ def reference_statistics(
     try:
         save_statistics(path, stats, key)
     except OSError as e:  # a read-only cache is not fatal
-        print(f"warning: cannot cache reference statistics in {path}: {e}")
+        print(f"warning: cannot cache reference statistics in {path}: {e}", file=sys.stderr)
     return stats
 
 

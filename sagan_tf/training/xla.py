@@ -12,7 +12,7 @@ CPU:1 from device CPU:0"; a one-device ``MirroredStrategy`` compiles), and colle
 graph with a warning instead of crashing.
 
 Ops without an XLA kernel: ``ResizeNearestNeighborGrad`` has none on XLA:CPU, so while a step is
-traced for XLA (``xla_compatible_ops``), ``layers.blocks.upsample_nearest`` differentiates through
+traced for XLA (``layers.trace_flags.xla_compatible_ops``), ``layers.blocks.upsample_nearest`` differentiates through
 a reshape-and-sum instead (same values; slower than the native gradient kernel outside XLA).
 """
 
@@ -22,15 +22,7 @@ import warnings
 
 import tensorflow as tf
 
-from sagan_tf.trace_flags import TraceFlag
-
-# While tracing inside ``with xla_compatible_ops(): ...``, layers pick formulations every XLA backend
-# compiles (``xla_compatible_ops.active``).
-xla_compatible_ops = TraceFlag(per_thread=True)
-
-
-def tracing_for_xla() -> bool:
-    return xla_compatible_ops.active
+from sagan_tf.layers.trace_flags import xla_compatible_ops
 
 
 def jit_unsupported_reason(strategy: tf.distribute.Strategy) -> str | None:

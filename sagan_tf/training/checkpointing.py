@@ -24,7 +24,8 @@ import tempfile
 import tensorflow as tf
 
 from sagan_tf.errors import CheckpointError, DivergenceError
-from sagan_tf.gan import SAGAN
+from sagan_tf.training.ema import SHADOW_NAME
+from sagan_tf.training.gan import SAGAN
 
 # Errors that mean "these files cannot be read", as opposed to "this is another model"
 # (the checkpoint reader raises IndexError for a data file cut short).
@@ -56,14 +57,14 @@ def variables_by_path(model) -> dict:
 
 def generator_checkpoint(generator, network: str = "generator") -> tf.train.Checkpoint:
     """A checkpoint object that reads (or writes) only G's variables of a training checkpoint
-    (``network="generator_ema"``: the EMA shadow's)."""
+    (``network=ema.SHADOW_NAME``: the EMA shadow's)."""
     return tf.train.Checkpoint(**{network: variables_by_path(generator)})
 
 
 def training_checkpoint(model: SAGAN, ema: bool = True, step: bool = True) -> tf.train.Checkpoint:
     """Everything a resumed run needs: G, D (all variables), both optimizers (slots, loss scale),
-    the step counter, and G's EMA shadow as ``generator_ema`` when the model has one."""
-    extra = {"generator_ema": variables_by_path(model.ema.generator)} if ema and model.ema is not None else {}
+    the step counter, and G's EMA shadow as ``ema.SHADOW_NAME`` when the model has one."""
+    extra = {SHADOW_NAME: variables_by_path(model.ema.generator)} if ema and model.ema is not None else {}
     if step:
         extra["step"] = model.step
     return tf.train.Checkpoint(
@@ -76,7 +77,7 @@ def training_checkpoint(model: SAGAN, ema: bool = True, step: bool = True) -> tf
 
 
 def has_network(path: str, network: str) -> bool:
-    """Whether the checkpoint ``path`` holds ``network`` ("generator_ema", ...)."""
+    """Whether the checkpoint ``path`` holds ``network`` (``ema.SHADOW_NAME``, ...)."""
     return any(key.startswith(network + "/") for key, _ in tf.train.list_variables(path))
 
 
@@ -129,7 +130,7 @@ class Checkpointer:
         except UNREADABLE as e:
             raise _Unreadable(_first_line(e)) from None
         # A run that trained without EMA: the shadow starts from the restored G.
-        copy_ema = self.model.ema is not None and "generator_ema" not in names
+        copy_ema = self.model.ema is not None and SHADOW_NAME not in names
         # A checkpoint from before the step counter existed: its step is G's update count.
         copy_step = "step" not in names
         if copy_ema or copy_step:

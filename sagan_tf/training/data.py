@@ -9,6 +9,7 @@ A missing or unreadable dataset raises ``DataError`` with one line that says wha
 
 from __future__ import annotations
 
+import contextlib
 import os
 from dataclasses import dataclass
 
@@ -16,7 +17,9 @@ import tensorflow as tf
 
 from sagan_tf.config import DataConfig
 from sagan_tf.errors import DataError
-from sagan_tf.image_folder import folder_dataset
+from sagan_tf.training.image_folder import folder_dataset
+
+DOWNLOAD_RETRIES = 2
 
 
 @dataclass
@@ -44,13 +47,14 @@ def _tfds_source(cfg: DataConfig, data_dir: str | None, seed: int) -> Source:
         raise DataError(f"unknown TFDS dataset {cfg.name!r}: {str(e).splitlines()[0]}") from None
     if not builder.is_prepared():
         try:
-            builder.download_and_prepare()
+            with _few_download_retries():
+                builder.download_and_prepare()
         except Exception as e:
             where = data_dir or "the default TFDS directory"
             raise DataError(
                 f"TFDS dataset {cfg.name!r} is not prepared in {where} and could not be downloaded "
                 f"({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}); "
-                "prepare it there or pass --data-dir"
+                "set TFDS_DATA_DIR or pass --data-dir to a directory where it is prepared"
             ) from None
     features = builder.info.features
     if cfg.image_key not in features:
@@ -79,6 +83,21 @@ def _tfds_source(cfg: DataConfig, data_dir: str | None, seed: int) -> Source:
         return example[cfg.image_key], label
 
     return Source(ds.map(to_pair, num_parallel_calls=tf.data.AUTOTUNE), num_examples, class_names)
+
+
+@contextlib.contextmanager
+def _few_download_retries(retries: int = DOWNLOAD_RETRIES):
+    """TFDS retries every HTTP download 10 times with exponential back-off (minutes on a machine
+    without network); while preparing a dataset here it retries ``retries`` times, so that an
+    offline start fails in seconds and says what to do."""
+    from tensorflow_datasets.core.download import downloader
+
+    previous = downloader.MAX_RETRIES
+    downloader.MAX_RETRIES = min(previous, retries)
+    try:
+        yield
+    finally:
+        downloader.MAX_RETRIES = previous
 
 
 def _folder_source(cfg: DataConfig, seed: int) -> Source:

@@ -13,16 +13,16 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-from sagan_tf.divergence import divergence
 from sagan_tf.errors import DivergenceError
-from sagan_tf.gan import SAGAN
-from sagan_tf.xla import maybe_jit
+from sagan_tf.training.divergence import divergence
+from sagan_tf.training.gan import SAGAN
+from sagan_tf.training.xla import maybe_jit
 
 
 def make_step_function(model: SAGAN, strategy: tf.distribute.Strategy, jit_compile: bool = False):
     """A ``tf.function`` running one train step on every replica and averaging the logs.
 
-    ``jit_compile``: compile the replica step with XLA where possible (``sagan_tf.xla.maybe_jit``).
+    ``jit_compile``: compile the replica step with XLA where possible (``sagan_tf.training.xla.maybe_jit``).
     """
     train_step, _ = maybe_jit(model.train_step, strategy, jit_compile)
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import sys
 from pathlib import Path
 
@@ -22,8 +21,11 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from sagan_tf.evaluate import BEST_DIR
+from sagan_tf import files
 from sagan_tf.layers.attention import SelfAttention
+from sagan_tf.training.checkpointing import variables_by_path
+from sagan_tf.training.ema import SHADOW_NAME
+from sagan_tf.training.run_dir import BEST_DIR
 
 BEST_FILE = "best_fid.json"
 
@@ -32,12 +34,10 @@ class BestFIDCheckpoint:
     """Keeps the generator of the lowest FID so far in ``LOGDIR/best_fid`` (one checkpoint)."""
 
     def __init__(self, model, logdir: str | Path):
-        from sagan_tf.checkpointing import variables_by_path
-
         self.directory = Path(logdir) / BEST_DIR
         objects = {"generator": variables_by_path(model.generator), "discriminator": variables_by_path(model.discriminator)}
         if model.ema is not None:
-            objects["generator_ema"] = variables_by_path(model.ema.generator)
+            objects[SHADOW_NAME] = variables_by_path(model.ema.generator)
         self.manager = tf.train.CheckpointManager(tf.train.Checkpoint(**objects), str(self.directory), max_to_keep=1)
         self.best = self._read_best()
 
@@ -52,9 +52,7 @@ class BestFIDCheckpoint:
         if not fid < self.best:
             return False
         self.manager.save(checkpoint_number=step)
-        tmp = self.directory / f".{BEST_FILE}.{os.getpid()}.tmp"
-        tmp.write_text(json.dumps({"step": step, "fid": fid}) + "\n")
-        tmp.replace(self.directory / BEST_FILE)
+        files.write_text(self.directory / BEST_FILE, json.dumps({"step": step, "fid": fid}) + "\n")
         self.best = fid
         return True
 
@@ -75,7 +73,7 @@ class FIDMonitor(keras.callbacks.Callback):
             self.reference = self.reference_fn()
 
     def on_train_batch_end(self, batch, logs=None):
-        from sagan_tf.metrics.statistics import compute_metrics, generated_statistics
+        from sagan_tf.evaluation.metrics.statistics import compute_metrics, generated_statistics
 
         step = int(self.model.step.numpy())
         if step % self.every:
@@ -103,7 +101,7 @@ class AttentionImages(keras.callbacks.Callback):
         self.writer, self.every, self.z, self.labels, self.scale = writer, every, z, labels, scale
 
     def on_train_batch_end(self, batch, logs=None):
-        from sagan_tf.visualize import attention_picture
+        from sagan_tf.evaluation.attention import attention_picture
 
         step = int(self.model.step.numpy())
         if step % self.every:
@@ -139,8 +137,8 @@ def evaluation_callbacks(cfg, model, writer, logdir: Path, data_dir=None) -> lis
         z = tf.random.stateless_normal([rows, cfg.model.z_dim], seed=[4321, 0])
         out.append(AttentionImages(writer, log.attention_every, z, labels))
     if log.fid_every:
-        from sagan_tf.metrics.feature_model import load_extractor
-        from sagan_tf.metrics.statistics import reference_statistics
+        from sagan_tf.evaluation.metrics.feature_model import load_extractor
+        from sagan_tf.evaluation.metrics.statistics import reference_statistics
 
         extractor = load_extractor(ev.feature_model, ev.inception_weights)
 

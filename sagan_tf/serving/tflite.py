@@ -19,7 +19,7 @@ not TFLite builtins: a device samples z itself). Variants:
   to int8 on the fly by the hybrid kernels; the fastest on ARM CPUs and the least exact.
 
 ``MAX_ABS_ERROR`` and ``MEAN_ABS_ERROR`` bound |TFLite - Keras| on ``images_float`` (range
-[-1, 1]; one uint8 grey level is 2/255 = 0.0078) over the fixed check batch of ``sagan_tf.export``;
+[-1, 1]; one uint8 grey level is 2/255 = 0.0078) over the fixed check batch of ``sagan_tf.serving.export``;
 an export whose TFLite model exceeds either is refused. They separate "converted" from "broken"
 (wrong weights, a dropped layer, another class's embedding all err by O(0.1-1) on average). Measured
 on a Fashion-MNIST run (ch=16, 400 steps, 64 images): float32 max 5e-6; float16 max 1e-2, mean
@@ -71,7 +71,7 @@ def write_conversion_source(generator, num_classes: int, z_dim: int, path: str |
     """The SavedModel ``convert`` reads: ``serving.write_saved_model`` traced with unfolded upsampling
     (same function, the textbook order of ops; see the module docstring)."""
     from sagan_tf.layers.blocks import unfolded_upsampling
-    from sagan_tf.serving import write_saved_model
+    from sagan_tf.serving.signatures import write_saved_model
 
     with unfolded_upsampling():
         write_saved_model(generator, num_classes, z_dim, path)

@@ -1,7 +1,7 @@
 """Pluggable feature models for domain FID / IS, and the factory that picks the extractor.
 
 Inception-v3 is a poor judge of 28x28 grayscale clothing; a classifier trained on the domain
-(``python -m sagan_tf.tools.train_feature_model``) measures what matters there. Any Keras model
+(``sagan-train-feature-model``) measures what matters there. Any Keras model
 file works (``--feature-model PATH``):
 
 * input: images in [-1, 1], (B, H, W, C); generated images are resized (bilinear) and converted
@@ -18,7 +18,7 @@ import numpy as np
 import tensorflow as tf
 
 from sagan_tf.errors import SaganError
-from sagan_tf.metrics.inception import InceptionExtractor, file_digest
+from sagan_tf.evaluation.metrics.inception import InceptionExtractor, file_digest
 
 FEATURE_LAYER = "features"
 

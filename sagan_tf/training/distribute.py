@@ -7,9 +7,8 @@ import os
 
 import tensorflow as tf
 
+from sagan_tf.config import STRATEGIES
 from sagan_tf.errors import ConfigError
-
-STRATEGIES = ("default", "mirrored", "multiworker", "tpu")
 
 
 def split_cpu(n: int) -> None:

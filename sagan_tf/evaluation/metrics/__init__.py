@@ -1,7 +1,13 @@
 """Sample-quality metrics of SAGAN section 5: Inception Score, FID, intra-FID, domain feature models."""
 
-from sagan_tf.metrics.fid import ClassStatsAccumulator, GaussianStats, StatsAccumulator, frechet_distance, intra_fid
-from sagan_tf.metrics.inception_score import inception_score, inception_score_from_probs
+from sagan_tf.evaluation.metrics.fid import (
+    ClassStatsAccumulator,
+    GaussianStats,
+    StatsAccumulator,
+    frechet_distance,
+    intra_fid,
+)
+from sagan_tf.evaluation.metrics.inception_score import inception_score, inception_score_from_probs
 
 __all__ = [
     "ClassStatsAccumulator",

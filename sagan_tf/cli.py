@@ -1,0 +1,51 @@
+"""What the command-line verbs share: argument parsers, class lists, the entry point.
+
+Plain Python: ``sagan-train --help`` and every other ``--help`` answer without importing TensorFlow.
+Results go to stdout and everything else (progress, warnings, ``error: ...``) to stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+
+from sagan_tf.errors import SaganError
+
+
+class Parser(argparse.ArgumentParser):
+    """An ``ArgumentParser`` whose usage errors look like every other user error: one ``error: ...``
+    line on stderr and exit status 2."""
+
+    def error(self, message):
+        print(f"error: {message} (see {self.prog} --help)", file=sys.stderr)
+        sys.exit(2)
+
+
+def parser(prog: str, doc: str) -> Parser:
+    """The parser of ``sagan-<prog>``: its description is the module docstring's first paragraph as
+    plain text (reST ``literals`` unquoted), its help shows defaults."""
+    first = doc.strip().split("\n\n", 1)[0]
+    description = re.sub(r"``([^`]+)``", r"\1", " ".join(first.split()))
+    return Parser(prog=f"sagan-{prog}", description=description, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+
+
+def parse_classes(text: str | None, num_classes: int) -> list[int]:
+    """``"0,3,7"`` -> [0, 3, 7], each checked against ``num_classes``; None -> all classes."""
+    if not text:
+        return list(range(num_classes)) if num_classes > 0 else [0]
+    if num_classes == 0:
+        raise SaganError("--classes given, but the run is unconditional (data.num_classes = 0)")
+    try:
+        classes = [int(c) for c in text.split(",") if c.strip()]
+    except ValueError:
+        raise SaganError(f"--classes must be comma-separated integers, got {text!r}") from None
+    bad = [c for c in classes if not 0 <= c < num_classes]
+    if bad or not classes:
+        raise SaganError(f"--classes must be in [0, {num_classes}), got {text!r}")
+    return classes
+
+
+def positive(flag: str, value: int | float | None) -> None:
+    if value is not None and value <= 0:
+        raise SaganError(f"{flag} must be positive, got {value}")

@@ -1,0 +1,2 @@
+"""Evaluation: IS / FID / intra-FID (paper section 5), attention-map pictures (Figures 1 and 5) and
+the callbacks that measure a run while it trains."""

@@ -1,0 +1,66 @@
+"""Networks, optimizers and the compiled ``SAGAN`` from a ``Config`` (call inside a strategy scope)."""
+
+from __future__ import annotations
+
+import keras
+
+from sagan_tf.config import Config
+from sagan_tf.models import FAMILIES
+from sagan_tf.training.gan import SAGAN
+from sagan_tf.training.precision import policy_scope, wrap_optimizer
+
+
+def _build(network_class, cfg: Config, **kwargs) -> keras.Model:
+    """A built network of ``network_class`` from ``cfg`` under the dtype policy of ``train.precision``."""
+    m, d = cfg.model, cfg.data
+    common = dict(
+        resolution=d.resolution, ch=m.ch, num_classes=d.num_classes, channels=d.channels,
+        attention_variant=m.attention_variant,
+    )
+    if m.arch == "resnet":  # they exist only there
+        common.update(attention_block=m.attention_block, attention_chunk=m.attention_chunk)
+    with policy_scope(cfg.train.precision):
+        network = network_class(**common, **kwargs)
+        network.build()
+    return network
+
+
+def build_generator(cfg: Config, name: str = "generator") -> keras.Model:
+    """G of ``model.arch`` (``models.Generator`` or ``models.DCGANGenerator``) with the dtype policy
+    of ``train.precision``."""
+    m = cfg.model
+    generator_class, _ = FAMILIES[m.arch]
+    return _build(
+        generator_class, cfg, z_dim=m.z_dim, attention=m.g_attention, sync_bn=m.sync_bn, bn_momentum=m.bn_momentum,
+        name=name,
+    )
+
+
+def build_discriminator(cfg: Config) -> keras.Model:
+    """D of ``model.arch`` with the dtype policy of ``train.precision``; both families take
+    ``(images, labels)`` and return (B,) float32 logits."""
+    _, discriminator_class = FAMILIES[cfg.model.arch]
+    return _build(discriminator_class, cfg, attention=cfg.model.d_attention, name="discriminator")
+
+
+def build_optimizers(cfg: Config) -> tuple[keras.optimizers.Optimizer, keras.optimizers.Optimizer]:
+    """TTUR Adam pair (section 4.2): lr_G, lr_D, b1 and b2 from ``train.*``; loss-scaled for float16."""
+    t = cfg.train
+    g_opt = keras.optimizers.Adam(t.g_lr, beta_1=t.beta1, beta_2=t.beta2, name="g_adam")
+    d_opt = keras.optimizers.Adam(t.d_lr, beta_1=t.beta1, beta_2=t.beta2, name="d_adam")
+    return wrap_optimizer(g_opt, t.precision, t.loss_scale), wrap_optimizer(d_opt, t.precision, t.loss_scale)
+
+
+def build_sagan(cfg: Config) -> SAGAN:
+    """The compiled GAN: G, D, both optimizers with built slots, and G's EMA (``train.ema_decay > 0``)."""
+    from sagan_tf.training.ema import GeneratorEMA
+
+    t = cfg.train
+    g, d = build_generator(cfg), build_discriminator(cfg)
+    # The shadow is built after G and D: its (overwritten) random initialisation must not change theirs.
+    with policy_scope(t.precision):  # the shadow computes like G (samples, in-training FID)
+        ema = GeneratorEMA(g, t.ema_decay, t.ema_start) if t.ema_decay > 0 else None
+    model = SAGAN(g, d, d_steps=t.d_steps, seed=t.seed, ema=ema)
+    g_opt, d_opt = build_optimizers(cfg)
+    model.compile(g_optimizer=g_opt, d_optimizer=d_opt)
+    return model

@@ -1,0 +1,220 @@
+"""``SAGAN``: the adversarial training step (paper section 4) as a ``keras.Model``.
+
+One call of ``train_step`` on a batch of real ``(x, y)`` performs ``d_steps`` discriminator updates
+on the hinge loss (paper eq. 4, section 4.1)
+
+    L_D = E[max(0, 1 - D(x, y))] + E[max(0, 1 + D(G(z, y), y))]
+
+and one generator update on ``L_G = -E[D(G(z, y), y)]``, with separate optimizers (TTUR,
+section 4.2: Adam b1=0, lr_G=1e-4, lr_D=4e-4).
+
+Distribution: losses are sums over the replica's examples divided by the *global* batch, because
+``apply_gradients`` under a ``tf.distribute`` strategy sums the replicas' gradients. The noise z is
+drawn for the global batch from a stateless RNG keyed on ``(seed, step, phase)`` and each replica
+takes its own slice, so a step on N replicas equals a step on one device with the same global batch,
+replicas never share noise, and a resumed run draws exactly the noise an uninterrupted one would.
+
+Generated labels are the labels of the real batch, i.e. draws from the data's class distribution.
+
+EMA: with an ``ema`` (``sagan_tf.training.ema.GeneratorEMA``) the shadow generator is updated once after each
+generator update.
+
+Running state: each network's spectral-norm ``u`` and batch-norm moving statistics advance once per
+update of that network. D scores real and fake images in one concatenated call; G's state is frozen
+while it produces the fakes for the D updates, and D's while it scores the fakes for the G update
+(``layers.frozen_state``).
+
+Steps: ``step`` counts calls of ``train_step``: each consumes one batch and one draw of noise, and
+``train.steps``, checkpoints, callbacks and the replay of the input pipeline all count it. With
+dynamic loss scaling (``mixed_float16``) an update whose gradients are not finite on some replica
+is skipped on every replica (``loss_scaling``): the network's weights, optimizer slots, running
+state and (for G) the EMA shadow stay as they were, the scale halves, and the step still counts.
+Such steps are logged as ``d_skipped`` / ``g_skipped`` (the fraction of that network's updates
+skipped in the step) beside ``loss_scale_d`` / ``loss_scale_g``.
+"""
+
+from __future__ import annotations
+
+import keras
+import tensorflow as tf
+
+from sagan_tf.layers.trace_flags import frozen_state
+from sagan_tf.models import Discriminator, Generator
+from sagan_tf.training.loss_scaling import is_loss_scaled, replica_safe
+
+
+def hinge_d_loss(real_logits: tf.Tensor, fake_logits: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+    """Per-example hinge terms max(0, 1 - D(x)) and max(0, 1 + D(G(z)))."""
+    return tf.nn.relu(1.0 - real_logits), tf.nn.relu(1.0 + fake_logits)
+
+
+def hinge_g_loss(fake_logits: tf.Tensor) -> tf.Tensor:
+    """Per-example generator hinge loss -D(G(z))."""
+    return -fake_logits
+
+
+class SAGAN(keras.Model):
+    """Holds G and D; ``compile(g_optimizer=..., d_optimizer=...)`` then ``fit`` or ``sagan_tf.training.loop``.
+
+    Args:
+        generator, discriminator: the networks (``sagan_tf.models``).
+        d_steps: discriminator updates per generator update; each consumes ``1/d_steps`` of the
+            batch that ``train_step`` receives.
+        seed: seed of the stateless noise stream.
+        ema: optional ``GeneratorEMA`` of ``generator``, updated after every generator update.
+    """
+
+    def __init__(
+        self, generator: Generator, discriminator: Discriminator, d_steps: int = 1, seed: int = 0, ema=None, **kwargs
+    ):
+        super().__init__(**kwargs)
+        self.generator = generator
+        self.discriminator = discriminator
+        self.d_steps = int(d_steps)
+        self.seed = int(seed)
+        self.ema = ema
+        # Created under the caller's strategy scope, identical on every replica.
+        self.step_counter = self.add_weight(
+            name="step", shape=(), dtype="int64", initializer="zeros", trainable=False, aggregation="only_first_replica"
+        )
+        self.built = True
+
+    @property
+    def sampling_generator(self) -> Generator:
+        """The generator to sample from: the EMA shadow when there is one, else G."""
+        return self.ema.generator if self.ema is not None else self.generator
+
+    def compile(self, g_optimizer: keras.optimizers.Optimizer, d_optimizer: keras.optimizers.Optimizer, **kwargs):
+        """Stores the two optimizers and builds their slots (call inside the strategy scope).
+
+        A plain ``keras.optimizers.LossScaleOptimizer`` is replaced by
+        ``loss_scaling.ReplicaSafeLossScaleOptimizer`` with the same settings (see there why).
+        """
+        kwargs.setdefault("jit_compile", False)
+        super().compile(**kwargs)
+        g_optimizer, d_optimizer = replica_safe(g_optimizer), replica_safe(d_optimizer)
+        self.g_optimizer = g_optimizer
+        self.d_optimizer = d_optimizer
+        for net in (self.generator, self.discriminator):
+            if not net.built:
+                net.build()
+        g_optimizer.build(self.generator.trainable_variables)
+        d_optimizer.build(self.discriminator.trainable_variables)
+
+    @property
+    def step(self) -> keras.Variable:
+        """Completed training steps (calls of ``train_step``, skipped float16 updates included)."""
+        return self.step_counter
+
+    def noise(self, batch: int, phase: int | tf.Tensor, step=None) -> tf.Tensor:
+        """This replica's slice of the global batch's z for ``(seed, step, phase)``."""
+        ctx = tf.distribute.get_replica_context()
+        replicas = ctx.num_replicas_in_sync if ctx is not None else 1
+        replica = ctx.replica_id_in_sync_group if ctx is not None else 0
+        step = tf.cast(self.step if step is None else step, tf.int64)
+        counter = step * (self.d_steps + 1) + tf.cast(phase, tf.int64)
+        seed = tf.stack([tf.constant(self.seed, tf.int64), counter])
+        z_all = tf.random.stateless_normal([batch * replicas, self.generator.z_dim], seed=seed)
+        start = tf.cast(replica, tf.int32) * batch
+        return z_all[start : start + batch]
+
+    def _update(self, optimizer, network, compute_loss) -> tuple[tf.Tensor, dict]:
+        """One update of ``network`` on ``compute_loss() -> (loss, logs)``; returns (applied, logs).
+
+        Only a loss-scaled optimizer can skip an update (``applied`` false on every replica alike);
+        then the running state that the forward pass advanced is put back as well.
+        """
+        scaled = is_loss_scaled(optimizer)
+        state = _running_state(network) if scaled else []
+        with tf.GradientTape() as tape:
+            loss, logs = compute_loss()
+            scaled_loss = optimizer.scale_loss(loss)
+        variables = network.trainable_variables
+        grads = tape.gradient(scaled_loss, variables)
+        before = tf.convert_to_tensor(optimizer.iterations)
+        optimizer.apply_gradients(zip(grads, variables, strict=True))
+        applied = tf.convert_to_tensor(optimizer.iterations) > before
+        for variable, old in state:
+            variable.assign(tf.where(applied, tf.convert_to_tensor(variable), old))
+        return applied, logs
+
+    def _d_update(self, real, labels, z, global_batch):
+        with frozen_state():
+            fake = self.generator((z, labels), training=True)
+        fake = tf.stop_gradient(tf.cast(fake, real.dtype))
+
+        def loss():
+            logits = self.discriminator((tf.concat([real, fake], 0), tf.concat([labels, labels], 0)), training=True)
+            real_logits, fake_logits = tf.split(tf.cast(logits, tf.float32), 2)
+            loss_real, loss_fake = hinge_d_loss(real_logits, fake_logits)
+            total = (tf.reduce_sum(loss_real) + tf.reduce_sum(loss_fake)) / global_batch
+            return total, {
+                "d_loss": tf.reduce_mean(loss_real) + tf.reduce_mean(loss_fake),
+                "d_real": tf.reduce_mean(real_logits),
+                "d_fake": tf.reduce_mean(fake_logits),
+            }
+
+        return self._update(self.d_optimizer, self.discriminator, loss)
+
+    def _g_update(self, labels, z, global_batch):
+        def loss():
+            fake = self.generator((z, labels), training=True)
+            with frozen_state():
+                logits = tf.cast(self.discriminator((fake, labels), training=True), tf.float32)
+            per_example = hinge_g_loss(logits)
+            return tf.reduce_sum(per_example) / global_batch, {"g_loss": tf.reduce_mean(per_example)}
+
+        return self._update(self.g_optimizer, self.generator, loss)
+
+    def train_step(self, data):
+        images, labels = data
+        labels = tf.cast(tf.reshape(labels, [-1]), tf.int32)
+        ctx = tf.distribute.get_replica_context()
+        replicas = ctx.num_replicas_in_sync if ctx is not None else 1
+        batch = tf.shape(images)[0] // self.d_steps
+        global_batch = tf.cast(batch * replicas, tf.float32)
+        step = tf.convert_to_tensor(self.step)  # read once: the counter moves at the end
+        logs, d_applied = {}, []
+        for k in range(self.d_steps):
+            real = images[k * batch : (k + 1) * batch]
+            chunk_labels = labels[k * batch : (k + 1) * batch]
+            applied, logs = self._d_update(real, chunk_labels, self.noise(batch, k, step), global_batch)
+            d_applied.append(applied)
+        g_applied, g_logs = self._g_update(chunk_labels, self.noise(batch, self.d_steps, step), global_batch)
+        logs.update(g_logs)
+        if self.ema is not None:
+            self.ema.update(step + 1, applied=g_applied)
+        self.step.assign_add(1)
+        if is_loss_scaled(self.d_optimizer) or is_loss_scaled(self.g_optimizer):
+            logs.update(_skip_logs("d", self.d_optimizer, d_applied))
+            logs.update(_skip_logs("g", self.g_optimizer, [g_applied]))
+        logs.update(self.monitored_values())
+        return logs
+
+    def monitored_values(self) -> dict[str, tf.Tensor]:
+        """Attention gammas of G and D and both learning rates, for logging."""
+        values = {}
+        for prefix, net in (("g", self.generator), ("d", self.discriminator)):
+            for layer in net.attention_layers:
+                values[f"gamma_{prefix}_{layer.name}"] = tf.convert_to_tensor(layer.gamma)
+        values["lr_g"] = tf.convert_to_tensor(self.g_optimizer.learning_rate)
+        values["lr_d"] = tf.convert_to_tensor(self.d_optimizer.learning_rate)
+        return values
+
+
+def _running_state(network: keras.Model) -> list[tuple[keras.Variable, tf.Tensor]]:
+    """(variable, current value) for every float non-trainable variable: SN ``u``, BN statistics."""
+    return [
+        (v, tf.convert_to_tensor(v))
+        for v in network.non_trainable_variables
+        if tf.as_dtype(v.dtype).is_floating
+    ]
+
+
+def _skip_logs(prefix: str, optimizer, applied: list[tf.Tensor]) -> dict[str, tf.Tensor]:
+    """``{prefix}_skipped``: the fraction of this step's updates that were skipped; the loss scale."""
+    skipped = 1.0 - tf.reduce_mean(tf.cast(tf.stack(applied), tf.float32))
+    logs = {f"{prefix}_skipped": skipped}
+    if is_loss_scaled(optimizer):
+        logs[f"loss_scale_{prefix}"] = tf.convert_to_tensor(optimizer.dynamic_scale)
+    return logs

@@ -1,0 +1,133 @@
+"""The package's layering: each module imports only from floors below its own (or its own
+subpackage); configs load and every verb's --help answers without TensorFlow."""
+
+import ast
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO
+
+PACKAGE = REPO / "sagan_tf"
+FLOORS = {
+    "errors": 0, "config": 0, "architectures": 0, "files": 0, "images": 0, "cli": 0,
+    "layers": 1,
+    "models": 2,
+    "training": 3,
+    "evaluation": 4, "serving": 4,
+    "train": 5, "sample": 5, "evaluate": 5, "visualize": 5, "export": 5, "explore": 5, "tools": 5,
+    "gan": 5, "builders": 5,
+}
+VERBS = ["train", "sample", "evaluate", "visualize", "export", "tools.train_feature_model"]
+
+
+def unit_of(module: str) -> str:
+    """``sagan_tf.training.gan`` -> ``training``; ``sagan_tf.train`` -> ``train``; the plain-Python
+    modules of floor 0 form one unit (``base``)."""
+    unit = module.split(".")[1]
+    return "base" if FLOORS.get(unit) == 0 else unit
+
+
+def module_name(path: Path) -> str:
+    parts = path.relative_to(REPO).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def imported_modules(path: Path) -> set[str]:
+    """Every sagan_tf module the file imports, at the top or inside functions."""
+    tree = ast.parse(path.read_text())
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names if alias.name.startswith("sagan_tf."))
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            if node.module == "sagan_tf":
+                found.update(f"sagan_tf.{alias.name}" for alias in node.names)
+            elif node.module.startswith("sagan_tf."):
+                found.add(node.module)
+    return found
+
+
+def test_every_module_has_a_floor_and_imports_only_from_lower_floors_or_its_own_unit():
+    violations, modules = [], sorted(PACKAGE.rglob("*.py"))
+    assert len(modules) > 40
+    for path in modules:
+        name = module_name(path)
+        if name == "sagan_tf":
+            continue
+        assert name.split(".")[1] in FLOORS, f"{name} is not assigned a floor in tests/test_layout.py"
+        for target in imported_modules(path):
+            floor, other_floor = FLOORS[name.split(".")[1]], FLOORS[target.split(".")[1]]
+            if unit_of(target) != unit_of(name) and other_floor >= floor:
+                violations.append(f"{name} (floor {floor}) imports {target} (floor {other_floor})")
+    assert not violations, "\n".join(violations)
+
+
+def test_the_layer_rule_catches_an_upward_import(tmp_path):
+    bad = tmp_path / "bad.py"
+    bad.write_text("def f():\n    from sagan_tf.training.gan import SAGAN\n    from sagan_tf import evaluate\n")
+    assert imported_modules(bad) == {"sagan_tf.training.gan", "sagan_tf.evaluate"}
+
+
+def run_python(code: str, cwd: Path = REPO) -> subprocess.CompletedProcess:
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=str(REPO))
+    return subprocess.run([sys.executable, "-c", code], cwd=cwd, env=env, capture_output=True, text=True, timeout=120)
+
+
+def test_loading_every_builtin_config_does_not_import_tensorflow(tmp_path):
+    result = run_python(
+        "import sys\n"
+        "from sagan_tf import config\n"
+        "names = config.builtin_names()\n"
+        "for name in names:\n"
+        "    config.load(name)\n"
+        "assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules, sorted(sys.modules)\n"
+        "print(len(names))\n",
+        cwd=tmp_path,  # built-in names resolve from any directory
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert int(result.stdout) >= 8
+
+
+HELP_PROBE = """
+import argparse, runpy, sys
+
+def undocumented(parser):
+    out = []
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                out += undocumented(sub)
+        elif action.option_strings and action.dest != "help" and not action.help:
+            out.append(action.option_strings[0])
+    return out
+
+original = argparse.ArgumentParser.parse_args
+
+def parse_args(self, *args, **kwargs):
+    print("undocumented:", ",".join(undocumented(self)), file=sys.stderr)
+    return original(self, *args, **kwargs)
+
+argparse.ArgumentParser.parse_args = parse_args
+sys.argv = ["x", "--help"]
+try:
+    runpy.run_module("sagan_tf.{verb}", run_name="__main__")
+except SystemExit as e:
+    assert e.code == 0, e.code
+assert "tensorflow" not in sys.modules, "imported tensorflow"
+"""
+
+
+@pytest.mark.parametrize("verb", VERBS)
+def test_help_answers_quickly_without_tensorflow_and_documents_every_flag(verb):
+    start = time.perf_counter()
+    result = run_python(HELP_PROBE.format(verb=verb))
+    elapsed = time.perf_counter() - start
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert elapsed < 2.0, f"--help took {elapsed:.2f} s"
+    assert "undocumented: \n" in result.stderr, result.stderr
+    assert "``" not in result.stdout and "usage: sagan-" in result.stdout
