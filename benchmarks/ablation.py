@@ -24,7 +24,7 @@ def build_variant(cfg, name: str):
     import tensorflow as tf
 
     from sagan_tf.layers import ConditionalBatchNormalization
-    from sagan_tf.layers.blocks import unfolded_upsampling
+    from sagan_tf.layers.trace_flags import unfolded_upsampling
     from sagan_tf.training.builders import build_sagan
     from sagan_tf.training.loop import make_step_function
 

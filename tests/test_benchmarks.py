@@ -17,7 +17,8 @@ import tensorflow as tf
 from benchmarks import attention_memory, learning_run, profile_step
 from benchmarks.flops import function_flops, graph_flops, tf_profiler_flops
 from sagan_tf.layers import GeneratorBlock
-from sagan_tf.layers.blocks import _upsample_nearest_xla, unfolded_upsampling, upsample_nearest
+from sagan_tf.layers.blocks import _upsample_nearest_xla, upsample_nearest
+from sagan_tf.layers.trace_flags import unfolded_upsampling
 from sagan_tf.models import Discriminator, Generator
 from sagan_tf.training.xla import maybe_jit
 from tests.conftest import REPO

@@ -6,7 +6,8 @@ import pytest
 import tensorflow as tf
 
 from sagan_tf.layers import GeneratorBlock, SpectralNormalization
-from sagan_tf.layers.blocks import unfolded_upsampling, upsample_nearest
+from sagan_tf.layers.blocks import upsample_nearest
+from sagan_tf.layers.trace_flags import unfolded_upsampling
 from sagan_tf.layers.upsample_conv import fold_nearest_upsample, upsample_conv3x3
 
 
