@@ -1,10 +1,11 @@
 """What each optimisation is worth: ``python -m benchmarks.ablation [--config FILE] [--rounds 5]``.
 
-Builds the same training step four times per precision, with and without each of the two
-optimisations of the step (G's upsampling folded into its convolution, ``layers.upsample_conv``;
-the fused batch-norm kernel of ``ConditionalBatchNormalization``), and times them interleaved in
-one process, round after round, so that any load on the machine hits every variant alike.
-Prints JSON with the min and median seconds per step of each variant and the bf16 / fp32 ratios.
+Builds the same training step once per variant and precision: ``all`` (the code as it is), and
+``all`` without one optimisation each (``OPTIMISATIONS``: G's upsampling and D's pooling folded into
+their convolutions, ``layers.folded_conv``; the fused batch-norm kernel of
+``ConditionalBatchNormalization``), or without any (``none``), and times them interleaved in one
+process, round after round, so that any load on the machine hits every variant alike. Prints JSON
+with the min and median seconds per step of each variant and the bf16 / fp32 ratios.
 """
 
 from __future__ import annotations
@@ -15,7 +16,17 @@ import statistics
 import sys
 import time
 
-VARIANTS = ("both", "no_fold", "no_fused_bn", "neither")
+OPTIMISATIONS = ("fold_g", "fold_d", "fused_bn")
+VARIANTS = ("all", *(f"no_{name}" for name in OPTIMISATIONS), "none")
+
+
+def disabled(variant: str) -> set[str]:
+    """The optimisations a variant turns off."""
+    if variant == "all":
+        return set()
+    if variant == "none":
+        return set(OPTIMISATIONS)
+    return {variant.removeprefix("no_")}
 
 
 def build_variant(cfg, name: str):
@@ -24,12 +35,13 @@ def build_variant(cfg, name: str):
     import tensorflow as tf
 
     from sagan_tf.layers import ConditionalBatchNormalization
-    from sagan_tf.layers.trace_flags import unfolded_upsampling
+    from sagan_tf.layers.trace_flags import unfolded_pooling, unfolded_upsampling
     from sagan_tf.training.builders import build_sagan
     from sagan_tf.training.loop import make_step_function
 
+    off = disabled(name)
     model = build_sagan(cfg)
-    if name in ("no_fused_bn", "neither"):
+    if "fused_bn" in off:
         for layer in model.generator._flatten_layers():
             if isinstance(layer, ConditionalBatchNormalization):
                 layer._fusable = lambda x, training: False
@@ -38,7 +50,11 @@ def build_variant(cfg, name: str):
     labels = np.arange(batch, dtype=np.int32) % max(d.num_classes, 1)
     iterator = iter(tf.data.Dataset.from_tensors((images.astype(np.float32), labels)).repeat())
     step = make_step_function(model, tf.distribute.get_strategy())
-    with unfolded_upsampling() if name in ("no_fold", "neither") else contextlib.nullcontext():
+    with contextlib.ExitStack() as stack:
+        if "fold_g" in off:
+            stack.enter_context(unfolded_upsampling())
+        if "fold_d" in off:
+            stack.enter_context(unfolded_pooling())
         float(step(iterator)["g_loss"])  # traced (and warmed up) here
     return step, iterator
 
@@ -49,6 +65,7 @@ def main(argv=None) -> int:
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--precisions", nargs="+", default=["float32", "mixed_bfloat16"])
     p.add_argument("--rounds", type=int, default=5)
+    p.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=VARIANTS)
     args = p.parse_args(argv)
 
     from benchmarks.common import load_average, print_report
@@ -57,7 +74,7 @@ def main(argv=None) -> int:
     steps = {}
     for precision in args.precisions:
         cfg = config_lib.load(args.config, [f"train.batch_size={args.batch_size}", f"train.precision={precision}"])
-        for name in VARIANTS:
+        for name in args.variants:
             steps[f"{precision}/{name}"] = build_variant(cfg, name)
     load_before = load_average()
     times: dict[str, list[float]] = {k: [] for k in steps}
@@ -69,7 +86,7 @@ def main(argv=None) -> int:
     summary = {k: {"min_s": round(min(v), 3), "median_s": round(statistics.median(v), 3)} for k, v in times.items()}
     ratios = {}
     if {"float32", "mixed_bfloat16"} <= set(args.precisions):
-        for name in VARIANTS:
+        for name in args.variants:
             fp32, bf16 = summary[f"float32/{name}"], summary[f"mixed_bfloat16/{name}"]
             ratios[name] = {s: round(bf16[s] / fp32[s], 3) for s in ("min_s", "median_s")}
     return print_report({

@@ -64,10 +64,10 @@ def _timed_steps(run_step, steps: int, warmup: int):
 def nominal_flops(model, strategy, dataset) -> int:
     """FLOPs of the step with G's upsampling done the textbook way (upsample, then 3x3 conv)."""
     from benchmarks.flops import function_flops
-    from sagan_tf.layers.trace_flags import unfolded_upsampling
+    from sagan_tf.layers.trace_flags import unfolded_resampling
     from sagan_tf.training.loop import make_step_function
 
-    with unfolded_upsampling():
+    with unfolded_resampling():
         iterator = iter(strategy.experimental_distribute_dataset(dataset))
         return sum(function_flops(make_step_function(model, strategy), iterator).values())
 

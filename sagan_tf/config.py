@@ -23,7 +23,8 @@ import yaml
 from sagan_tf import architectures, files
 from sagan_tf.errors import ConfigError
 
-PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
+PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")  # Keras dtype policies
+PRECISION_CHOICES = ("auto", *PRECISIONS)  # train.precision: auto picks one for the hardware
 STRATEGIES = ("default", "mirrored", "multiworker", "tpu")
 
 
@@ -78,7 +79,7 @@ class TrainConfig:
     beta1: float = 0.0
     beta2: float = 0.999  # official code's value (the paper's text says 0.9)
     seed: int = 0
-    precision: str = "float32"  # float32 | mixed_bfloat16 | mixed_float16 (see sagan_tf.training.precision)
+    precision: str = "float32"  # auto | float32 | mixed_bfloat16 | mixed_float16 (sagan_tf.training.precision)
     loss_scale: float = 32768.0  # mixed_float16: initial dynamic loss scale (halved on overflow)
     jit_compile: bool = False  # XLA-compile the step on one device (sagan_tf.training.xla; slower on CPU)
     ema_decay: float = 0.999  # EMA of G's weights and state (BigGAN); 0 disables
@@ -140,7 +141,7 @@ _CHOICES = {
     "data.resume": ("replay", "reshuffle"),
     "model.arch": architectures.ARCHS,
     "model.attention_variant": ("pooled", "paper"),
-    "train.precision": PRECISIONS,
+    "train.precision": PRECISION_CHOICES,
     "model.attention_block": ("attention", "residual"),
 }
 

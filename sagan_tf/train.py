@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 from sagan_tf.cli import parser
-from sagan_tf.config import PRECISIONS, STRATEGIES
+from sagan_tf.config import PRECISION_CHOICES, STRATEGIES
 from sagan_tf.errors import CheckpointError, DataError, SaganError, exits_cleanly
 from sagan_tf.training.run_dir import CHECKPOINT_DIR, CONFIG_FILE, SUMMARY_DIR
 
@@ -34,7 +34,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--batch-size", type=int, help="global batch size over all replicas (train.batch_size)")
     p.add_argument("--data-dir", help="TFDS data directory (default: $TFDS_DATA_DIR, else ~/tensorflow_datasets)")
     p.add_argument("--seed", type=int, help="seed of initialisation, noise and shuffling (train.seed)")
-    p.add_argument("--precision", choices=PRECISIONS, help="dtype policy (train.precision)")
+    p.add_argument(
+        "--precision", choices=PRECISION_CHOICES,
+        help="dtype policy (train.precision); auto: mixed_bfloat16 where the hardware runs bfloat16 fast, else float32",
+    )
     p.add_argument("--set", nargs="+", action="extend", default=[], metavar="KEY=VALUE", help="config overrides, e.g. model.ch=32")
     p.add_argument("--deterministic", action="store_true", help="deterministic ops: the same seed gives the same weights")
     p.add_argument("--virtual-cpus", type=int, default=0, help="split the CPU into N logical devices (to try mirrored without GPUs)")
@@ -127,8 +130,22 @@ def main(argv: list[str] | None = None) -> int:
         tf.config.experimental.enable_op_determinism()
     strategy = distribute.make_strategy(args.strategy, args.tpu)
     distribute.check_global_batch(cfg.train.batch_size, strategy)
+    resolve_precision(cfg, strategy)
     run(cfg, Path(args.logdir), strategy, data_dir=args.data_dir, verbose=args.verbose)
     return 0
+
+
+def resolve_precision(cfg, strategy) -> None:
+    """``train.precision: auto`` -> the policy for this hardware, said in one line; the run's
+    ``config.yaml`` then records the resolved policy."""
+    import tensorflow as tf
+
+    from sagan_tf.training.precision import resolve
+
+    requested = cfg.train.precision
+    cfg.train.precision, reason = resolve(requested, tpu=isinstance(strategy, tf.distribute.TPUStrategy))
+    if reason is not None:
+        print(f"precision {requested}: {cfg.train.precision} ({reason})", file=sys.stderr)
 
 
 def run(cfg, logdir: Path, strategy, data_dir: str | None = None, verbose: int = 1):

@@ -18,7 +18,7 @@ from benchmarks import attention_memory, learning_run, profile_step
 from benchmarks.flops import function_flops, graph_flops, tf_profiler_flops
 from sagan_tf.layers import GeneratorBlock
 from sagan_tf.layers.blocks import _upsample_nearest_xla, upsample_nearest
-from sagan_tf.layers.trace_flags import unfolded_upsampling
+from sagan_tf.layers.trace_flags import unfolded_resampling
 from sagan_tf.models import Discriminator, Generator
 from sagan_tf.training.xla import maybe_jit
 from tests.conftest import REPO
@@ -97,7 +97,7 @@ def test_folded_upsampling_saves_the_hand_counted_flops():
         return sum(v for k, v in counts.items() if k.startswith("Conv2D"))
 
     folded = conv_flops()
-    with unfolded_upsampling():
+    with unfolded_resampling():
         textbook = conv_flops()
     conv2 = 2 * b * 4 * h * w * 9 * f * f
     assert textbook - conv2 == 2 * b * 4 * h * w * 9 * c * f + 2 * b * 4 * h * w * c * f
@@ -109,7 +109,7 @@ def test_flops_agree_with_tensorflow_profiler_on_forward_networks():
     d = Discriminator(resolution=32, ch=4, num_classes=3, channels=1, attention=[16])
     for net, args in ((g, (tf.zeros([2, 8]), tf.zeros([2], tf.int32))), (d, (tf.zeros([2, 32, 32, 1]), tf.zeros([2], tf.int32)))):
         net.build()
-        with unfolded_upsampling():  # TF's profiler has no statistics for transposed convolutions
+        with unfolded_resampling():  # TF's profiler has no statistics for transposed convolutions
             graph = tf.function(lambda a, b, net=net: net((a, b), training=True)).get_concrete_function(*args).graph
         ours = graph_flops(graph)
         assert set(ours) == {"Conv2D", "MatMul", "BatchMatMulV2"}

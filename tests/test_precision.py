@@ -165,3 +165,47 @@ def test_loss_scale_state_is_checkpointed(tmp_path):
     checkpointing.restore(checkpointing.training_checkpoint(restored), path)
     assert float(restored.g_optimizer.dynamic_scale.numpy()) == 1024.0
     assert int(restored.step.numpy()) == int(model.step.numpy())
+
+
+@pytest.mark.parametrize(
+    "flags, gpus, tpu, expected, reason",
+    [
+        ({"avx2", "avx512f", "amx_bf16", "amx_tile"}, [], False, "mixed_bfloat16", "CPU with AMX-BF16"),
+        ({"avx512f", "avx512_bf16"}, [], False, "mixed_bfloat16", "CPU with AVX512-BF16"),
+        ({"avx512_bf16", "amx_bf16"}, [], False, "mixed_bfloat16", "AMX-BF16 and AVX512-BF16"),
+        ({"avx2", "avx512f", "avx512_fp16"}, [], False, "float32", "CPU without"),
+        (set(), [], False, "float32", "CPU without"),
+        ({"avx2"}, [(8, 0), (9, 0)], False, "mixed_bfloat16", "lowest 8.0"),
+        ({"amx_bf16"}, [(8, 6), (7, 0)], False, "float32", "capability 7.0"),  # the GPUs compute, not the CPU
+        (set(), [], True, "mixed_bfloat16", "TPU"),
+    ],
+)
+def test_auto_precision_picks_bfloat16_only_where_it_is_fast(flags, gpus, tpu, expected, reason):
+    from sagan_tf.training.precision import choose_precision
+
+    precision, why = choose_precision(flags, gpus, tpu)
+    assert precision == expected and reason in why
+
+
+def test_cpu_flags_are_read_from_cpuinfo(tmp_path):
+    from sagan_tf.training.precision import cpu_flags
+
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text("processor\t: 0\nmodel name\t: Some CPU\nflags\t\t: fpu avx512f avx512_bf16 amx_bf16\n\n")
+    assert cpu_flags(cpuinfo) == {"fpu", "avx512f", "avx512_bf16", "amx_bf16"}
+    assert cpu_flags(tmp_path / "missing") == set()
+
+
+def test_auto_resolves_in_the_builders_and_is_stated_and_recorded_by_the_trainer(tmp_path, tfds_dir):
+    from sagan_tf.training.precision import resolve
+    from tests.test_train_cli import TINY, run_cli
+
+    expected, reason = resolve("auto")
+    model = build_sagan(tiny_config("auto"))
+    assert model.generator.blocks[0].conv1.layer.compute_dtype == COMPUTE[expected]
+    logdir = tmp_path / "run"
+    result = run_cli("sagan_tf.train", "--config", "fashion_mnist32", "--logdir", str(logdir), "--steps", "1",
+                     "--precision", "auto", "--verbose", "0", "--set", *TINY, tfds_dir=tfds_dir)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert f"precision auto: {expected} ({reason})" in result.stderr
+    assert f"precision: {expected}" in (logdir / "config.yaml").read_text()

@@ -11,10 +11,12 @@ Optimized first D block (no ReLU on the image): SNConv3x3 -> ReLU -> SNConv3x3 -
 Upsampling is nearest-neighbour through ``tf.image.resize`` (converts to the TFLite builtin
 RESIZE_NEAREST_NEIGHBOR with a dynamic batch, unlike ``keras.layers.UpSampling2D``).
 
-Speed, same values: G computes ``SNConv3x3(up2(h))`` as one stride-2 transposed convolution of h
-with the folded kernel (``layers.upsample_conv``: 4 instead of 9 multiply-adds per output) and the
-shortcut as ``up2(SNConv1x1(x))`` (a 1x1 convolution commutes with nearest upsampling: 4x fewer).
-``layers.trace_flags.unfolded_upsampling()`` restores the textbook order (FLOP counting, tests).
+Speed, same values (``layers.folded_conv``): G computes ``SNConv3x3(up2(h))`` as one stride-2
+transposed convolution of h (4 instead of 9 multiply-adds per output) and its shortcut as
+``up2(SNConv1x1(x))``; D computes ``avgpool2(SNConv3x3(h))`` as one stride-2 convolution of h with
+a 4x4 kernel (2.25x fewer multiply-adds) and its shortcut as ``SNConv1x1(avgpool2(x))`` (a 1x1
+convolution commutes with nearest upsampling and with average pooling: 4x fewer).
+``layers.trace_flags.unfolded_resampling()`` restores the textbook order (FLOP counting, tests).
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ import tensorflow as tf
 
 from sagan_tf.layers.cond_bn import ConditionalBatchNormalization
 from sagan_tf.layers.spectral_norm import SpectralNormalization
-from sagan_tf.layers.trace_flags import unfolded_upsampling, xla_compatible_ops
+from sagan_tf.layers.trace_flags import unfolded_pooling, unfolded_upsampling, xla_compatible_ops
 
 
 def sn_conv(filters: int, kernel_size: int, name: str, use_bias: bool = True) -> SpectralNormalization:
@@ -99,7 +101,7 @@ class GeneratorBlock(keras.layers.Layer):
 
     def call(self, x, labels=None, training=None):
         h = tf.nn.relu(self.bn1(x, labels, training=training))
-        # conv1(up(h)) as one transposed convolution of h (layers.upsample_conv), and
+        # conv1(up(h)) as one transposed convolution of h (layers.folded_conv), and
         # shortcut(up(x)) = up(shortcut(x)) for the 1x1 convolution: same values, fewer FLOPs.
         fold = self.upsample and not unfolded_upsampling.active
         h = self.conv1(h, training=training, upsample=True) if fold else self.conv1(self._up(h), training=training)
@@ -152,13 +154,15 @@ class DiscriminatorBlock(keras.layers.Layer):
 
     def call(self, x, training=None):
         down = downsample_avg if self.downsample else (lambda t: t)
+        # avgpool(conv2(h)) as one stride-2 convolution of h (layers.folded_conv), and
+        # avgpool(shortcut(x)) = shortcut(avgpool(x)) for the 1x1 convolution: same values, fewer FLOPs.
+        fold = self.downsample and not unfolded_pooling.active
         h = x if self.optimized else tf.nn.relu(x)
-        h = self.conv1(h, training=training)
-        h = self.conv2(tf.nn.relu(h), training=training)
-        h = down(h)
+        h = tf.nn.relu(self.conv1(h, training=training))
+        h = self.conv2(h, training=training, avgpool=True) if fold else down(self.conv2(h, training=training))
         if not self.learnable_shortcut:
             return h + x
-        if self.optimized:
+        if self.optimized or fold:
             return h + self.shortcut(down(x), training=training)
         return h + down(self.shortcut(x, training=training))
 

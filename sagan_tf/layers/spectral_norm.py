@@ -21,8 +21,8 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
+from sagan_tf.layers.folded_conv import conv3x3_avgpool, fold_avgpool, fold_nearest_upsample, upsample_conv3x3
 from sagan_tf.layers.trace_flags import frozen_state
-from sagan_tf.layers.upsample_conv import fold_nearest_upsample, upsample_conv3x3
 
 
 def _l2_normalize(x: tf.Tensor, eps: float) -> tf.Tensor:
@@ -117,25 +117,27 @@ class SpectralNormalization(keras.layers.Wrapper):
         sigma = tf.reshape(tf.matmul(tf.matmul(v, w_mat), u, transpose_b=True), [])
         return w / sigma
 
-    def call(self, inputs, training=None, upsample: bool = False):
+    def call(self, inputs, training=None, upsample: bool = False, avgpool: bool = False):
         """The wrapped layer with ``W / sigma(W)``.
 
-        ``upsample=True`` (3x3 'same' stride-1 ``Conv2D`` only): the layer applied to the 2x
-        nearest-neighbour upsampled ``inputs``, computed as one transposed convolution of
-        ``inputs`` with the folded kernel (``layers.upsample_conv``): same values, 2.25x fewer
-        multiply-adds.
+        For a 3x3 'same' stride-1 ``Conv2D`` (``layers.folded_conv``; same values, 2.25x fewer
+        multiply-adds): ``upsample=True`` applies it to the 2x nearest-neighbour upsampled
+        ``inputs`` as one transposed convolution of ``inputs``; ``avgpool=True`` returns its output
+        2x2 average-pooled, as one stride-2 convolution of ``inputs``. The bias commutes with both.
         """
         w = self.normalized_weight(training)
         layer = self.layer
-        if upsample:
-            self._check_upsample_fold()
-            w = fold_nearest_upsample(w)
+        if upsample or avgpool:
+            self._check_foldable()
+            w = fold_nearest_upsample(w) if upsample else fold_avgpool(w)
         w = tf.cast(w, layer.compute_dtype)
         if isinstance(layer, keras.layers.Embedding):
             return tf.gather(w, tf.cast(inputs, tf.int32))
         inputs = tf.cast(inputs, layer.compute_dtype)
         if upsample:
             outputs = upsample_conv3x3(inputs, w)
+        elif avgpool:
+            outputs = conv3x3_avgpool(inputs, w)
         elif isinstance(layer, keras.layers.Dense):
             outputs = tf.tensordot(inputs, w, axes=[[inputs.shape.rank - 1], [0]])
         elif isinstance(layer, keras.layers.Conv2DTranspose):
@@ -148,7 +150,7 @@ class SpectralNormalization(keras.layers.Wrapper):
             outputs = layer.activation(outputs)
         return outputs
 
-    def _check_upsample_fold(self):
+    def _check_foldable(self):
         layer = self.layer
         ok = (
             type(layer) is keras.layers.Conv2D
@@ -160,7 +162,7 @@ class SpectralNormalization(keras.layers.Wrapper):
             and layer.groups == 1
         )
         if not ok:
-            raise ValueError("upsample=True needs a 3x3, stride-1, 'same', channels_last Conv2D")
+            raise ValueError("upsample=True or avgpool=True needs a 3x3, stride-1, 'same', channels_last Conv2D")
 
     def compute_output_shape(self, input_shape):
         return self.layer.compute_output_shape(input_shape)

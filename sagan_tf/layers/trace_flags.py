@@ -9,12 +9,14 @@ not what the weights are. Each is a nestable context: ``with frozen_state(): ...
   updates, D's while D scores the fakes of the G update. So ``bn_momentum`` means the same per step
   whatever ``train.d_steps`` is, like the spectral-norm estimate.
 * ``xla_compatible_ops``: formulations that every XLA backend compiles (``training.xla``).
-* ``unfolded_upsampling``: G's blocks upsample and then convolve (the textbook order) instead of
-  the equivalent transposed convolution (FLOP counting, TFLite conversion, tests).
+* ``unfolded_upsampling`` and ``unfolded_pooling``: the residual blocks resample in the textbook
+  order (G upsamples, then convolves; D convolves, then average-pools) instead of the equivalent
+  stride-2 convolutions of ``layers.folded_conv``; ``unfolded_resampling()`` turns both on (nominal
+  FLOP counts, TFLite conversion, tests, the benchmarks' ablation).
 
 ``frozen_state`` and ``xla_compatible_ops`` are per thread, because ``MirroredStrategy`` traces each
 replica in its own thread and a context entered inside one replica's trace must not leak into
-another's. ``unfolded_upsampling`` is process-wide, so that the replica threads see a context the
+another's. The resampling switches are process-wide, so that the replica threads see a context the
 caller entered.
 """
 
@@ -50,3 +52,11 @@ class TraceFlag:
 frozen_state = TraceFlag(per_thread=True)
 xla_compatible_ops = TraceFlag(per_thread=True)
 unfolded_upsampling = TraceFlag(per_thread=False)
+unfolded_pooling = TraceFlag(per_thread=False)
+
+
+@contextlib.contextmanager
+def unfolded_resampling():
+    """Both resampling switches on: every block in the textbook order."""
+    with unfolded_upsampling(), unfolded_pooling():
+        yield

@@ -2,7 +2,7 @@
 
 The TFLite models are converted from their own SavedModel (``write_conversion_source``), traced with
 G's upsampling in the textbook order: nearest-neighbour resize, then the 3x3 convolution
-(``layers.upsample_conv``). TensorFlow runs the folded stride-2 transposed convolution faster
+(``layers.folded_conv``). TensorFlow runs the folded stride-2 transposed convolution faster
 (training, and the served SavedModel at batch 64), but LiteRT's XNNPACK delegate does not take
 dynamic-range TRANSPOSE_CONV and runs it on a reference kernel; with CONV_2D and
 RESIZE_NEAREST_NEIGHBOR instead, the ``fashion_mnist32`` generator ran 2x faster in float32 and 30x
@@ -70,10 +70,10 @@ def convert(saved_model_dir: str | Path, variant: str, signature: str = "serving
 def write_conversion_source(generator, num_classes: int, z_dim: int, path: str | Path) -> None:
     """The SavedModel ``convert`` reads: ``serving.write_saved_model`` traced with unfolded upsampling
     (same function, the textbook order of ops; see the module docstring)."""
-    from sagan_tf.layers.trace_flags import unfolded_upsampling
+    from sagan_tf.layers.trace_flags import unfolded_resampling
     from sagan_tf.serving.signatures import write_saved_model
 
-    with unfolded_upsampling():
+    with unfolded_resampling():
         write_saved_model(generator, num_classes, z_dim, path)
 
 

@@ -7,7 +7,7 @@ import keras
 from sagan_tf.config import Config
 from sagan_tf.models import FAMILIES
 from sagan_tf.training.gan import SAGAN
-from sagan_tf.training.precision import policy_scope, wrap_optimizer
+from sagan_tf.training.precision import policy_scope, resolve, wrap_optimizer
 
 
 def _build(network_class, cfg: Config, **kwargs) -> keras.Model:
@@ -19,7 +19,7 @@ def _build(network_class, cfg: Config, **kwargs) -> keras.Model:
     )
     if m.arch == "resnet":  # they exist only there
         common.update(attention_block=m.attention_block, attention_chunk=m.attention_chunk)
-    with policy_scope(cfg.train.precision):
+    with policy_scope(resolve(cfg.train.precision)[0]):
         network = network_class(**common, **kwargs)
         network.build()
     return network
@@ -46,9 +46,10 @@ def build_discriminator(cfg: Config) -> keras.Model:
 def build_optimizers(cfg: Config) -> tuple[keras.optimizers.Optimizer, keras.optimizers.Optimizer]:
     """TTUR Adam pair (section 4.2): lr_G, lr_D, b1 and b2 from ``train.*``; loss-scaled for float16."""
     t = cfg.train
+    precision = resolve(t.precision)[0]
     g_opt = keras.optimizers.Adam(t.g_lr, beta_1=t.beta1, beta_2=t.beta2, name="g_adam")
     d_opt = keras.optimizers.Adam(t.d_lr, beta_1=t.beta1, beta_2=t.beta2, name="d_adam")
-    return wrap_optimizer(g_opt, t.precision, t.loss_scale), wrap_optimizer(d_opt, t.precision, t.loss_scale)
+    return wrap_optimizer(g_opt, precision, t.loss_scale), wrap_optimizer(d_opt, precision, t.loss_scale)
 
 
 def build_sagan(cfg: Config) -> SAGAN:
@@ -58,7 +59,7 @@ def build_sagan(cfg: Config) -> SAGAN:
     t = cfg.train
     g, d = build_generator(cfg), build_discriminator(cfg)
     # The shadow is built after G and D: its (overwritten) random initialisation must not change theirs.
-    with policy_scope(t.precision):  # the shadow computes like G (samples, in-training FID)
+    with policy_scope(resolve(t.precision)[0]):  # the shadow computes like G (samples, in-training FID)
         ema = GeneratorEMA(g, t.ema_decay, t.ema_start) if t.ema_decay > 0 else None
     model = SAGAN(g, d, d_steps=t.d_steps, seed=t.seed, ema=ema)
     g_opt, d_opt = build_optimizers(cfg)

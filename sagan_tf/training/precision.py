@@ -22,13 +22,66 @@ The EMA shadow of G is built under the same policy as G.
 
 The policy is applied while the networks are built (``policy_scope``) and stored in every layer, so
 it does not leak into other models of the same process.
+
+``auto`` (``resolve``) picks ``mixed_bfloat16`` where the hardware runs bfloat16 fast and float32
+elsewhere: GPUs of compute capability 8.0 or higher (all of them, when there are GPUs), TPUs, and
+CPUs with AMX-BF16 or AVX512-BF16 (oneDNN's bfloat16 kernels); the trainer states the choice in one
+line and records the resolved precision in the run's ``config.yaml``.
 """
 
 from __future__ import annotations
 
 import contextlib
+from pathlib import Path
 
 from sagan_tf.config import PRECISIONS
+
+BF16_CPU_FLAGS = {"amx_bf16": "AMX-BF16", "avx512_bf16": "AVX512-BF16"}
+
+
+def choose_precision(cpu_flags: set[str], gpu_capabilities: list[tuple[int, int]], tpu: bool) -> tuple[str, str]:
+    """``(precision, reason)`` for hardware with these CPU flags (``/proc/cpuinfo``), GPU compute
+    capabilities and TPU; the computation runs on the GPUs when there are any."""
+    if tpu:
+        return "mixed_bfloat16", "TPU"
+    if gpu_capabilities:
+        slowest = min(gpu_capabilities)
+        if slowest >= (8, 0):
+            return "mixed_bfloat16", f"GPUs of compute capability >= 8.0 (lowest {slowest[0]}.{slowest[1]})"
+        return "float32", f"a GPU of compute capability {slowest[0]}.{slowest[1]} < 8.0 has no fast bfloat16"
+    fast = [name for flag, name in BF16_CPU_FLAGS.items() if flag in cpu_flags]
+    if fast:
+        return "mixed_bfloat16", f"CPU with {' and '.join(fast)}"
+    return "float32", "CPU without AMX-BF16 or AVX512-BF16"
+
+
+def cpu_flags(cpuinfo: str | Path = "/proc/cpuinfo") -> set[str]:
+    """The CPU's feature flags (Linux ``/proc/cpuinfo``; empty where there is none)."""
+    try:
+        for line in Path(cpuinfo).read_text().splitlines():
+            if line.startswith(("flags", "Features")):
+                return set(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return set()
+
+
+def gpu_capabilities() -> list[tuple[int, int]]:
+    import tensorflow as tf
+
+    capabilities = []
+    for gpu in tf.config.list_physical_devices("GPU"):
+        capability = tf.config.experimental.get_device_details(gpu).get("compute_capability")
+        capabilities.append(tuple(capability) if capability else (0, 0))
+    return capabilities
+
+
+def resolve(precision: str, tpu: bool = False) -> tuple[str, str | None]:
+    """``(policy, reason)``: ``precision`` itself (reason None), or for ``auto`` the choice for this
+    machine and why."""
+    if precision != "auto":
+        return precision, None
+    return choose_precision(cpu_flags(), gpu_capabilities(), tpu)
 
 
 @contextlib.contextmanager
