@@ -14,7 +14,7 @@ import sys
 def _train_step_rows(reports: list[dict]) -> list[str]:
     rows = [
         "| run | s/step (median) | images/s | model TFLOP/step | executed TFLOP/step | achieved GFLOP/s "
-        "| fp32 matmul peak GFLOP/s | efficiency | data wait | losses finite | load 1m before/after | date |",
+        "| matmul peak GFLOP/s (dtype) | efficiency | data wait | losses finite | load 1m before/after | date |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in reports:
@@ -27,7 +27,8 @@ def _train_step_rows(reports: list[dict]) -> list[str]:
         rows.append(
             f"| {run} | {r['median_s_per_step']:.3f} | {r['images_per_s']:.1f} | "
             f"{r['model_flops_per_step'] / 1e12:.3f} | {r['executed_flops_per_step'] / 1e12:.3f} | "
-            f"{r['achieved_gflop_per_s']:.1f} | {r['matmul_peak_gflop_per_s']:.1f} | {r['efficiency']:.3f} | "
+            f"{r['achieved_gflop_per_s']:.1f} | {r['matmul_peak_gflop_per_s']:.1f} "
+            f"({r.get('matmul_peak_dtype', 'float32')}) | {r['efficiency']:.3f} | "
             f"{'-' if wait is None else f'{wait:.4f}'} | {r['losses_finite']} | "
             f"{loads[0][0]} / {loads[1][0]} | {r['environment']['date'][:16]} |"
         )

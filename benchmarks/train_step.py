@@ -11,9 +11,10 @@ Runs the real ``SAGAN.train_step`` (one D and one G update) through the trainer'
   convolution folded into one transposed convolution: same values, ~22% fewer FLOPs per step);
 * ``achieved_gflop_per_s`` = model FLOPs / median step time (the like-for-like model throughput)
   and ``executed_gflop_per_s`` (what the hardware does);
-* ``matmul_peak_gflop_per_s``: a 4096^3 float32 matrix product measured in the same run (before and
-  after the steps, the better one), and ``efficiency`` = achieved / peak (``hardware_efficiency``
-  with executed FLOPs), comparable between runs where absolute times are not;
+* ``matmul_peak_gflop_per_s``: a 4096^3 matrix product in the precision the step computes in
+  (``matmul_peak_dtype``: float32, bfloat16 or float16) measured in the same run (before and after
+  the steps, the better one), and ``efficiency`` = achieved / peak (``hardware_efficiency`` with
+  executed FLOPs), comparable between runs where absolute times are not;
 * ``cpu_s_per_step``: process CPU seconds per step (median); when other processes run, wall time
   above CPU time / cores means the step waited for a core;
 * ``losses_finite`` and the last step's losses (mixed precision must not overflow);
@@ -32,6 +33,9 @@ import math
 import statistics
 import sys
 import time
+
+
+PEAK_DTYPE = {"float32": "float32", "mixed_bfloat16": "bfloat16", "mixed_float16": "float16"}
 
 
 def synthetic_dataset(cfg, batch: int):
@@ -96,7 +100,8 @@ def measure(cfg, strategy, steps: int, warmup: int, jit_compile: bool = False, d
     with strategy.scope():
         model = build_sagan(cfg)
     model_flops = nominal_flops(model, strategy, synthetic_dataset(cfg, batch))
-    peak_before = matmul_peak_gflops()
+    peak_dtype = PEAK_DTYPE[cfg.train.precision]
+    peak_before = matmul_peak_gflops(peak_dtype)
     load_before = load_average()
     result: dict = {}
     if real_data:
@@ -127,7 +132,7 @@ def measure(cfg, strategy, steps: int, warmup: int, jit_compile: bool = False, d
 
         flops = function_flops(step_fn, iterator)
     times, cpu, waits, logs = _timed_steps(run_step, steps, warmup)
-    peak_after = matmul_peak_gflops()
+    peak_after = matmul_peak_gflops(peak_dtype)
     median = statistics.median(times)
     executed = sum(flops.values())
     peak = max(peak_before, peak_after)
@@ -144,6 +149,7 @@ def measure(cfg, strategy, steps: int, warmup: int, jit_compile: bool = False, d
         executed_flops_by_op=flops,
         achieved_gflop_per_s=round(achieved, 1),
         executed_gflop_per_s=round(executed / median / 1e9, 1),
+        matmul_peak_dtype=peak_dtype,
         matmul_peak_gflop_per_s=peak,
         matmul_peak_before_after=[peak_before, peak_after],
         efficiency=round(achieved / peak, 3),
@@ -168,7 +174,7 @@ def main(argv=None) -> int:
     p.add_argument("--warmup", type=int, default=3)
     p.add_argument("--strategy", default="default")
     p.add_argument("--virtual-cpus", type=int, default=0, help="split the CPU into N logical devices")
-    p.add_argument("--precision", help="float32, mixed_bfloat16 or mixed_float16 (train.precision)")
+    p.add_argument("--precision", help="auto, float32, mixed_bfloat16 or mixed_float16 (train.precision)")
     p.add_argument("--jit-compile", action="store_true", help="XLA-compile the step (train.jit_compile)")
     p.add_argument("--data", choices=("synthetic", "tfds"), default="synthetic", help="in-memory batch or the real pipeline")
     p.add_argument("--data-dir", help="TFDS data directory for --data tfds")
@@ -182,6 +188,7 @@ def main(argv=None) -> int:
     from benchmarks.common import print_report
     from sagan_tf import config as config_lib
     from sagan_tf.training.distribute import make_strategy, split_cpu
+    from sagan_tf.training.precision import resolve
 
     if args.intra_op:
         tf.config.threading.set_intra_op_parallelism_threads(args.intra_op)
@@ -195,6 +202,7 @@ def main(argv=None) -> int:
     if args.precision:
         overrides.append(f"train.precision={args.precision}")
     cfg = config_lib.load(args.config, overrides)
+    cfg.train.precision = resolve(cfg.train.precision)[0]
     strategy = make_strategy(args.strategy)
     result = {
         "benchmark": "train_step",

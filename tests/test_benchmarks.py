@@ -28,7 +28,7 @@ def test_train_step_benchmark_prints_consistent_json(tfds_dir):
     result = subprocess.run(
         [sys.executable, "-m", "benchmarks.train_step", "--config", "configs/fashion_mnist32.yaml",
          "--batch-size", "8", "--steps", "3", "--warmup", "1", "--data", "tfds", "--data-dir", tfds_dir,
-         "--set", "model.ch=4", "model.z_dim=16", "data.shuffle_buffer=64"],
+         "--precision", "mixed_bfloat16", "--set", "model.ch=4", "model.z_dim=16", "data.shuffle_buffer=64"],
         cwd=REPO, capture_output=True, text=True, timeout=600,
     )
     assert result.returncode == 0, result.stderr[-2000:]
@@ -37,10 +37,11 @@ def test_train_step_benchmark_prints_consistent_json(tfds_dir):
     assert r["median_s_per_step"] == pytest.approx(sorted(r["step_times_s"])[1], abs=1e-5)
     assert r["images_per_s"] == pytest.approx(8 / r["median_s_per_step"], rel=1e-3)
     assert r["executed_flops_per_step"] == sum(r["executed_flops_by_op"].values())
-    assert 0 < r["executed_flops_per_step"] < r["model_flops_per_step"]  # G's upsampling folded
+    assert 0 < r["executed_flops_per_step"] < r["model_flops_per_step"]  # resampling folded into convolutions
     assert r["achieved_gflop_per_s"] == pytest.approx(r["model_flops_per_step"] / r["median_s_per_step"] / 1e9, rel=0.01)
     assert r["efficiency"] == pytest.approx(r["achieved_gflop_per_s"] / r["matmul_peak_gflop_per_s"], abs=2e-3)
     assert r["matmul_peak_gflop_per_s"] == max(r["matmul_peak_before_after"]) > 0
+    assert r["precision"] == "mixed_bfloat16" and r["matmul_peak_dtype"] == "bfloat16"  # the peak of its own dtype
     assert r["losses_finite"] and r["jit_compile"] == {"requested": False, "used": False, "fallback": None}
     assert 0.0 <= r["data_wait_fraction"] < 1.0 and r["pipeline_images_per_s"] > 0
     assert r["environment"]["tensorflow"].startswith("2.")
