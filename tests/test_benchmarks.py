@@ -228,3 +228,21 @@ def test_profile_summary_from_a_real_trace(tmp_path):
     assert summary["kernel_s_per_step"] == 3.25
     assert summary["by_category_s_per_step"] == {"convolution": 2.5, "matmul": 0.5, "other": 0.25}
     assert summary["top_ops"]["a/conv:_MklNativeConv2D"] == {"s": 1.5, "gflop_per_s": 2.0}
+
+
+def test_fid_over_time_table_and_plot_from_saved_results(tmp_path):
+    """The summary compares every recipe at the last minute all its runs reached."""
+    from benchmarks.fid_over_time import plot, summary_rows
+
+    results = [
+        {"label": "old", "run": "a", "points": [{"step": 100, "minutes": 5.0, "fid": 9.0, "is": 5.0},
+                                                {"step": 200, "minutes": 10.0, "fid": 7.0, "is": 6.0}]},
+        {"label": "old", "run": "b", "points": [{"step": 100, "minutes": 6.0, "fid": 8.0, "is": 5.5},
+                                                {"step": 180, "minutes": 9.0, "fid": 6.0, "is": 6.5}]},
+        {"label": "new", "run": "c", "points": [{"step": 400, "minutes": 9.5, "fid": 3.0}]},
+    ]
+    rows = summary_rows(results)
+    assert rows[2] == "| old | 2 | 9.0 | 100, 180 | 7.50 (6.00-9.00) | 5.75 |"  # run a at 5.0 min, run b at 9.0
+    assert rows[3] == "| new | 1 | 9.5 | 400 | 3.00 (3.00-3.00) | - |"
+    plot(results, tmp_path / "curves.png")
+    assert (tmp_path / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
