@@ -34,7 +34,6 @@ import statistics
 import sys
 import time
 
-
 PEAK_DTYPE = {"float32": "float32", "mixed_bfloat16": "bfloat16", "mixed_float16": "float16"}
 
 
