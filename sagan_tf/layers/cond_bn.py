@@ -11,7 +11,7 @@ affine parameters, then scales and shifts with per-class parameters:
 (``tf.distribute``), so training on N devices normalizes exactly as on one.
 
 Speed: in training, whenever the statistics are those of the local batch (one replica, or not
-synchronized), the normalization (and, unconditionally, the affine too) runs as one fused kernel (``FusedBatchNormV3``, oneDNN on CPU,
+synchronized), the normalization runs as one fused kernel (``FusedBatchNormV3``, oneDNN on CPU,
 cuDNN on GPU; float16/bfloat16 inputs are normalized in float32 inside the kernel) instead of
 Keras' separate reductions and element-wise ops: 2-3x faster for the layer, same values. Otherwise,
 and in inference, the Keras ``BatchNormalization`` sublayer (which holds the moving statistics)
@@ -75,11 +75,6 @@ class ConditionalBatchNormalization(keras.layers.Layer):
 
     def call(self, x, labels=None, training=None):
         update = not frozen_state.active
-        if self.num_classes == 0 and self._fusable(x, training):
-            # One gamma and beta for every example: the affine runs inside the fused kernel too.
-            gamma = tf.cast(self.gamma.embeddings.value[0], tf.float32)  # float32 whatever the policy
-            beta = tf.cast(self.beta.embeddings.value[0], tf.float32)
-            return self._fused_training_normalization(x, update, gamma, beta)
         if self._fusable(x, training):
             normalized = self._fused_training_normalization(x, update)
         elif training and self.batch_norm.trainable and not update:
@@ -105,15 +100,12 @@ class ConditionalBatchNormalization(keras.layers.Layer):
         context = tf.distribute.get_replica_context()
         return not (self.synchronized and context is not None and context.num_replicas_in_sync > 1)
 
-    def _fused_training_normalization(self, x, update: bool, scale=None, offset=None):
-        """scale * (x - mean_B) / sqrt(var_B + eps) + offset in one kernel (scale 1 and offset 0 by
-        default); ``update``: also the moving statistics."""
+    def _fused_training_normalization(self, x, update: bool):
+        """(x - mean_B) / sqrt(var_B + eps) in one kernel; ``update``: also the moving statistics."""
         bn = self.batch_norm
         channels = int(x.shape[-1])
-        scale = tf.ones([channels]) if scale is None else scale
-        offset = tf.zeros([channels]) if offset is None else offset
         normalized, mean, variance = tf.compat.v1.nn.fused_batch_norm(
-            x, scale, offset, epsilon=bn.epsilon, is_training=True
+            x, tf.ones([channels]), tf.zeros([channels]), epsilon=bn.epsilon, is_training=True
         )
         if not update:
             return normalized

@@ -145,9 +145,7 @@ class SpectralNormalization(keras.layers.Wrapper):
         else:
             outputs = layer.convolution_op(inputs, w)
         if layer.use_bias:
-            # BiasAdd rather than "+": grappler fuses Conv2D + BiasAdd (+ ReLU) into one oneDNN
-            # kernel, and its gradient is the dedicated BiasAddGrad reduction.
-            outputs = tf.nn.bias_add(outputs, tf.cast(layer.bias.value, layer.compute_dtype))
+            outputs = outputs + tf.cast(layer.bias.value, layer.compute_dtype)
         if layer.activation is not None:
             outputs = layer.activation(outputs)
         return outputs
