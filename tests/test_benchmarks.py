@@ -226,3 +226,18 @@ def test_profile_summary_from_a_real_trace(tmp_path):
     assert summary["kernel_s_per_step"] == 3.25
     assert summary["by_category_s_per_step"] == {"convolution": 2.5, "matmul": 0.5, "other": 0.25}
     assert summary["top_ops"]["a/conv:_MklNativeConv2D"] == {"s": 1.5, "gflop_per_s": 2.0}
+
+
+def test_checkpoint_save_benchmark_times_a_full_training_state():
+    result = subprocess.run(
+        [sys.executable, "-m", "benchmarks.checkpoint_save", "--configs", "configs/fashion_mnist32.yaml",
+         "--repeats", "1", "--set", "model.ch=4"],
+        cwd=REPO, capture_output=True, text=True, timeout=600,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    (row,) = json.loads(result.stdout)["configs"]
+    # Every G and D value is in the checkpoint as float32, with Adam's two slots per trainable one and
+    # the EMA copy of G on top: more than twice the bytes of G and D alone.
+    assert row["checkpoint_bytes"] > 2 * 4 * row["g_and_d_parameters"] > 0
+    assert row["checkpoint_variables"] > 300
+    assert 0 < row["save_s_min"] <= row["save_s_median"] and row["first_save_s"] > 0 and row["restore_s"] > 0
