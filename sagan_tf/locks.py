@@ -13,7 +13,8 @@ process that opened the old file just before it was removed retries on the new o
 Network filesystems: Linux NFS clients (v3 with lockd, v4) implement ``flock`` with the server's
 byte-range locks, so the lock holds between machines; a dead client's lock is released when its lease
 expires (NFSv4: about 90 s). Mounts with ``local_lock=flock`` or ``local_lock=all``, and most FUSE
-mounts of object stores (gcsfuse, s3fs), lock only within one machine.
+mounts of object stores (gcsfuse, s3fs), lock only within one machine. Where ``flock`` is not
+implemented at all, ``acquire`` raises ``LockingUnsupported`` and the caller decides.
 """
 
 from __future__ import annotations
@@ -27,6 +28,13 @@ import time
 from pathlib import Path
 
 from sagan_tf.errors import SaganError
+
+# flock's answers on filesystems that do not implement it (some FUSE and network mounts).
+UNSUPPORTED = {errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOSYS, errno.EINVAL}
+
+
+class LockingUnsupported(OSError):
+    """The filesystem of the lock file does not support ``flock``."""
 
 
 class LockHeld(SaganError):
@@ -74,6 +82,9 @@ class FileLock:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except OSError as e:
                 os.close(fd)
+                if e.errno in UNSUPPORTED:  # nobody can lock this file: it is no one's to keep
+                    self.path.unlink(missing_ok=True)
+                    raise LockingUnsupported(e.errno, f"cannot lock {self.path}: {e.strerror}") from None
                 if e.errno not in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
                     raise
                 if time.monotonic() >= deadline:

@@ -134,6 +134,9 @@ def lock_run_dir(logdir: Path, chief: bool) -> contextlib.AbstractContextManager
     lock = locks.DirectoryLock(logdir, LOCK_FILE, str(logdir))
     try:
         return lock.acquire()
+    except locks.LockingUnsupported as e:
+        print(f"warning: {e.strerror}; a second trainer on {logdir} would not be stopped", file=sys.stderr)
+        return contextlib.nullcontext()
     except locks.LockHeld as e:
         raise SaganError(
             f"{logdir} is in use by another trainer ({locks.describe(e.holder)}); stop it first or use another --logdir"

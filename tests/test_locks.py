@@ -1,6 +1,7 @@
 """``sagan_tf.locks``: a live holder refuses others and names itself; a dead holder blocks nobody."""
 
 import datetime
+import errno
 import os
 import signal
 import socket
@@ -87,3 +88,22 @@ def test_a_directory_lock_removes_the_directories_it_created_unless_something_wa
             locks.DirectoryLock(run, "trainer.lock", "run a").acquire()
         assert (run / "trainer.lock").exists()  # the refused lock removed nothing of the holder's
     assert sorted(p.name for p in run.iterdir()) == ["config.yaml"]
+
+
+def test_a_filesystem_without_flock_is_reported_and_the_trainer_goes_on_with_a_warning(tmp_path, monkeypatch, capsys):
+    from sagan_tf import train
+
+    def no_locks(fd, operation):
+        raise OSError(errno.ENOLCK, "No locks available")
+
+    monkeypatch.setattr(locks.fcntl, "flock", no_locks)
+    with pytest.raises(locks.LockingUnsupported, match="No locks available"):
+        locks.DirectoryLock(tmp_path / "runs" / "a", "trainer.lock", "run a").acquire()
+    assert not (tmp_path / "runs").exists()
+
+    with train.lock_run_dir(tmp_path / "runs" / "b", chief=True):
+        pass
+    err = capsys.readouterr().err
+    assert err.startswith(f"warning: cannot lock {tmp_path / 'runs' / 'b' / 'trainer.lock'}: No locks available")
+    assert f"a second trainer on {tmp_path / 'runs' / 'b'} would not be stopped" in err
+    assert not (tmp_path / "runs").exists()
