@@ -102,6 +102,7 @@ def train(
             callback_list.on_train_batch_end(batch, logs)
             signals = signals_to_stop(stop_requests, agree)
             if signals and batch < steps - 1:
+                callback_list.on_epoch_end(0, logs)  # the epoch ends early; the progress bar ends its line
                 raise interrupts.Interrupted(int(model.step.numpy()), signals, here=bool(stop_requests.received))
         callback_list.on_epoch_end(0, logs)
     finally:
