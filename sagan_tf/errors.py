@@ -26,8 +26,21 @@ class DivergenceError(SaganError):
     """A loss or weight became NaN or Inf during training."""
 
 
+class Stopped(BaseException):
+    """Not an error: the process was asked to stop (SIGTERM, SIGINT) and did so cleanly.
+
+    ``str(e)`` is the one line to print, ``status`` the exit status. A ``BaseException``, like
+    ``KeyboardInterrupt``, so that no ``except Exception`` on the way swallows it.
+    """
+
+    def __init__(self, message: str, status: int):
+        super().__init__(message)
+        self.status = status
+
+
 def exits_cleanly(main):
-    """Decorates a CLI ``main``: a ``SaganError`` prints ``error: ...`` to stderr and exits with 2."""
+    """Decorates a CLI ``main``: a ``SaganError`` prints ``error: ...`` to stderr and exits with 2; a
+    ``Stopped`` prints its line and exits with its status."""
 
     @functools.wraps(main)
     def wrapper(*args, **kwargs):
@@ -36,5 +49,8 @@ def exits_cleanly(main):
         except SaganError as e:
             print(f"error: {e}", file=sys.stderr)
             sys.exit(2)
+        except Stopped as e:
+            print(e, file=sys.stderr)
+            sys.exit(e.status)
 
     return wrapper

@@ -4,19 +4,28 @@ Running the same command again resumes from the latest checkpoint in ``DIR/check
 checkpoint written with a different model config is an error, not a silent re-initialisation.
 ``DIR`` holds ``config.yaml`` (the resolved config), ``checkpoints/`` and TensorBoard events
 (``tensorboard --logdir DIR``).
+
+SIGTERM or SIGINT: the step in flight finishes, a checkpoint of it is written, one line says so and
+the exit status is 128 + the signal's number (143, 130); under ``multiworker`` every worker stops
+after the same step (``sagan_tf.training.interrupts``). One trainer per run directory: while a
+trainer runs, ``DIR/trainer.lock`` is locked (by the chief under ``multiworker``) and a second
+trainer on ``DIR`` is refused at once (``sagan_tf.locks``).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 from pathlib import Path
 
+from sagan_tf import cluster, locks
 from sagan_tf.cli import parser
 from sagan_tf.config import PRECISION_CHOICES, STRATEGIES
-from sagan_tf.errors import CheckpointError, DataError, SaganError, exits_cleanly
-from sagan_tf.training.run_dir import CHECKPOINT_DIR, CONFIG_FILE, SUMMARY_DIR
+from sagan_tf.errors import CheckpointError, DataError, SaganError, Stopped, exits_cleanly
+from sagan_tf.training import interrupts
+from sagan_tf.training.run_dir import CHECKPOINT_DIR, CONFIG_FILE, LOCK_FILE, SUMMARY_DIR
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -116,22 +125,54 @@ def prepare_logdir(logdir: Path, cfg, chief: bool) -> None:
         raise SaganError(f"cannot write to --logdir {logdir}: {e.strerror or e}") from None
 
 
+def lock_run_dir(logdir: Path, chief: bool) -> contextlib.AbstractContextManager:
+    """Holds ``DIR/trainer.lock`` for the whole run on the chief (a no-op on the other workers).
+
+    Refuses at once, naming the holder, when another live trainer holds it. A lock left by a trainer
+    that died is released by the operating system, so it never blocks a restart.
+    """
+    if not chief:
+        return contextlib.nullcontext()
+    check_logdir_writable(logdir)
+    lock = locks.DirectoryLock(logdir, LOCK_FILE, str(logdir))
+    try:
+        return lock.acquire()
+    except locks.LockingUnsupported as e:
+        print(f"warning: {e.strerror}; a second trainer on {logdir} would not be stopped", file=sys.stderr)
+        return contextlib.nullcontext()
+    except locks.LockHeld as e:
+        raise SaganError(
+            f"{logdir} is in use by another trainer ({locks.describe(e.holder)}); stop it first or use another --logdir"
+        ) from None
+    except OSError as e:
+        raise SaganError(f"cannot write to --logdir {logdir}: {e.strerror or e}") from None
+
+
 @exits_cleanly
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    from sagan_tf.training import distribute
+    logdir = Path(args.logdir)
+    multiworker = args.strategy == "multiworker"
+    # Before TensorFlow is imported or any server starts: a second trainer is refused at once.
+    chief = not multiworker or cluster.is_chief_process(cluster.read_tf_config(os.environ.get("TF_CONFIG")))
+    stop_requests = interrupts.StopRequests()
+    with stop_requests.installed(), lock_run_dir(logdir, chief):
+        if not multiworker:  # several workers stop together, after a step (``interrupts``)
+            stop_requests.stop_at_once()
+        from sagan_tf.training import distribute
 
-    if args.virtual_cpus > 1:
-        distribute.split_cpu(args.virtual_cpus)
-    cfg = resolve_config(args)
-    if args.deterministic:
-        import tensorflow as tf
+        if args.virtual_cpus > 1:
+            distribute.split_cpu(args.virtual_cpus)
+        cfg = resolve_config(args)
+        if args.deterministic:
+            import tensorflow as tf
 
-        tf.config.experimental.enable_op_determinism()
-    strategy = distribute.make_strategy(args.strategy, args.tpu)
-    distribute.check_global_batch(cfg.train.batch_size, strategy)
-    resolve_precision(cfg, strategy)
-    run(cfg, Path(args.logdir), strategy, data_dir=args.data_dir, verbose=args.verbose)
+            tf.config.experimental.enable_op_determinism()
+        strategy = distribute.make_strategy(args.strategy, args.tpu)
+        stop_requests.reclaim()  # a multi-worker strategy takes SIGTERM over
+        distribute.check_global_batch(cfg.train.batch_size, strategy)
+        resolve_precision(cfg, strategy)
+        run(cfg, logdir, strategy, data_dir=args.data_dir, verbose=args.verbose, stop_requests=stop_requests)
     return 0
 
 
@@ -148,12 +189,33 @@ def resolve_precision(cfg, strategy) -> None:
         print(f"precision {requested}: {cfg.train.precision} ({reason})", file=sys.stderr)
 
 
-def run(cfg, logdir: Path, strategy, data_dir: str | None = None, verbose: int = 1):
+def interruption_message(stop: interrupts.Interrupted, checkpoint: str | None, logdir: Path, chief: bool) -> str:
+    """``interrupted by SIGTERM at step 37; checkpoint RUN/checkpoints/ckpt-37; run the same command to resume``."""
+    where = "" if stop.here else " on another worker"
+    if not chief:
+        checkpoint = f"{logdir / CHECKPOINT_DIR}/ckpt-{stop.step} (written by the chief)"
+    return (
+        f"interrupted by {interrupts.names(stop.signals)}{where} at step {stop.step}; "
+        f"checkpoint {checkpoint}; run the same command to resume"
+    )
+
+
+def run(
+    cfg,
+    logdir: Path,
+    strategy,
+    data_dir: str | None = None,
+    verbose: int = 1,
+    stop_requests: interrupts.StopRequests = interrupts.NEVER,
+):
     """Builds everything under ``strategy``, resumes if possible and trains to ``train.steps``.
 
     Returns the trained ``SAGAN``. A resumed run replays the input pipeline up to its step (the
     batches are a deterministic function of ``train.seed``), so with ``--deterministic`` a run that
     was interrupted and resumed ends with the same weights as one that was not.
+
+    A signal recorded by ``stop_requests`` ends training after the current step, with a checkpoint
+    of it, by raising ``errors.Stopped`` (its line and exit status).
     """
     import keras
     import tensorflow as tf
@@ -197,9 +259,15 @@ def run(cfg, logdir: Path, strategy, data_dir: str | None = None, verbose: int =
             callbacks.SampleGrid(writer, log.samples_every, lambda: model.sampling_generator, z, labels, cols),
         ] + cbs + evaluation_callbacks(cfg, model, writer, logdir, data_dir)
     try:
-        logs = loop.train(model, dataset, strategy, remaining, cbs, verbose=verbose, jit_compile=cfg.train.jit_compile)
+        logs = loop.train(
+            model, dataset, strategy, remaining, cbs, verbose=verbose, jit_compile=cfg.train.jit_compile,
+            stop_requests=stop_requests,
+        )
     except tf.errors.InvalidArgumentError as e:
         raise DataError(describe_data_failure(cfg, e)) from None
+    except interrupts.Interrupted as stop:  # the checkpoint callback has saved stop.step on the way out
+        message = interruption_message(stop, checkpointer.latest, logdir, chief)
+        raise Stopped(message, interrupts.exit_status(stop.signals)) from None
     summary = ", ".join(f"{k}={v:.4f}" for k, v in logs.items() if k in ("d_loss", "g_loss", "d_real", "d_fake"))
     print(f"step {int(model.step.numpy())}: {summary}; checkpoint {checkpointer.latest}", file=sys.stderr)
     return model

@@ -246,3 +246,18 @@ def test_fid_over_time_table_and_plot_from_saved_results(tmp_path):
     assert rows[3] == "| new | 1 | 9.5 | 400 | 3.00 (3.00-3.00) | - |"
     plot(results, tmp_path / "curves.png")
     assert (tmp_path / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_checkpoint_save_benchmark_times_a_full_training_state():
+    result = subprocess.run(
+        [sys.executable, "-m", "benchmarks.checkpoint_save", "--configs", "configs/fashion_mnist32.yaml",
+         "--repeats", "1", "--set", "model.ch=4"],
+        cwd=REPO, capture_output=True, text=True, timeout=600,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    (row,) = json.loads(result.stdout)["configs"]
+    # Every G and D value is in the checkpoint as float32, with Adam's two slots per trainable one and
+    # the EMA copy of G on top: more than twice the bytes of G and D alone.
+    assert row["checkpoint_bytes"] > 2 * 4 * row["g_and_d_parameters"] > 0
+    assert row["checkpoint_variables"] > 300
+    assert 0 < row["save_s_min"] <= row["save_s_median"] and row["first_save_s"] > 0 and row["restore_s"] > 0

@@ -317,6 +317,41 @@ def test_cli_exports_next_to_existing_versions(exported, tmp_path):
     assert manifest["max_abs_error_vs_keras"]["saved_model"] <= TOL
 
 
+def test_two_exports_at_once_publish_two_complete_versions(exported, tmp_path):
+    """Started together, both see no version yet; they publish one after the other as 1 and 2."""
+    out = tmp_path / "models" / "sagan"
+    cmd = [sys.executable, "-m", "sagan_tf.export", "--logdir", str(exported.run.logdir), "--out", str(out),
+           "--formats", "saved_model"]
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    procs = [subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+             for _ in range(2)]
+    stderrs = [p.communicate(timeout=600)[1] for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], [e[-2000:] for e in stderrs]
+    assert sorted(e.splitlines()[-2] for e in stderrs) == [f"wrote {out / '1'}", f"wrote {out / '2'}"]
+    assert sorted(p.name for p in out.iterdir()) == ["1", "2"]  # no staging directory, no lock file left
+    for version in (1, 2):
+        manifest = json.loads((out / str(version) / "export.json").read_text())
+        assert manifest["version"] == version
+        assert manifest["max_abs_error_vs_keras"]["saved_model"] <= TOL
+        assert tf.saved_model.contains_saved_model(str(out / str(version)))
+
+
+def test_publishing_a_version_another_export_took_is_refused_and_keeps_its_files(tmp_path):
+    out = tmp_path / "models"
+    (out / "3").mkdir(parents=True)
+    staging = out / ".tmp-3-x"
+    staging.mkdir()
+    (staging / "saved_model.pb").write_text("mine")
+    with pytest.raises(export_lib.ExportError, match="3 already exists"):
+        export_lib.publish(staging, out, 3, {"version": None})
+    assert (staging / "saved_model.pb").read_text() == "mine" and list((out / "3").iterdir()) == []
+    assert sorted(p.name for p in out.iterdir()) == [".tmp-3-x", "3"]
+    target, manifest = export_lib.publish(staging, out, None, {"version": None, "files": {}})
+    assert target == out / "4" and manifest == {"version": 4, "files": {}}
+    assert json.loads((target / "export.json").read_text()) == manifest
+    assert sorted(p.name for p in out.iterdir()) == ["3", "4"]
+
+
 def run_main(args, capsys):
     with pytest.raises(SystemExit) as exit_info:
         export_cli.main(args)

@@ -34,6 +34,22 @@ def disk_state(directory):
     return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(directory.rglob("*")) if p.is_file()}
 
 
+def assert_same_training(straight, other, steps):
+    """Both run directories end with bitwise equal checkpoints at ``steps`` and logged the same
+    losses at every step (each step once); returns the straight run's scalars."""
+    a = checkpoint_tensors(str(straight / "checkpoints" / f"ckpt-{steps}"))
+    b = checkpoint_tensors(str(other / "checkpoints" / f"ckpt-{steps}"))
+    assert sorted(a) == sorted(b) and len(a) > 200
+    for key in a:
+        np.testing.assert_array_equal(a[key], b[key], err_msg=key)
+    la, lb = read_events(straight / "train")[0], read_events(other / "train")[0]
+    for tag in ("d_loss", "g_loss"):
+        assert sorted(la[tag]) == sorted(lb[tag]) == list(range(1, steps + 1))
+        for step in range(1, steps + 1):
+            assert la[tag][step] == lb[tag][step], (tag, step)
+    return la
+
+
 FLOAT16_WITH_SKIPS = ("train.precision=mixed_float16", "train.loss_scale=1e9")  # overflows, then halves
 
 
@@ -66,17 +82,8 @@ def test_sigkill_then_same_command_ends_with_the_same_weights_as_an_uninterrupte
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert f"at step {killed_at}" in resumed.stderr
 
-    a = checkpoint_tensors(str(straight / "checkpoints" / f"ckpt-{steps}"))
-    b = checkpoint_tensors(str(killed / "checkpoints" / f"ckpt-{steps}"))
-    assert sorted(a) == sorted(b) and len(a) > 200
-    for key in a:
-        np.testing.assert_array_equal(a[key], b[key], err_msg=key)
-    # Determinism: the two runs logged identical losses at every step, before and after the kill.
-    la, lb = read_events(straight / "train")[0], read_events(killed / "train")[0]
-    for tag in ("d_loss", "g_loss"):
-        assert sorted(la[tag]) == list(range(1, steps + 1))
-        for step in range(1, steps + 1):
-            assert la[tag][step] == lb[tag][step], (tag, step)
+    # Determinism: the same weights, and identical losses at every step, before and after the kill.
+    la = assert_same_training(straight, killed, steps)
     if precision:  # updates were skipped before the kill, yet every step was counted and logged once
         skipped = [s for s in range(1, killed_at + 1) if la["g_skipped"][s] or la["d_skipped"][s]]
         assert skipped and sorted(la["g_skipped"]) == list(range(1, steps + 1))

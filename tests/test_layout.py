@@ -14,7 +14,7 @@ from tests.conftest import REPO
 
 PACKAGE = REPO / "sagan_tf"
 FLOORS = {
-    "errors": 0, "config": 0, "architectures": 0, "files": 0, "images": 0, "cli": 0,
+    "errors": 0, "config": 0, "architectures": 0, "files": 0, "images": 0, "cli": 0, "locks": 0, "cluster": 0,
     "layers": 1,
     "models": 2,
     "training": 3,

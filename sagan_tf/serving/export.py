@@ -11,6 +11,8 @@ Writes one version of the model in TF Serving's layout, ``<out>/<version>/``::
 directory in ``<out>`` first (TF Serving ignores names that are not integers) and renamed to
 ``<out>/<version>`` only after the SavedModel has been reloaded and every TFLite model run and
 compared with the Keras generator on fixed inputs; an existing version is never overwritten.
+Exports run in parallel, but they publish one at a time (``publish``, under ``<out>/.export.lock``):
+two exports to one ``<out>`` get two versions, or with the same ``--version`` one of them is refused.
 The generator is the one ``sagan_tf.training.run_dir.load_generator`` returns: the run's latest checkpoint,
 its EMA generator when the run has one.
 """
@@ -25,6 +27,7 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
+from sagan_tf import locks
 from sagan_tf.errors import SaganError
 
 FORMATS = {
@@ -34,6 +37,8 @@ FORMATS = {
 }
 DEFAULT_FORMATS = ("saved_model", "tflite")
 MANIFEST = "export.json"
+PUBLISH_LOCK = ".export.lock"
+PUBLISH_WAIT_S = 60.0  # another export holds the lock only while it renames its directory
 TFLITE_DIR = "tflite"
 SAVED_MODEL_MAX_ABS_ERROR = 1e-5  # same TF ops as Keras inference; only grappler's fusions differ
 CHECK_BATCH = 8
@@ -76,6 +81,24 @@ def _destination(out: Path, version: int | None) -> tuple[Path, int]:
     if target.exists():
         raise ExportError(f"{target} already exists; pass another --version or remove it")
     return target, version
+
+
+def publish(staging: Path, out: Path, version: int | None, manifest: dict) -> tuple[Path, dict]:
+    """Writes the manifest into ``staging`` and renames it to ``out/<version>``, holding ``out``'s
+    publish lock: the version (``version``, else the next free integer) is chosen and taken in one
+    step, so concurrent exports never pick the same one."""
+    with locks.FileLock(out / PUBLISH_LOCK, str(out)).acquire(timeout=PUBLISH_WAIT_S):
+        version = version or next_version(out)
+        target = out / str(version)
+        if target.exists():
+            raise ExportError(f"{target} already exists; pass another --version or remove it")
+        manifest = {**manifest, "version": version}
+        (staging / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
+        try:
+            os.rename(staging, target)
+        except OSError as e:
+            raise ExportError(f"cannot create {target}: {e.strerror}") from None
+    return target, manifest
 
 
 def check_inputs(num_classes: int, z_dim: int):
@@ -135,7 +158,8 @@ def export_run(
     """Exports the generator of the run in ``logdir``; returns the version directory and its manifest."""
     formats = parse_formats(formats)
     out = Path(out)
-    target, version = _destination(out, version)
+    requested = version
+    _, version = _destination(out, version)  # fails early; the version is taken in ``publish``
 
     from sagan_tf.serving import tflite
     from sagan_tf.serving.signatures import SIGNATURES, label_count, write_saved_model
@@ -167,7 +191,7 @@ def export_run(
             parity[f"tflite_{variant}"] = _write_tflite(source, staging / rel, variant, z, labels, expected)
             files[f"tflite_{variant}"] = {"path": rel, "bytes": (staging / rel).stat().st_size}
         manifest = {
-            "version": version,
+            "version": None,  # set by publish
             "created": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
             "source": {"logdir": str(Path(logdir).resolve()), "checkpoint": checkpoint, "generator": generator.name},
             "model": {
@@ -182,11 +206,7 @@ def export_run(
             "max_abs_error_vs_keras": parity,
             "check_batch": {"size": CHECK_BATCH, "labels": labels.tolist()},
         }
-        (staging / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
-        try:
-            os.rename(staging, target)
-        except OSError as e:
-            raise ExportError(f"cannot create {target}: {e.strerror}") from None
+        target, manifest = publish(staging, out, requested, manifest)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise

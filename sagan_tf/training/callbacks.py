@@ -57,13 +57,18 @@ class SampleGrid(keras.callbacks.Callback):
 
 
 class PeriodicCheckpoint(keras.callbacks.Callback):
-    """Saves every ``every`` steps and at the end of training (unless the loss went non-finite)."""
+    """Saves every ``every`` steps and at the end of training, also when training ends early on a
+    signal or an error (unless the loss went non-finite, or no step ran: the state at the start is
+    already on disk, or is the seeded initialisation)."""
 
     def __init__(self, checkpointer: Checkpointer, every: int):
         super().__init__()
         self.checkpointer = checkpointer
         self.every = every
         self.last_saved = None
+
+    def on_train_begin(self, logs=None):
+        self.last_saved = _step(self.model)
 
     def on_train_batch_end(self, batch, logs=None):
         step = _step(self.model)

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import os
 
 import tensorflow as tf
 
+from sagan_tf import cluster
 from sagan_tf.config import STRATEGIES
 from sagan_tf.errors import ConfigError
 
@@ -29,14 +29,7 @@ def make_strategy(name: str, tpu: str | None = None) -> tf.distribute.Strategy:
         devices = [d.name for d in gpus] or [d.name for d in tf.config.list_logical_devices("CPU")]
         return tf.distribute.MirroredStrategy(devices=devices)
     if name == "multiworker":
-        raw = os.environ.get("TF_CONFIG")
-        if not raw:
-            raise ConfigError("--strategy multiworker needs the TF_CONFIG environment variable (cluster and task)")
-        if not _valid_tf_config(raw):
-            raise ConfigError(
-                'TF_CONFIG must be JSON like {"cluster": {"worker": ["host:port", ...]}, '
-                '"task": {"type": "worker", "index": 0}}'
-            )
+        cluster.read_tf_config(os.environ.get("TF_CONFIG"))
         return tf.distribute.MultiWorkerMirroredStrategy()
     if name == "tpu":
         if not tpu:
@@ -51,15 +44,6 @@ def make_strategy(name: str, tpu: str | None = None) -> tf.distribute.Strategy:
     raise ConfigError(f"unknown strategy {name!r} (choose from {', '.join(STRATEGIES)})")
 
 
-def _valid_tf_config(raw: str) -> bool:
-    try:
-        spec = json.loads(raw)
-        workers, task = spec["cluster"]["worker"], spec["task"]
-        return isinstance(workers, list) and bool(workers) and "type" in task and "index" in task
-    except (ValueError, KeyError, TypeError):
-        return False
-
-
 def check_global_batch(global_batch: int, strategy: tf.distribute.Strategy) -> int:
     """Per-replica batch; a global batch the replicas cannot share evenly is a ``ConfigError``."""
     replicas = strategy.num_replicas_in_sync
@@ -71,9 +55,13 @@ def check_global_batch(global_batch: int, strategy: tf.distribute.Strategy) -> i
 
 
 def is_chief(strategy: tf.distribute.Strategy) -> bool:
-    """True on the worker that writes summaries, checkpoints and exports."""
+    """True on the worker that writes summaries, checkpoints and exports (``cluster.is_chief_task``)."""
     resolver = getattr(strategy, "cluster_resolver", None)
     if resolver is None or not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
         return True
-    task_type, task_id = resolver.task_type, resolver.task_id
-    return task_type is None or task_type == "chief" or (task_type == "worker" and task_id == 0)
+    return cluster.is_chief_task(resolver.cluster_spec().as_dict(), resolver.task_type, resolver.task_id)
+
+
+def is_multi_client(strategy: tf.distribute.Strategy) -> bool:
+    """True when several processes drive the strategy together (each decides only what all decide)."""
+    return isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)

@@ -6,6 +6,10 @@ runs this small loop instead: ``strategy.run(model.train_step)`` on a distribute
 one ``tf.function``, the replicas' logs averaged, Keras callbacks and progress bar around it.
 After every step the losses are checked: a NaN or Inf stops training with a ``DivergenceError``
 naming the step, before any callback (checkpoint) sees the broken state (``divergence``).
+After the callbacks a SIGTERM or SIGINT ends training with ``interrupts.Interrupted``, and the
+checkpoint callback saves that step on the way out. Under ``multiworker`` the workers first sum
+their signal flags over all replicas (``make_agreement``), so that all of them stop after the same
+step even when only one was signalled.
 """
 
 from __future__ import annotations
@@ -14,6 +18,8 @@ import keras
 import tensorflow as tf
 
 from sagan_tf.errors import DivergenceError
+from sagan_tf.training import interrupts
+from sagan_tf.training.distribute import is_multi_client
 from sagan_tf.training.divergence import divergence
 from sagan_tf.training.gan import SAGAN
 from sagan_tf.training.xla import maybe_jit
@@ -34,6 +40,31 @@ def make_step_function(model: SAGAN, strategy: tf.distribute.Strategy, jit_compi
     return step_fn
 
 
+def make_agreement(strategy: tf.distribute.Strategy):
+    """A ``tf.function`` summing a vector of per-process flags over every replica of every worker.
+
+    Called by every worker after the same step, it gives all of them the same sums: one small
+    all-reduce, the same collective the step itself uses for gradients.
+    """
+
+    @tf.function
+    def agree(flags):
+        # A new tensor per replica: an input returned as is would not be reduced across workers.
+        per_replica = strategy.run(tf.identity, args=(flags,))
+        return strategy.reduce(tf.distribute.ReduceOp.SUM, per_replica, axis=None)
+
+    return agree
+
+
+def signals_to_stop(stop_requests: interrupts.StopRequests, agree=None) -> list[int]:
+    """The signals that end training now: this process's own, or with ``agree`` (several processes)
+    those any worker received by this point, identical on every worker."""
+    if agree is None:
+        return list(stop_requests.received)
+    counts = agree(tf.constant(stop_requests.flags(), tf.float32)).numpy()
+    return [s for s, n in zip(interrupts.SIGNALS, counts, strict=True) if n > 0]
+
+
 def train(
     model: SAGAN,
     dataset: tf.data.Dataset,
@@ -42,10 +73,16 @@ def train(
     callbacks: list[keras.callbacks.Callback] = (),
     verbose: int = 1,
     jit_compile: bool = False,
+    stop_requests: interrupts.StopRequests = interrupts.NEVER,
 ) -> dict[str, float]:
-    """Runs ``steps`` training steps; returns the last step's logs."""
+    """Runs ``steps`` training steps; returns the last step's logs.
+
+    Raises ``interrupts.Interrupted`` after a step (not the last) when ``stop_requests`` has received
+    a signal, in this process or, under ``multiworker``, in any worker.
+    """
     iterator = iter(strategy.experimental_distribute_dataset(dataset))
     step_fn = make_step_function(model, strategy, jit_compile)
+    agree = make_agreement(strategy) if is_multi_client(strategy) else None
     callback_list = keras.callbacks.CallbackList(
         list(callbacks), add_history=False, add_progbar=verbose > 0, model=model, verbose=verbose, epochs=1, steps=steps
     )
@@ -56,12 +93,17 @@ def train(
         for batch in range(steps):
             callback_list.on_train_batch_begin(batch)
             logs = {k: float(v) for k, v in step_fn(iterator).items()}
+            stop_requests.start_training()  # a step has run: from now on a signal waits for the step's end
             reason = divergence(logs)
             if reason:
                 raise DivergenceError(
                     f"training diverged at step {int(model.step.numpy())}: {reason}; the last checkpoint is kept"
                 )
             callback_list.on_train_batch_end(batch, logs)
+            signals = signals_to_stop(stop_requests, agree)
+            if signals and batch < steps - 1:
+                callback_list.on_epoch_end(0, logs)  # the epoch ends early; the progress bar ends its line
+                raise interrupts.Interrupted(int(model.step.numpy()), signals, here=bool(stop_requests.received))
         callback_list.on_epoch_end(0, logs)
     finally:
         callback_list.on_train_end(logs)

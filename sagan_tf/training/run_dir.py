@@ -10,6 +10,7 @@ CONFIG_FILE = "config.yaml"
 CHECKPOINT_DIR = "checkpoints"
 SUMMARY_DIR = "train"
 BEST_DIR = "best_fid"  # beside checkpoints/: the generator with the lowest in-training FID
+LOCK_FILE = "trainer.lock"  # held by the live trainer (``sagan_tf.locks``); removed when it ends
 
 
 def load_run_config(logdir: str | Path):
