@@ -65,6 +65,7 @@ class ModelConfig:
     sync_bn: bool = True  # cross-replica batch statistics in G's batch norms
     bn_momentum: float = 0.9
     attention_block: str = "attention"  # attention | residual (paper Table 1 ablation: equal parameters)
+    g_spectral_norm: bool = True  # false: G without spectral norm, D keeps it (paper section 5.1's "SN on D" baseline)
 
 
 @dataclass

@@ -3,13 +3,15 @@
 Convolutions follow PyTorch's definitions with the tutorial's arguments (kernel 4, stride 2,
 padding 1), written as explicit loops over kernel taps, so they check that Keras' 'same' padding
 reproduces them. Weights are read from the Keras layers: the spectrally normalized kernels
-``normalized_weight(False)`` (spectral norm itself is tested in tests/layers/test_spectral_norm.py),
+``normalized_weight(False)`` (spectral norm itself is tested in tests/layers/test_spectral_norm.py;
+the stored kernels of a G without spectral norm, ``tests.reference_kernels``),
 biases, batch-norm statistics and the per-class gains and biases.
 """
 
 import numpy as np
 
 from tests.layers.test_attention import _kernel, _np_self_attention
+from tests.reference_kernels import reference_kernel
 
 
 def conv_transpose_k4s2p1(x, k, bias=None):
@@ -36,7 +38,7 @@ def conv_k4s2p1(x, k, bias=None):
 
 
 def _w(sn):
-    return sn.normalized_weight(False).numpy().astype(np.float64)
+    return reference_kernel(sn)
 
 
 def _bias(sn):

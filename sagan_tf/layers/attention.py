@@ -19,6 +19,9 @@ Two variants:
 * ``pooled``: the official SAGAN / BigGAN / TF-GAN code: h has C/2 channels, keys and values are
   2x2 max-pooled (N/4 positions, "just for compute"), v is the 1x1 output convolution.
 
+``spectral_norm=False`` leaves the four convolutions unnormalized (``layers.kernel_wrapper.PlainKernel``;
+G of SAGAN section 5.1's "SN on D" baseline).
+
 The softmax is computed in float32 whatever the compute dtype (mixed precision).
 
 Memory: the map beta has B * N * N_key entries (``paper`` at 64x64: N = N_key = 4096, 64 MiB per
@@ -33,13 +36,14 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-from sagan_tf.layers.spectral_norm import SpectralNormalization
+from sagan_tf.layers.kernel_wrapper import KernelWrapper
+from sagan_tf.layers.spectral_norm import kernel_layer
 
 VARIANTS = ("paper", "pooled")
 
 
-def _sn_conv1x1(filters: int, name: str) -> SpectralNormalization:
-    return SpectralNormalization(keras.layers.Conv2D(filters, 1, use_bias=False, name=name), name=f"sn_{name}")
+def _sn_conv1x1(filters: int, name: str, spectral_norm: bool = True) -> KernelWrapper:
+    return kernel_layer(keras.layers.Conv2D(filters, 1, use_bias=False, name=name), spectral_norm)
 
 
 def attend(query: tf.Tensor, key: tf.Tensor, value: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
@@ -122,9 +126,12 @@ class SelfAttention(keras.layers.Layer):
         query_chunk: 0 computes the whole map at once; c > 0 computes it in blocks of c queries
             with the map recomputed in the backward pass (``attend_chunked``): same result, memory
             linear in N. Ignored when the map itself is requested (``return_attention=True``).
+        spectral_norm: False: the 1x1 convolutions use their plain kernels.
     """
 
-    def __init__(self, variant: str = "pooled", key_divisor: int = 8, query_chunk: int = 0, **kwargs):
+    def __init__(
+        self, variant: str = "pooled", key_divisor: int = 8, query_chunk: int = 0, spectral_norm: bool = True, **kwargs
+    ):
         super().__init__(**kwargs)
         if variant not in VARIANTS:
             raise ValueError(f"attention variant must be one of {VARIANTS}, got {variant!r}")
@@ -133,15 +140,17 @@ class SelfAttention(keras.layers.Layer):
         self.variant = variant
         self.key_divisor = key_divisor
         self.query_chunk = int(query_chunk)
+        self.spectral_norm = bool(spectral_norm)
 
     def build(self, input_shape):
         channels = int(input_shape[-1])
         key_channels = max(channels // self.key_divisor, 1)
         value_channels = key_channels if self.variant == "paper" else max(channels // 2, 1)
-        self.query_conv = _sn_conv1x1(key_channels, "query")
-        self.key_conv = _sn_conv1x1(key_channels, "key")
-        self.value_conv = _sn_conv1x1(value_channels, "value")
-        self.output_conv = _sn_conv1x1(channels, "output")
+        sn = self.spectral_norm
+        self.query_conv = _sn_conv1x1(key_channels, "query", sn)
+        self.key_conv = _sn_conv1x1(key_channels, "key", sn)
+        self.value_conv = _sn_conv1x1(value_channels, "value", sn)
+        self.output_conv = _sn_conv1x1(channels, "output", sn)
         self.query_conv.build(input_shape)
         self.key_conv.build(input_shape)
         self.value_conv.build(input_shape)
@@ -179,5 +188,8 @@ class SelfAttention(keras.layers.Layer):
 
     def get_config(self):
         config = super().get_config()
-        config.update(variant=self.variant, key_divisor=self.key_divisor, query_chunk=self.query_chunk)
+        config.update(
+            variant=self.variant, key_divisor=self.key_divisor, query_chunk=self.query_chunk,
+            spectral_norm=self.spectral_norm,
+        )
         return config

@@ -8,6 +8,9 @@ D down-block: x -> ReLU -> SNConv3x3 -> ReLU -> SNConv3x3 -> avgpool2
 Optimized first D block (no ReLU on the image): SNConv3x3 -> ReLU -> SNConv3x3 -> avgpool2
               + shortcut  avgpool2 -> SNConv1x1
 
+``spectral_norm=False`` (G only, SAGAN section 5.1's "SN on D" baseline) gives G's block plain
+convolutions (``layers.kernel_wrapper.PlainKernel``) in the same places.
+
 Upsampling is nearest-neighbour through ``tf.image.resize`` (converts to the TFLite builtin
 RESIZE_NEAREST_NEIGHBOR with a dynamic batch, unlike ``keras.layers.UpSampling2D``).
 
@@ -25,18 +28,19 @@ import keras
 import tensorflow as tf
 
 from sagan_tf.layers.cond_bn import ConditionalBatchNormalization
-from sagan_tf.layers.spectral_norm import SpectralNormalization
+from sagan_tf.layers.kernel_wrapper import KernelWrapper
+from sagan_tf.layers.spectral_norm import kernel_layer
 from sagan_tf.layers.trace_flags import unfolded_pooling, unfolded_upsampling, xla_compatible_ops
 
 
-def sn_conv(filters: int, kernel_size: int, name: str, use_bias: bool = True) -> SpectralNormalization:
-    """A spectrally normalized ``Conv2D`` with 'same' padding."""
+def sn_conv(filters: int, kernel_size: int, name: str, use_bias: bool = True, spectral_norm: bool = True) -> KernelWrapper:
+    """A spectrally normalized ``Conv2D`` with 'same' padding (``spectral_norm=False``: its plain kernel)."""
     conv = keras.layers.Conv2D(filters, kernel_size, padding="same", use_bias=use_bias, name=name)
-    return SpectralNormalization(conv, name=f"sn_{name}")
+    return kernel_layer(conv, spectral_norm)
 
 
-def sn_dense(units: int, name: str, use_bias: bool = True) -> SpectralNormalization:
-    return SpectralNormalization(keras.layers.Dense(units, use_bias=use_bias, name=name), name=f"sn_{name}")
+def sn_dense(units: int, name: str, use_bias: bool = True, spectral_norm: bool = True) -> KernelWrapper:
+    return kernel_layer(keras.layers.Dense(units, use_bias=use_bias, name=name), spectral_norm)
 
 
 def upsample_nearest(x: tf.Tensor) -> tf.Tensor:
@@ -64,7 +68,10 @@ def downsample_avg(x: tf.Tensor) -> tf.Tensor:
 
 @keras.saving.register_keras_serializable(package="sagan_tf")
 class GeneratorBlock(keras.layers.Layer):
-    """Residual up-block of G with conditional batch norm; ``call(x, labels, training)``."""
+    """Residual up-block of G with conditional batch norm; ``call(x, labels, training)``.
+
+    ``spectral_norm=False``: the three convolutions use their plain kernels.
+    """
 
     def __init__(
         self,
@@ -73,6 +80,7 @@ class GeneratorBlock(keras.layers.Layer):
         bn_momentum: float = 0.9,
         sync_bn: bool = False,
         upsample: bool = True,
+        spectral_norm: bool = True,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -81,6 +89,7 @@ class GeneratorBlock(keras.layers.Layer):
         self.bn_momentum = float(bn_momentum)
         self.sync_bn = bool(sync_bn)
         self.upsample = bool(upsample)
+        self.spectral_norm = bool(spectral_norm)
 
     def build(self, input_shape):
         out_shape = tuple(input_shape[:-1]) + (self.filters,)
@@ -88,10 +97,11 @@ class GeneratorBlock(keras.layers.Layer):
             out_shape = (input_shape[0], 2 * input_shape[1], 2 * input_shape[2], self.filters)
         cbn = dict(num_classes=self.num_classes, momentum=self.bn_momentum, synchronized=self.sync_bn)
         self.bn1 = ConditionalBatchNormalization(**cbn, name="cbn1")
-        self.conv1 = sn_conv(self.filters, 3, "conv1")
+        sn = self.spectral_norm
+        self.conv1 = sn_conv(self.filters, 3, "conv1", spectral_norm=sn)
         self.bn2 = ConditionalBatchNormalization(**cbn, name="cbn2")
-        self.conv2 = sn_conv(self.filters, 3, "conv2")
-        self.shortcut = sn_conv(self.filters, 1, "shortcut")
+        self.conv2 = sn_conv(self.filters, 3, "conv2", spectral_norm=sn)
+        self.shortcut = sn_conv(self.filters, 1, "shortcut", spectral_norm=sn)
         self.bn1.build(input_shape)
         self.conv1.build(out_shape[:-1] + (input_shape[-1],))
         self.bn2.build(out_shape)
@@ -126,6 +136,7 @@ class GeneratorBlock(keras.layers.Layer):
             bn_momentum=self.bn_momentum,
             sync_bn=self.sync_bn,
             upsample=self.upsample,
+            spectral_norm=self.spectral_norm,
         )
         return config
 

@@ -11,7 +11,8 @@ D down-block:  x -> SN-Conv 4x4 stride 2 -> LeakyReLU(0.1)                  (H -
 
 The batch norms are ``ConditionalBatchNormalization``: per-class gain and bias when
 ``num_classes > 0``, a plain batch norm with a learned affine when ``num_classes == 0``. Convolutions
-followed by a batch norm have no bias (the norm removes it).
+followed by a batch norm have no bias (the norm removes it). G's blocks take ``spectral_norm=False``
+for plain kernels (``layers.kernel_wrapper.PlainKernel``; SAGAN section 5.1's "SN on D" baseline).
 """
 
 from __future__ import annotations
@@ -20,17 +21,21 @@ import keras
 import tensorflow as tf
 
 from sagan_tf.layers.cond_bn import ConditionalBatchNormalization
-from sagan_tf.layers.spectral_norm import SpectralNormalization
+from sagan_tf.layers.kernel_wrapper import KernelWrapper
+from sagan_tf.layers.spectral_norm import SpectralNormalization, kernel_layer
 
 KERNEL_SIZE = 4  # the tutorial's (and DCGAN's) 4x4 kernels with stride 2
 
 
-def sn_conv_transpose(filters: int, name: str, strides: int = 2, use_bias: bool = True) -> SpectralNormalization:
-    """A spectrally normalized 4x4 ``Conv2DTranspose`` with 'same' padding (H -> strides * H)."""
+def sn_conv_transpose(
+    filters: int, name: str, strides: int = 2, use_bias: bool = True, spectral_norm: bool = True
+) -> KernelWrapper:
+    """A spectrally normalized 4x4 ``Conv2DTranspose`` with 'same' padding (H -> strides * H);
+    ``spectral_norm=False``: its plain kernel."""
     conv = keras.layers.Conv2DTranspose(
         filters, KERNEL_SIZE, strides=strides, padding="same", use_bias=use_bias, name=name
     )
-    return SpectralNormalization(conv, name=f"sn_{name}")
+    return kernel_layer(conv, spectral_norm)
 
 
 def _cbn(num_classes: int, bn_momentum: float, sync_bn: bool, name: str) -> ConditionalBatchNormalization:
@@ -48,6 +53,7 @@ class DenseStartBlock(keras.layers.Layer):
         num_classes: int,
         bn_momentum: float = 0.9,
         sync_bn: bool = False,
+        spectral_norm: bool = True,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -56,10 +62,11 @@ class DenseStartBlock(keras.layers.Layer):
         self.num_classes = int(num_classes)
         self.bn_momentum = float(bn_momentum)
         self.sync_bn = bool(sync_bn)
+        self.spectral_norm = bool(spectral_norm)
 
     def build(self, input_shape):
         units = self.size * self.size * self.filters
-        self.linear = SpectralNormalization(keras.layers.Dense(units, use_bias=False, name="linear"), name="sn_linear")
+        self.linear = kernel_layer(keras.layers.Dense(units, use_bias=False, name="linear"), self.spectral_norm)
         self.bn = _cbn(self.num_classes, self.bn_momentum, self.sync_bn, "cbn")
         self.linear.build(input_shape)
         self.bn.build((input_shape[0], self.size, self.size, self.filters))
@@ -80,6 +87,7 @@ class DenseStartBlock(keras.layers.Layer):
             num_classes=self.num_classes,
             bn_momentum=self.bn_momentum,
             sync_bn=self.sync_bn,
+            spectral_norm=self.spectral_norm,
         )
         return config
 
@@ -88,15 +96,19 @@ class DenseStartBlock(keras.layers.Layer):
 class UpConvBlock(keras.layers.Layer):
     """G's up-block: SN-ConvTranspose 4x4/2 -> (C)BN -> ReLU; ``call(x, labels, training)``."""
 
-    def __init__(self, filters: int, num_classes: int, bn_momentum: float = 0.9, sync_bn: bool = False, **kwargs):
+    def __init__(
+        self, filters: int, num_classes: int, bn_momentum: float = 0.9, sync_bn: bool = False, spectral_norm: bool = True,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         self.filters = int(filters)
         self.num_classes = int(num_classes)
         self.bn_momentum = float(bn_momentum)
         self.sync_bn = bool(sync_bn)
+        self.spectral_norm = bool(spectral_norm)
 
     def build(self, input_shape):
-        self.conv = sn_conv_transpose(self.filters, "deconv", use_bias=False)
+        self.conv = sn_conv_transpose(self.filters, "deconv", use_bias=False, spectral_norm=self.spectral_norm)
         self.bn = _cbn(self.num_classes, self.bn_momentum, self.sync_bn, "cbn")
         self.conv.build(input_shape)
         self.bn.build(self.compute_output_shape(input_shape))
@@ -111,7 +123,8 @@ class UpConvBlock(keras.layers.Layer):
     def get_config(self):
         config = super().get_config()
         config.update(
-            filters=self.filters, num_classes=self.num_classes, bn_momentum=self.bn_momentum, sync_bn=self.sync_bn
+            filters=self.filters, num_classes=self.num_classes, bn_momentum=self.bn_momentum, sync_bn=self.sync_bn,
+            spectral_norm=self.spectral_norm,
         )
         return config
 

@@ -13,6 +13,8 @@ convolutions without bias whose sizes make the trainable parameter count equal t
   conv_b 1x1 C/8 -> C (9/8 C^2 + 1/8 C^2);
 * ``paper`` attention (4 x C/8, 0.5 C^2): conv_a 1x1 C -> C/4, conv_b 1x1 C/4 -> C.
 
+``spectral_norm=False`` (G of SAGAN section 5.1's "SN on D" baseline): plain convolutions.
+
 In general the hidden width is chosen for a 3x3 + 1x1 pair, else a 1x1 + 1x1 pair; a channel count
 for which neither matches exactly is an error rather than an unfair comparison.
 """
@@ -47,18 +49,19 @@ def substitute_shape(channels: int, variant: str, key_divisor: int = 8) -> tuple
 class ResidualSubstitute(keras.layers.Layer):
     """The equal-parameter residual block; ``call(x)``. Has a ``gamma`` like ``SelfAttention``."""
 
-    def __init__(self, variant: str = "pooled", key_divisor: int = 8, **kwargs):
+    def __init__(self, variant: str = "pooled", key_divisor: int = 8, spectral_norm: bool = True, **kwargs):
         super().__init__(**kwargs)
         if variant not in VARIANTS:
             raise ValueError(f"variant must be one of {VARIANTS}, got {variant!r}")
         self.variant = variant
         self.key_divisor = key_divisor
+        self.spectral_norm = bool(spectral_norm)
 
     def build(self, input_shape):
         channels = int(input_shape[-1])
         kernel, hidden = substitute_shape(channels, self.variant, self.key_divisor)
-        self.conv_a = sn_conv(hidden, kernel, "conv_a", use_bias=False)
-        self.conv_b = sn_conv(channels, 1, "conv_b", use_bias=False)
+        self.conv_a = sn_conv(hidden, kernel, "conv_a", use_bias=False, spectral_norm=self.spectral_norm)
+        self.conv_b = sn_conv(channels, 1, "conv_b", use_bias=False, spectral_norm=self.spectral_norm)
         self.conv_a.build(input_shape)
         self.conv_b.build(tuple(input_shape[:-1]) + (hidden,))
         self.gamma = self.add_weight(name="gamma", shape=(), initializer="zeros", trainable=True)
@@ -74,5 +77,5 @@ class ResidualSubstitute(keras.layers.Layer):
 
     def get_config(self):
         config = super().get_config()
-        config.update(variant=self.variant, key_divisor=self.key_divisor)
+        config.update(variant=self.variant, key_divisor=self.key_divisor, spectral_norm=self.spectral_norm)
         return config

@@ -13,7 +13,9 @@ only when ``training=True`` and no freeze is active (``layers.trace_flags.frozen
 
 Unlike ``keras.layers.SpectralNormalization`` (which assigns ``W / sigma`` into the kernel in place,
 with no gradient through sigma) and the end-of-life ``tensorflow_addons`` wrapper, the kernel
-variable keeps the unnormalized ``W`` and normalization happens in ``call``.
+variable keeps the unnormalized ``W`` and normalization happens in ``call``. The op itself (dense,
+convolution, transposed convolution, embedding lookup, folded upsampling) is ``KernelWrapper``'s,
+shared with ``PlainKernel``, the same layer without normalization (``kernel_layer``).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-from sagan_tf.layers.folded_conv import conv3x3_avgpool, fold_avgpool, fold_nearest_upsample, upsample_conv3x3
+from sagan_tf.layers.kernel_wrapper import KernelWrapper, PlainKernel
 from sagan_tf.layers.trace_flags import frozen_state
 
 
@@ -30,7 +32,7 @@ def _l2_normalize(x: tf.Tensor, eps: float) -> tf.Tensor:
 
 
 @keras.saving.register_keras_serializable(package="sagan_tf")
-class SpectralNormalization(keras.layers.Wrapper):
+class SpectralNormalization(KernelWrapper):
     """Wraps a ``Dense``, ``Conv2D`` (or ``Conv2DTranspose``) or ``Embedding`` with spectral norm.
 
     Usage: ``SpectralNormalization(keras.layers.Dense(8))``.
@@ -42,22 +44,9 @@ class SpectralNormalization(keras.layers.Wrapper):
     """
 
     def __init__(self, layer, power_iterations: int = 1, epsilon: float = 1e-12, **kwargs):
-        # Read W and u in float32 and cast W_sn to the wrapped layer's compute dtype. A float32 policy
-        # for the wrapper itself (the wrapped layer keeps its own, possibly mixed, policy) stops Keras
-        # from opening a bfloat16/float16 autocast scope around ``call`` under a mixed policy.
-        kwargs.setdefault("autocast", False)
-        kwargs.setdefault("dtype", "float32")
         super().__init__(layer, **kwargs)
         if power_iterations < 1:
             raise ValueError(f"power_iterations must be >= 1, got {power_iterations}")
-        if not isinstance(
-            layer,
-            (keras.layers.Dense, keras.layers.Conv2D, keras.layers.Conv2DTranspose, keras.layers.Embedding),
-        ):
-            raise TypeError(
-                "SpectralNormalization wraps Dense, Conv2D, Conv2DTranspose or Embedding, "
-                f"got {type(layer).__name__}"
-            )
         self.power_iterations = power_iterations
         self.epsilon = epsilon
 
@@ -73,11 +62,6 @@ class SpectralNormalization(keras.layers.Wrapper):
             aggregation="only_first_replica",
         )
         self.built = True
-
-    def _weight_variable(self):
-        if isinstance(self.layer, keras.layers.Embedding):
-            return self.layer.embeddings
-        return self.layer.kernel
 
     def _matrix_shape(self, shape):
         shape = tuple(int(d) for d in shape)
@@ -117,55 +101,8 @@ class SpectralNormalization(keras.layers.Wrapper):
         sigma = tf.reshape(tf.matmul(tf.matmul(v, w_mat), u, transpose_b=True), [])
         return w / sigma
 
-    def call(self, inputs, training=None, upsample: bool = False, avgpool: bool = False):
-        """The wrapped layer with ``W / sigma(W)``.
-
-        For a 3x3 'same' stride-1 ``Conv2D`` (``layers.folded_conv``; same values, 2.25x fewer
-        multiply-adds): ``upsample=True`` applies it to the 2x nearest-neighbour upsampled
-        ``inputs`` as one transposed convolution of ``inputs``; ``avgpool=True`` returns its output
-        2x2 average-pooled, as one stride-2 convolution of ``inputs``. The bias commutes with both.
-        """
-        w = self.normalized_weight(training)
-        layer = self.layer
-        if upsample or avgpool:
-            self._check_foldable()
-            w = fold_nearest_upsample(w) if upsample else fold_avgpool(w)
-        w = tf.cast(w, layer.compute_dtype)
-        if isinstance(layer, keras.layers.Embedding):
-            return tf.gather(w, tf.cast(inputs, tf.int32))
-        inputs = tf.cast(inputs, layer.compute_dtype)
-        if upsample:
-            outputs = upsample_conv3x3(inputs, w)
-        elif avgpool:
-            outputs = conv3x3_avgpool(inputs, w)
-        elif isinstance(layer, keras.layers.Dense):
-            outputs = tf.tensordot(inputs, w, axes=[[inputs.shape.rank - 1], [0]])
-        elif isinstance(layer, keras.layers.Conv2DTranspose):
-            outputs = _conv2d_transpose(layer, inputs, w)
-        else:
-            outputs = layer.convolution_op(inputs, w)
-        if layer.use_bias:
-            outputs = outputs + tf.cast(layer.bias.value, layer.compute_dtype)
-        if layer.activation is not None:
-            outputs = layer.activation(outputs)
-        return outputs
-
-    def _check_foldable(self):
-        layer = self.layer
-        ok = (
-            type(layer) is keras.layers.Conv2D
-            and tuple(layer.kernel_size) == (3, 3)
-            and tuple(layer.strides) == (1, 1)
-            and tuple(layer.dilation_rate) == (1, 1)
-            and layer.padding == "same"
-            and layer.data_format == "channels_last"
-            and layer.groups == 1
-        )
-        if not ok:
-            raise ValueError("upsample=True or avgpool=True needs a 3x3, stride-1, 'same', channels_last Conv2D")
-
-    def compute_output_shape(self, input_shape):
-        return self.layer.compute_output_shape(input_shape)
+    def kernel(self, training: bool = False) -> tf.Tensor:
+        return self.normalized_weight(training)
 
     def get_config(self):
         config = super().get_config()
@@ -173,13 +110,9 @@ class SpectralNormalization(keras.layers.Wrapper):
         return config
 
 
-def _conv2d_transpose(layer: keras.layers.Conv2DTranspose, inputs: tf.Tensor, w: tf.Tensor) -> tf.Tensor:
-    """Transposed convolution with an explicit kernel, channels_last, static spatial shape."""
-    if layer.data_format != "channels_last":
-        raise ValueError("SpectralNormalization supports channels_last Conv2DTranspose only")
-    _, out_h, out_w, _ = layer.compute_output_shape(inputs.shape)
-    batch = tf.shape(inputs)[0]
-    output_shape = tf.stack([batch, out_h, out_w, layer.filters])
-    return tf.nn.conv2d_transpose(
-        inputs, w, output_shape, strides=layer.strides, padding=layer.padding.upper(), dilations=layer.dilation_rate
-    )
+def kernel_layer(layer, spectral_norm: bool = True) -> KernelWrapper:
+    """``layer`` spectrally normalized (``sn_NAME``), or with its plain kernel (``plain_NAME``) where
+    a network is trained without spectral norm (``model.g_spectral_norm: false``, SAGAN section 5.1)."""
+    if spectral_norm:
+        return SpectralNormalization(layer, name=f"sn_{layer.name}")
+    return PlainKernel(layer, name=f"plain_{layer.name}")

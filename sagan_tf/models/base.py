@@ -6,7 +6,8 @@
   ``attention`` (paper Table 1: "feat8" ... "feat64"). With ``return_attention=True`` the call also
   returns every ``SelfAttention`` layer's map beta (B, N_query, N_key) under the layer's name
   (paper Figures 1 and 5).
-* ``GeneratorNetwork``: G(z, y) = tanh(to_image(blocks(stem(z)))) in float32.
+* ``GeneratorNetwork``: G(z, y) = tanh(to_image(blocks(stem(z)))) in float32; ``spectral_norm=False``
+  builds every layer of G with its plain kernel (SAGAN section 5.1, the "SN on D" baseline).
 * ``DiscriminatorNetwork``: D(x, y) = psi(phi(x)) + <e(y), phi(x)> (Miyato & Koyama 2018, eq. 3),
   psi and e spectrally normalized (SAGAN section 4); phi is the family's pooling of the last block.
 """
@@ -98,11 +99,12 @@ class GeneratorNetwork(AttentionNetwork):
     ``to_image(h, training)`` (the last features to the image's pre-tanh values).
     """
 
-    def __init__(self, *, z_dim: int, sync_bn: bool, bn_momentum: float, **kwargs):
+    def __init__(self, *, z_dim: int, sync_bn: bool, bn_momentum: float, spectral_norm: bool = True, **kwargs):
         super().__init__(**kwargs)
         self.z_dim = int(z_dim)
         self.sync_bn = bool(sync_bn)
         self.bn_momentum = float(bn_momentum)
+        self.spectral_norm = bool(spectral_norm)
 
     def stem(self, z, training=None):
         return z

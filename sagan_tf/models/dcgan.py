@@ -69,9 +69,13 @@ class DCGANGenerator(GeneratorNetwork):
 
     ``labels`` are used by the conditional batch norms when ``num_classes > 0`` and ignored otherwise.
     With ``return_attention=True`` returns ``(images, {layer_name: beta})``, beta (B, N_query, N_key).
+    ``spectral_norm=False``: no layer of G is spectrally normalized (SAGAN section 5.1).
     """
 
-    CONFIG_KEYS = ("resolution", "ch", "z_dim", "num_classes", "channels", "attention_variant", "sync_bn", "bn_momentum")
+    CONFIG_KEYS = (
+        "resolution", "ch", "z_dim", "num_classes", "channels", "attention_variant", "sync_bn", "bn_momentum",
+        "spectral_norm",
+    )
 
     def __init__(
         self,
@@ -84,21 +88,24 @@ class DCGANGenerator(GeneratorNetwork):
         attention_variant: str = "paper",
         sync_bn: bool = False,
         bn_momentum: float = 0.9,
+        spectral_norm: bool = True,
         **kwargs,
     ):
         super().__init__(
             resolution=resolution, ch=ch, num_classes=num_classes, channels=channels,
-            attention_variant=attention_variant, z_dim=z_dim, sync_bn=sync_bn, bn_momentum=bn_momentum, **kwargs,
+            attention_variant=attention_variant, z_dim=z_dim, sync_bn=sync_bn, bn_momentum=bn_momentum,
+            spectral_norm=spectral_norm, **kwargs,
         )
         sizes = generator_resolutions("dcgan", resolution)
         self.attention = _attention_at(attention, sizes, attention_variant, "G")
 
-        bn = dict(num_classes=self.num_classes, bn_momentum=self.bn_momentum, sync_bn=self.sync_bn)
+        sn = self.spectral_norm
+        bn = dict(num_classes=self.num_classes, bn_momentum=self.bn_momentum, sync_bn=self.sync_bn, spectral_norm=sn)
         for i, size in enumerate(sizes):
             filters, name = self.ch * 2 ** (len(sizes) - 1 - i), f"block{i}_{size}"
             block = DenseStartBlock(size, filters, **bn, name=name) if i == 0 else UpConvBlock(filters, **bn, name=name)
-            self.add_block(block, size, lambda r: SelfAttention(attention_variant, name=f"attention_{r}"))
-        self.output_conv = sn_conv_transpose(self.channels, "output_deconv")
+            self.add_block(block, size, lambda r: SelfAttention(attention_variant, spectral_norm=sn, name=f"attention_{r}"))
+        self.output_conv = sn_conv_transpose(self.channels, "output_deconv", spectral_norm=sn)
 
     def to_image(self, h, training=None):
         return self.output_conv(h, training=training)

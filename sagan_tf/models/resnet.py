@@ -8,7 +8,8 @@ Architectures are tables keyed by output resolution, channel counts as multiples
   projection term <SN-embed(y), h> (Miyato & Koyama 2018): D(x, y) = psi(phi(x)) + <e(y), phi(x)>.
 
 Self-attention (``SelfAttention``) is inserted after the block whose output has the requested
-resolution (paper Table 1: "feat8" ... "feat64"); several resolutions may be given. The tables are
+resolution (paper Table 1: "feat8" ... "feat64"); several resolutions may be given. G's
+``spectral_norm=False`` leaves every layer of G unnormalized (paper section 5.1, "SN on D"). The tables are
 ``sagan_tf.architectures.RESNET_TABLES``; attention placement, ``call`` and the projection head are
 ``models.base``.
 
@@ -35,15 +36,15 @@ from sagan_tf.models.base import DiscriminatorNetwork, GeneratorNetwork
 ATTENTION_BLOCKS = ("attention", "residual")
 
 
-def make_attention_block(kind: str, variant: str, res: int, query_chunk: int = 0):
+def make_attention_block(kind: str, variant: str, res: int, query_chunk: int = 0, spectral_norm: bool = True):
     """The block inserted at resolution ``res``: self-attention (``query_chunk``: memory-efficient
     blocks of queries), or the equal-parameter residual block of the paper's Table 1 ablation
-    (``ResidualSubstitute``)."""
+    (``ResidualSubstitute``); ``spectral_norm=False``: with plain kernels."""
     if kind == "residual":
-        return ResidualSubstitute(variant, name=f"residual_{res}")
+        return ResidualSubstitute(variant, spectral_norm=spectral_norm, name=f"residual_{res}")
     if kind != "attention":
         raise ValueError(f"attention_block must be one of {ATTENTION_BLOCKS}, got {kind!r}")
-    return SelfAttention(variant, query_chunk=query_chunk, name=f"attention_{res}")
+    return SelfAttention(variant, query_chunk=query_chunk, spectral_norm=spectral_norm, name=f"attention_{res}")
 
 
 @keras.saving.register_keras_serializable(package="sagan_tf")
@@ -51,12 +52,13 @@ class Generator(GeneratorNetwork):
     """G(z, y) -> image in [-1, 1]; ``call((z, labels), training, return_attention)``.
 
     With ``return_attention=True`` returns ``(images, {layer_name: beta})`` where each beta is the
-    (B, N_query, N_key) map of one attention layer.
+    (B, N_query, N_key) map of one attention layer. ``spectral_norm=False``: no layer of G is
+    spectrally normalized (paper section 5.1).
     """
 
     CONFIG_KEYS = (
         "resolution", "ch", "z_dim", "num_classes", "channels", "attention_variant", "attention_chunk", "sync_bn",
-        "bn_momentum", "attention_block",
+        "bn_momentum", "attention_block", "spectral_norm",
     )
 
     def __init__(
@@ -72,11 +74,13 @@ class Generator(GeneratorNetwork):
         sync_bn: bool = False,
         bn_momentum: float = 0.9,
         attention_block: str = "attention",
+        spectral_norm: bool = True,
         **kwargs,
     ):
         super().__init__(
             resolution=resolution, ch=ch, num_classes=num_classes, channels=channels,
-            attention_variant=attention_variant, z_dim=z_dim, sync_bn=sync_bn, bn_momentum=bn_momentum, **kwargs,
+            attention_variant=attention_variant, z_dim=z_dim, sync_bn=sync_bn, bn_momentum=bn_momentum,
+            spectral_norm=spectral_norm, **kwargs,
         )
         table = resnet_table(resolution)
         self.attention = check_attention(attention, generator_resolutions("resnet", resolution), attention_variant, "G")
@@ -84,12 +88,17 @@ class Generator(GeneratorNetwork):
         self.attention_block = attention_block
 
         self.init_channels = table.g_init * self.ch
-        self.linear = sn_dense(4 * 4 * self.init_channels, "linear")
+        sn = self.spectral_norm
+        self.linear = sn_dense(4 * 4 * self.init_channels, "linear", spectral_norm=sn)
         for i, (mult, res) in enumerate(zip(table.g_blocks, generator_resolutions("resnet", resolution), strict=True)):
-            block = GeneratorBlock(mult * self.ch, self.num_classes, self.bn_momentum, self.sync_bn, name=f"block{i}_{res}")
-            self.add_block(block, res, lambda r: make_attention_block(self.attention_block, attention_variant, r, self.attention_chunk))
+            block = GeneratorBlock(
+                mult * self.ch, self.num_classes, self.bn_momentum, self.sync_bn, spectral_norm=sn, name=f"block{i}_{res}"
+            )
+            self.add_block(
+                block, res, lambda r: make_attention_block(self.attention_block, attention_variant, r, self.attention_chunk, sn)
+            )
         self.output_bn = ConditionalBatchNormalization(0, self.bn_momentum, synchronized=self.sync_bn, name="output_bn")
-        self.output_conv = sn_conv(self.channels, 3, "output_conv")
+        self.output_conv = sn_conv(self.channels, 3, "output_conv", spectral_norm=sn)
 
     def stem(self, z, training=None):
         return tf.reshape(self.linear(z, training=training), [-1, 4, 4, self.init_channels])

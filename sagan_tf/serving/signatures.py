@@ -27,7 +27,8 @@ model fails with "gather index out of bounds" instead of returning another class
 Spectral normalization is not folded into the kernels: the graph computes W / sigma(W) from the
 stored u exactly as Keras inference does (two mat-vec products per layer, independent of the batch,
 about 2 x params FLOPs per call, well under 1% of one 3x3 convolution at 32x32). The TFLite
-converter constant-folds it anyway.
+converter constant-folds it anyway. A G trained without spectral norm (``model.g_spectral_norm:
+false``) has no ``u``: its layers compute with their stored kernels as they are.
 
 Why ``keras.export.ExportArchive`` and not a ``tf.Module`` holding the Keras model: Keras 3 does
 not expose layers held in Python lists (G's blocks) to TF's object graph, so such a SavedModel

@@ -32,7 +32,7 @@ def build_generator(cfg: Config, name: str = "generator") -> keras.Model:
     generator_class, _ = FAMILIES[m.arch]
     return _build(
         generator_class, cfg, z_dim=m.z_dim, attention=m.g_attention, sync_bn=m.sync_bn, bn_momentum=m.bn_momentum,
-        name=name,
+        spectral_norm=m.g_spectral_norm, name=name,
     )
 
 

@@ -10,6 +10,7 @@ import pytest
 import tensorflow as tf
 
 from sagan_tf.layers import SelfAttention
+from tests.reference_kernels import reference_kernel
 
 ATOL = 1e-5  # float32 layer vs float64 reference
 RTOL = 1e-5
@@ -51,8 +52,8 @@ def _np_self_attention(x, w_f, w_g, w_h, w_v, gamma, pooled):
 
 
 def _kernel(sub):
-    """The spectrally normalized 1x1 kernel of a sub-layer as a (C_in, C_out) float64 matrix."""
-    w = sub.normalized_weight(False).numpy().astype(np.float64)
+    """The (spectrally normalized, or plain) 1x1 kernel of a sub-layer as a (C_in, C_out) float64 matrix."""
+    w = reference_kernel(sub)
     assert w.shape[:2] == (1, 1)
     return w[0, 0]
 

@@ -12,6 +12,7 @@ import tensorflow as tf
 
 from sagan_tf.layers import DiscriminatorBlock, GeneratorBlock, frozen_state
 from sagan_tf.layers.blocks import downsample_avg, upsample_nearest
+from tests.reference_kernels import reference_kernel
 
 RTOL = 1e-4
 ATOL = 1e-4
@@ -43,7 +44,7 @@ def _relu(x):
 
 
 def _np_sn_conv(sn, x):
-    k = sn.normalized_weight(False).numpy().astype(np.float64)
+    k = reference_kernel(sn)
     bias = sn.layer.bias.numpy().astype(np.float64) if sn.layer.use_bias else None
     return _np_conv_same(x, k, bias)
 

@@ -78,20 +78,21 @@ def _weight(layer):
     return inner.embeddings if isinstance(inner, keras.layers.Embedding) else inner.kernel
 
 
-def _make(kind, seed=0):
-    """A built SN layer with random N(0,1) weights (and bias), and a float64 input for it."""
+def _make(kind, seed=0, wrapper=SpectralNormalization):
+    """A built SN layer (or another kernel ``wrapper``) with random N(0,1) weights (and bias), and a
+    float64 input for it."""
     keras.utils.set_random_seed(seed)
     rng = np.random.default_rng(seed)
     if kind == "dense":
-        layer, x = SpectralNormalization(keras.layers.Dense(8)), rng.normal(size=(4, 12))
+        layer, x = wrapper(keras.layers.Dense(8)), rng.normal(size=(4, 12))
     elif kind == "conv2d":
-        layer = SpectralNormalization(keras.layers.Conv2D(8, 3, padding="same"))
+        layer = wrapper(keras.layers.Conv2D(8, 3, padding="same"))
         x = rng.normal(size=(2, 8, 8, 6))
     elif kind == "conv2d_transpose":
-        layer = SpectralNormalization(keras.layers.Conv2DTranspose(8, 3, strides=2, padding="same"))
+        layer = wrapper(keras.layers.Conv2DTranspose(8, 3, strides=2, padding="same"))
         x = rng.normal(size=(2, 4, 4, 6))
     else:
-        layer = SpectralNormalization(keras.layers.Embedding(10, 16))
+        layer = wrapper(keras.layers.Embedding(10, 16))
         x = np.array([0, 3, 3, 9, 5])
     layer.build(x.shape if kind != "embedding" else (None,))
     w = _weight(layer)
