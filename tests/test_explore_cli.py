@@ -86,3 +86,22 @@ def test_user_errors_are_one_line(exported, tmp_path, capsys):  # noqa: F811
             assert code == 2 and len(errors) == 1 and message in errors[0], (args, errors)
     finally:
         busy.close()
+
+
+def test_an_unconditional_run_has_one_row_and_only_label_zero(tmp_path):
+    from sagan_tf.explore.generators import load_run
+    from tests.export_fixtures import make_run
+
+    run = make_run(tmp_path / "run", ["data.num_classes=0"])
+    generator = load_run(run.logdir)
+    with serving(generator) as url:
+        info = get_json(url + "api/info")
+        grid = get_json(url + "api/grid?count=2")
+        status, body, _ = get(url + "api/grid?label=1")
+        attention = get_json(url + "api/attention?seed=1&label=0&x=5&y=5")
+    assert info["classes"] == [{"label": 0, "name": "unconditional"}] and len(grid["rows"]) == 1
+    assert status == 400 and json.loads(body)["error"] == "label must be in [0, 1) (the model is unconditional), got 1"
+    images, maps = run.generator((tf.constant(generator.generate([1], [0])[1]), tf.constant([0])), training=False,
+                                 return_attention=True)
+    layer = attention["layers"][0]
+    np.testing.assert_allclose(layer["row"], maps[layer["name"]].numpy()[0, layer["query_row"]], atol=1e-6)
