@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import numpy as np
 
-from sagan_tf.files import atomic_path
+from sagan_tf.files import write_bytes
 
 
 def make_grid(images: np.ndarray, cols: int, pad: int = 2, pad_value: int = 0) -> np.ndarray:
@@ -22,14 +23,20 @@ def make_grid(images: np.ndarray, cols: int, pad: int = 2, pad_value: int = 0) -
     return grid
 
 
-def write_png(path: str | Path, image: np.ndarray) -> None:
-    """Writes an (H, W, 1|3) uint8 image as PNG, atomically (``files.atomic_path``)."""
+def png_bytes(image: np.ndarray) -> bytes:
+    """An (H, W, 1|3) uint8 image as PNG bytes (greyscale for one channel), lossless."""
     from PIL import Image
 
-    path = Path(path)
     image = np.asarray(image, dtype=np.uint8)
-    pil = Image.fromarray(image[..., 0] if image.shape[-1] == 1 else image)
+    buffer = io.BytesIO()
+    Image.fromarray(image[..., 0] if image.shape[-1] == 1 else image).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def write_png(path: str | Path, image: np.ndarray) -> None:
+    """Writes an (H, W, 1|3) uint8 image as PNG, atomically (``files.write_bytes``)."""
+    path = Path(path)
+    data = png_bytes(image)
     if path.parent and not path.parent.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_path(path) as tmp:
-        pil.save(tmp, format="PNG")
+    write_bytes(path, data)

@@ -182,7 +182,7 @@ def parse_signature_defs(text):
 
 def test_saved_model_cli_shows_both_signatures(exported):
     signatures = parse_signature_defs(saved_model_cli_show(exported.version_dir))
-    assert set(signatures) - {"__saved_model_init_op"} == {"serving_default", "generate", "generate_truncated"}
+    assert set(signatures) - {"__saved_model_init_op"} == {"serving_default", "generate", "generate_truncated", "explore"}
     image = ("DT_UINT8", "(-1, 32, 32, 1)")
     image_float = ("DT_FLOAT", "(-1, 32, 32, 1)")
     assert signatures["serving_default"] == {

@@ -1,5 +1,6 @@
 """The package as users install it: a wheel (and an editable install) in a fresh virtual environment,
-its console commands run from an unrelated directory with a built-in config named by its name.
+its console commands run from an unrelated directory with a built-in config named by its name, and
+sagan-explore serving its page from the installed files.
 
 The default tests reuse this interpreter's installed dependencies (``--system-site-packages``: pip
 resolves the wheel's requirements against them and installs only sagan-tf); the slow one installs
@@ -10,6 +11,7 @@ import os
 import subprocess
 import sys
 import venv
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -17,7 +19,11 @@ import pytest
 from tests.conftest import REPO
 from tests.test_train_cli import TINY
 
-COMMANDS = ("sagan-train", "sagan-sample", "sagan-evaluate", "sagan-visualize", "sagan-export", "sagan-train-feature-model")
+COMMANDS = (
+    "sagan-train", "sagan-sample", "sagan-evaluate", "sagan-visualize", "sagan-export", "sagan-explore",
+    "sagan-train-feature-model",
+)
+EXPLORE_PAGE = ("index.html", "explore.js", "explore.css")
 
 
 def run(args, cwd, env=None, timeout=900):
@@ -61,6 +67,22 @@ def train_and_sample_from_elsewhere(bin_dir: Path, workdir: Path, tfds_dir: str)
     return where.stdout.strip()
 
 
+def test_the_wheel_holds_the_explore_page(wheel):
+    names = zipfile.ZipFile(wheel).namelist()
+    for name in EXPLORE_PAGE:
+        assert f"sagan_tf/explore/static/{name}" in names, name
+
+
+def serve_explore_page(bin_dir: Path, workdir: Path, env: dict) -> None:
+    """The installed sagan-explore serves its page and every file the page loads."""
+    from tests.explore_fixtures import command_serving, get
+
+    with command_serving([str(bin_dir / "sagan-explore"), "--logdir", "run", "--port", "0"], workdir, env) as (url, _):
+        for name in EXPLORE_PAGE:
+            status, body, _ = get(url + ("" if name == "index.html" else f"static/{name}"))
+            assert status == 200 and len(body) > 1000, name
+
+
 @pytest.mark.parametrize("editable", [False, True], ids=["wheel", "editable"])
 def test_installed_commands_run_from_any_directory(tmp_path, wheel, tfds_dir, editable):
     bin_dir = make_venv(tmp_path / "venv", system_site_packages=True)
@@ -69,6 +91,7 @@ def test_installed_commands_run_from_any_directory(tmp_path, wheel, tfds_dir, ed
     workdir = tmp_path / "elsewhere"
     workdir.mkdir()
     location = train_and_sample_from_elsewhere(bin_dir, workdir, tfds_dir)
+    serve_explore_page(bin_dir, workdir, clean_env(bin_dir, tfds_dir))
     if editable:
         assert location == str(REPO / "sagan_tf" / "__init__.py")
     else:

@@ -22,7 +22,7 @@ FLOORS = {
     "train": 5, "sample": 5, "evaluate": 5, "visualize": 5, "export": 5, "explore": 5, "tools": 5,
     "gan": 5, "builders": 5,
 }
-VERBS = ["train", "sample", "evaluate", "visualize", "export", "tools.train_feature_model"]
+VERBS = ["train", "sample", "evaluate", "visualize", "export", "explore", "tools.train_feature_model"]
 
 
 def unit_of(module: str) -> str:
@@ -119,6 +119,7 @@ try:
 except SystemExit as e:
     assert e.code == 0, e.code
 assert "tensorflow" not in sys.modules, "imported tensorflow"
+assert not [m for m in ("fastapi", "starlette", "uvicorn") if m in sys.modules], "imported the web framework"
 """
 
 

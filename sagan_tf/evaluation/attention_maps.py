@@ -100,6 +100,22 @@ def overlay(image: np.ndarray, attention: np.ndarray, alpha: float = 0.6) -> np.
     return np.round(alpha * heat + (1 - alpha) * grey).astype(np.uint8)
 
 
+def enlarge(image: np.ndarray, scale: int) -> np.ndarray:
+    """(S, S, C) -> (S * scale, S * scale, C) by pixel repetition."""
+    return np.repeat(np.repeat(image, scale, axis=0), scale, axis=1)
+
+
+def overlay_panel(
+    image: np.ndarray, attention: np.ndarray, point: tuple[int, int] | None = None, scale: int = 4,
+    colour: np.ndarray = QUERY_COLOURS[0],
+) -> np.ndarray:
+    """One attention panel of ``render``: ``overlay`` enlarged by ``scale``, ``point`` marked in ``colour``."""
+    panel = enlarge(overlay(image, attention), scale)
+    if point is not None:
+        _mark(panel, point, colour, scale)
+    return panel
+
+
 def _mark(panel: np.ndarray, point: tuple[int, int], colour: np.ndarray, scale: int) -> None:
     """A small filled square of ``colour`` at ``point`` (in unscaled pixels), in place."""
     x, y = point
@@ -122,18 +138,14 @@ def render(result: AttentionMaps, scale: int = 4, pad: int = 4, mark: bool = Tru
     side = size * scale
     picture = np.full((pad + batch * (side + pad), pad + cols * (side + pad), 3), 255, np.uint8)
 
-    def up(a):
-        return np.repeat(np.repeat(a, scale, axis=0), scale, axis=1)
-
     for b in range(batch):
         image = result.images[b]
-        rgb = np.repeat(image, 3, axis=-1) if image.shape[-1] == 1 else image
-        panels = [up(rgb)] + [up(overlay(image, result.maps[b, q])) for q in range(len(result.points))]
+        panels = [enlarge(np.repeat(image, 3, axis=-1) if image.shape[-1] == 1 else image, scale)]
         for q, point in enumerate(result.points):
             colour = QUERY_COLOURS[q % len(QUERY_COLOURS)]
             if mark:
                 _mark(panels[0], point, colour, scale)
-                _mark(panels[q + 1], point, colour, scale)
+            panels.append(overlay_panel(image, result.maps[b, q], point if mark else None, scale, colour))
         for col, panel in enumerate(panels):
             top, left, bottom, right = panel_box(b, col, size, scale, pad)
             picture[top:bottom, left:right] = panel

@@ -6,7 +6,9 @@ affine parameters, then scales and shifts with per-class parameters:
     y = gamma[c] * (x - mean_B) / sqrt(var_B + eps) + beta[c]
 
 ``gamma`` is initialised to 1 and ``beta`` to 0, one row per class (an ``Embedding``). With
-``num_classes = 0`` (unconditional) it is an ordinary batch norm with a learned affine.
+``num_classes = 0`` (unconditional) it is an ordinary batch norm with a learned affine. Instead of
+integer labels the layer also takes class weights (B, num_classes), a mixture of the classes'
+rows (``class_parameters``): how ``sagan-explore`` interpolates between two classes.
 ``synchronized=True`` computes the batch statistics over the global batch of all replicas
 (``tf.distribute``), so training on N devices normalizes exactly as on one.
 
@@ -84,13 +86,28 @@ class ConditionalBatchNormalization(keras.layers.Layer):
         if self.num_classes > 0:
             if labels is None:
                 raise ValueError("ConditionalBatchNormalization with num_classes > 0 needs labels")
-            index = tf.cast(tf.reshape(labels, [-1]), tf.int32)
+            gamma, beta = self.class_parameters(labels)
         else:
-            index = tf.zeros([tf.shape(x)[0]], tf.int32)
+            gamma, beta = self.class_parameters(tf.zeros([tf.shape(x)[0]], tf.int32))
         shape = [-1] + [1] * (x.shape.rank - 2) + [x.shape[-1]]
-        gamma = tf.reshape(tf.cast(self.gamma(index), normalized.dtype), shape)
-        beta = tf.reshape(tf.cast(self.beta(index), normalized.dtype), shape)
+        gamma = tf.reshape(tf.cast(gamma, normalized.dtype), shape)
+        beta = tf.reshape(tf.cast(beta, normalized.dtype), shape)
         return gamma * normalized + beta
+
+    def class_parameters(self, labels):
+        """Per-example rows (gamma, beta), each (B, C).
+
+        Integer labels (B,) look their class's rows up. Floating-point class weights w (B,
+        num_classes) mix the classes: gamma = w @ gamma_table, beta = w @ beta_table, so a one-hot
+        row gives exactly its class's parameters and (1 - t) e_a + t e_b walks from class a to b.
+        """
+        labels = tf.convert_to_tensor(labels)
+        if labels.dtype.is_floating and labels.shape.rank == 2:
+            weights = tf.cast(labels, self.gamma.embeddings.dtype)
+            return (tf.matmul(weights, tf.convert_to_tensor(self.gamma.embeddings)),
+                    tf.matmul(weights, tf.convert_to_tensor(self.beta.embeddings)))
+        index = tf.cast(tf.reshape(labels, [-1]), tf.int32)
+        return self.gamma(index), self.beta(index)
 
     def _fusable(self, x, training) -> bool:
         if not training or not self.batch_norm.trainable or x.shape.rank != 4:

@@ -5,7 +5,7 @@ Writes one version of the model in TF Serving's layout, ``<out>/<version>/``::
     saved_model.pb, variables/, fingerprint.pb   the SavedModel (``sagan_tf.serving.signatures``)
     tflite/generator_float32.tflite              TFLite models (``sagan_tf.serving.tflite``)
     tflite/generator_float16.tflite
-    export.json                                  source run, shapes, file sizes, measured parity
+    export.json                                  source run, shapes, class names, file sizes, measured parity
 
 ``--version`` defaults to the next free integer. Every file is written into a hidden temporary
 directory in ``<out>`` first (TF Serving ignores names that are not integers) and renamed to
@@ -163,6 +163,7 @@ def export_run(
 
     from sagan_tf.serving import tflite
     from sagan_tf.serving.signatures import SIGNATURES, label_count, write_saved_model
+    from sagan_tf.training.class_names import class_names
     from sagan_tf.training.run_dir import latest_checkpoint, load_generator, load_run_config
 
     load_run_config(logdir)  # "not a training run" comes before "no checkpoint yet"
@@ -201,6 +202,7 @@ def export_run(
                 "labels": [0, label_count(num_classes)],
                 "z_dim": z_dim,
             },
+            "class_names": class_names(cfg.data),
             "signatures": list(SIGNATURES) if "saved_model" in formats else [],
             "files": files,
             "max_abs_error_vs_keras": parity,

@@ -1,6 +1,6 @@
 """The generator's serving graph: input checks, seed -> z, signatures, SavedModel for TF Serving.
 
-Three signatures (TF Serving's ``tensorflow/serving/predict`` method, batch size dynamic):
+Four signatures (TF Serving's ``tensorflow/serving/predict`` method, batch size dynamic):
 
 * ``serving_default``: ``z`` float32 [None, z_dim], ``labels`` int32 [None]
   -> ``images`` uint8 [None, R, R, C] and ``images_float`` float32 in [-1, 1] (the generator's
@@ -15,10 +15,16 @@ Three signatures (TF Serving's ``tensorflow/serving/predict`` method, batch size
   same seed; t = inf gives exactly ``generate``'s z. A separate signature rather than an optional
   input: every runtime (Python's ``loaded.signatures``, the TF1 session loader, TF Serving) calls a
   signature with all of its inputs, so ``generate`` keeps its two-input contract everywhere.
+* ``explore``: ``z`` float32 [None, z_dim], ``class_weights`` float32 [None, label_count] (each row
+  non-negative, summing to 1: a one-hot row is that class, (1 - t) e_a + t e_b a mixture of two
+  conditional batch norm rows) -> ``images``, ``images_float`` and, for every attention layer of G,
+  its map beta [None, N_query, N_key] under the layer's name (``attention_16``): the softmax rows of
+  paper eq. 1. What ``sagan-explore`` draws; TF Serving clients may call it too.
 
 Bad inputs fail with ``InvalidArgument`` and a message that says what is wrong: labels outside
 [0, num_classes) (an unconditional model, num_classes 0, accepts only label 0), a ``labels``
-batch that differs from the ``z`` / ``seed`` batch, a non-positive truncation. Wrong dtypes are
+batch that differs from the ``z`` / ``seed`` batch, a non-positive truncation, class weights that
+are not a mixture (a negative entry, a row not summing to 1). Wrong dtypes are
 rejected by the signature itself. Keras' ``Embedding`` would silently wrap label -1 to the last
 class, which is why the range is checked explicitly. TFLite drops ``Assert`` ops, so the same
 bad inputs are also routed into an out-of-bounds ``GATHER`` (see ``checked_labels``): the TFLite
@@ -49,8 +55,10 @@ import tensorflow as tf
 SERVING_DEFAULT = "serving_default"
 GENERATE = "generate"
 GENERATE_TRUNCATED = "generate_truncated"
-SIGNATURES = (SERVING_DEFAULT, GENERATE, GENERATE_TRUNCATED)
+EXPLORE = "explore"
+SIGNATURES = (SERVING_DEFAULT, GENERATE, GENERATE_TRUNCATED, EXPLORE)
 NO_TRUNCATION = math.inf
+WEIGHT_SUM_TOLERANCE = 1e-3  # |sum of a row of class weights - 1|
 
 
 def label_count(num_classes: int) -> int:
@@ -90,6 +98,25 @@ def checked_labels(labels: tf.Tensor, batch: tf.Tensor, num_classes: int) -> tf.
         return tf.where(valid, flat, tf.constant(n, flat.dtype))
 
 
+def checked_class_weights(weights: tf.Tensor, batch: tf.Tensor, num_classes: int) -> tf.Tensor:
+    """``weights`` (B, label_count) after checking that each row is a mixture of the classes:
+    one row per image, entries finite and >= 0, summing to 1 within ``WEIGHT_SUM_TOLERANCE``."""
+    n = label_count(num_classes)
+    checks = [
+        tf.debugging.assert_equal(
+            tf.shape(weights), tf.stack([batch, n]),
+            message=f"class_weights must have shape [batch, {n}]: one row per image (the batch size of z)",
+        ),
+        tf.debugging.assert_non_negative(weights, message="class_weights must be >= 0"),
+        tf.debugging.assert_less_equal(
+            tf.abs(tf.reduce_sum(weights, axis=-1) - 1.0), WEIGHT_SUM_TOLERANCE,
+            message="every row of class_weights must sum to 1",
+        ),
+    ]
+    with tf.control_dependencies(checks):
+        return tf.identity(weights)
+
+
 def _normal_cdf(x: tf.Tensor) -> tf.Tensor:
     """Phi(x) = erfc(-x / sqrt(2)) / 2, exact at +-inf."""
     return 0.5 * tf.math.erfc(-x / math.sqrt(2.0))
@@ -124,16 +151,18 @@ class ServingGraph:
         self.num_classes = int(num_classes)
         self.z_dim = int(z_dim)
 
-    def images(self, z: tf.Tensor, labels: tf.Tensor) -> dict[str, tf.Tensor]:
-        batch = tf.shape(z)[0]
+    def checked_z(self, z: tf.Tensor) -> tf.Tensor:
         # The signature declares [None, z_dim]; this check makes a mismatch a clear error wherever the
         # runtime does not enforce that shape (the Python signature call does not).
         check = tf.debugging.assert_equal(
-            tf.size(z), batch * self.z_dim, message=f"z must have shape [batch, {self.z_dim}]"
+            tf.size(z), tf.shape(z)[0] * self.z_dim, message=f"z must have shape [batch, {self.z_dim}]"
         )
         with tf.control_dependencies([check]):
-            z = tf.identity(z)
-        labels = checked_labels(labels, batch, self.num_classes)
+            return tf.identity(z)
+
+    def images(self, z: tf.Tensor, labels: tf.Tensor) -> dict[str, tf.Tensor]:
+        z = self.checked_z(z)
+        labels = checked_labels(labels, tf.shape(z)[0], self.num_classes)
         images = self.generator((z, labels), training=False)
         return {"images": to_uint8(images), "images_float": tf.cast(images, tf.float32)}
 
@@ -146,6 +175,13 @@ class ServingGraph:
     def generate_truncated(self, seed, labels, truncation):
         z = z_from_seeds(seed, self.z_dim, truncation)
         return {**self.images(z, labels), "z": z}
+
+    def explore(self, z, class_weights):
+        """Images of a class mixture and every attention layer's beta (eq. 1) under its name."""
+        z = self.checked_z(z)
+        weights = checked_class_weights(class_weights, tf.shape(z)[0], self.num_classes)
+        images, maps = self.generator((z, weights), training=False, return_attention=True)
+        return {"images": to_uint8(images), "images_float": tf.cast(images, tf.float32), **maps}
 
     def input_signatures(self) -> dict[str, list[tf.TensorSpec]]:
         return {
@@ -162,6 +198,10 @@ class ServingGraph:
                 tf.TensorSpec([None], tf.int32, name="labels"),
                 tf.TensorSpec([], tf.float32, name="truncation"),
             ],
+            EXPLORE: [
+                tf.TensorSpec([None, self.z_dim], tf.float32, name="z"),
+                tf.TensorSpec([None, label_count(self.num_classes)], tf.float32, name="class_weights"),
+            ],
         }
 
 
@@ -177,4 +217,5 @@ def write_saved_model(generator, num_classes: int, z_dim: int, path: str | Path)
     archive.add_endpoint(SERVING_DEFAULT, graph.serving_default, input_signature=signatures[SERVING_DEFAULT])
     archive.add_endpoint(GENERATE, graph.generate, input_signature=signatures[GENERATE])
     archive.add_endpoint(GENERATE_TRUNCATED, graph.generate_truncated, input_signature=signatures[GENERATE_TRUNCATED])
+    archive.add_endpoint(EXPLORE, graph.explore, input_signature=signatures[EXPLORE])
     archive.write_out(str(path), verbose=False)

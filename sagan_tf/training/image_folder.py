@@ -31,12 +31,17 @@ def has_image_header(path: str) -> bool:
     return any(head.startswith(magic) for magic in _MAGIC)
 
 
+def class_directories(root: Path) -> list[Path]:
+    """The class subfolders of ``root`` in label order (sorted by name)."""
+    return sorted(p for p in root.iterdir() if p.is_dir())
+
+
 def list_images(cfg: DataConfig) -> tuple[list[str], list[int], list[str]]:
     """(files, labels, class names), with unreadable files rejected or skipped per ``cfg``."""
     root = Path(cfg.path)
     if not root.is_dir():
         raise DataError(f"image folder {root} does not exist")
-    class_dirs = sorted(p for p in root.iterdir() if p.is_dir())
+    class_dirs = class_directories(root)
     if not class_dirs:
         raise DataError(f"image folder {root} has no class subfolders (expected {root}/<class>/<image>)")
     if cfg.num_classes > 0 and len(class_dirs) != cfg.num_classes:

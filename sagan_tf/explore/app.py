@@ -1,0 +1,232 @@
+"""The web app of ``sagan-explore``: a FastAPI application serving the page and its API.
+
+The page (``static/index.html``, ``explore.js``, ``explore.css``) is served by the app itself and
+loads nothing from elsewhere, so it works offline. The API (all GET, parameters in the query):
+
+``/api/info``                 the model: resolution, classes and their names, attention layers, limits
+``/api/grid``                 one row per class (``label``, default all), ``count`` seeds from ``seed``:
+                              JSON with PNG data URLs; ``/api/grid.png`` the same grid as one PNG
+``/api/interpolation``        ``frames`` images from (seed, label) to (seed_b, label_b); ``.png``: one row
+``/api/image.png``            one image: (seed, label), or the point ``t`` of an interpolation
+``/api/attention``            that image and, per attention layer, the beta row (eq. 1) of the query
+                              pixel (x, y) with its picture as ``sagan-visualize attention`` draws it
+``/api/colorbar.png``         the colour scale of the attention pictures (0 to the picture's maximum)
+
+``truncation`` (> 0, absent: none) applies to every image. A request the model cannot answer (a
+wrong type, a label out of range, a non-positive truncation, a pixel outside the image, more images
+than the limits) gets status 400 and ``{"error": "<one sentence>"}``; the page shows that sentence.
+Handlers are plain functions, which FastAPI runs in its thread pool: concurrent requests run the
+TensorFlow functions in parallel.
+"""
+
+from __future__ import annotations
+
+import base64
+import math
+from pathlib import Path
+from typing import Annotated, Literal
+
+import numpy as np
+from fastapi import Depends, FastAPI, Query
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+
+from sagan_tf.evaluation.attention_maps import colorize
+from sagan_tf.explore import views
+from sagan_tf.explore.generators import Generator
+from sagan_tf.explore.views import ImageSpec, RequestError
+from sagan_tf.images import make_grid, png_bytes
+
+STATIC = Path(__file__).resolve().parent / "static"
+
+Seed = Annotated[int, Query(ge=0, le=views.MAX_SEED, description="seed of z (generate_truncated's Philox draw)")]
+Label = Annotated[int, Query(description="class")]
+OptionalSeed = Annotated[int | None, Query(ge=0, le=views.MAX_SEED, description="seed at t = 1 (default: seed)")]
+OptionalLabel = Annotated[int | None, Query(description="class at t = 1 (default: label)")]
+Truncation = Annotated[float | None, Query(gt=0, description="truncate z to [-t, t]; absent: no truncation")]
+Fraction = Annotated[float, Query(ge=0, le=1, description="point of the interpolation, 0 to 1")]
+PathName = Annotated[Literal[views.PATHS], Query(description="interpolation of z: spherical or linear")]
+Pixel = Annotated[int, Query(description="query pixel, from the left (x) or the top (y)")]
+Count = Annotated[int, Query(ge=1, le=views.MAX_COUNT, description="images per row (consecutive seeds)")]
+GridLabel = Annotated[int | None, Query(description="class of the row (default: one row per class)")]
+Frames = Annotated[int, Query(ge=2, le=views.MAX_FRAMES, description="number of frames, both ends included")]
+Scale = Annotated[int | None, Query(ge=1, le=views.MAX_SCALE, description="pixel repetition of the pictures")]
+
+REASONS = {
+    "int_parsing": "must be an integer",
+    "int_from_float": "must be an integer",
+    "int_type": "must be an integer",
+    "float_parsing": "must be a number",
+    "float_type": "must be a number",
+    "finite_number": "must be a finite number",
+    "missing": "is required",
+}
+
+
+def validation_message(error: RequestValidationError) -> str:
+    """One sentence for the first invalid parameter: ``seed must be an integer, got 'abc'``."""
+    first = error.errors()[0]
+    name = first["loc"][-1] if first.get("loc") else "a parameter"
+    kind, ctx = first.get("type", ""), first.get("ctx") or {}
+    bounds = {"greater_than": ">", "greater_than_equal": ">=", "less_than": "<", "less_than_equal": "<="}
+    if kind in bounds:
+        limit = next(iter(ctx.values()), "")
+        reason = f"must be {bounds[kind]} {limit:g}" if isinstance(limit, float) else f"must be {bounds[kind]} {limit}"
+    elif kind == "literal_error":
+        reason = f"must be {ctx.get('expected', 'one of the allowed values')}"
+    else:
+        reason = REASONS.get(kind, first.get("msg", "is invalid").lower())
+    return f"{name} {reason}" if kind == "missing" else f"{name} {reason}, got {first.get('input')!r}"
+
+
+def data_url(image: np.ndarray) -> str:
+    return "data:image/png;base64," + base64.b64encode(png_bytes(image)).decode("ascii")
+
+
+def png_response(image: np.ndarray, filename: str) -> Response:
+    return Response(png_bytes(image), media_type="image/png",
+                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+
+
+def truncation_value(truncation: float | None) -> float:
+    return math.inf if truncation is None else truncation
+
+
+def truncation_json(truncation: float) -> float | None:
+    return None if math.isinf(truncation) else truncation
+
+
+def image_spec(
+    seed: Seed = 0, label: Label = 0, seed_b: OptionalSeed = None, label_b: OptionalLabel = None, t: Fraction = 0.0,
+    truncation: Truncation = None, path: PathName = "spherical",
+) -> ImageSpec:
+    return ImageSpec(seed, label, seed_b, label_b, t, truncation_value(truncation), path)
+
+
+def spec_name(spec: ImageSpec) -> str:
+    """A file name for the image of ``spec``."""
+    name = f"sagan_seed{spec.seed}_class{spec.label}"
+    if spec.end != (spec.seed, spec.label) and spec.t > 0:
+        name += f"_to_seed{spec.end[0]}_class{spec.end[1]}_t{spec.t:.3f}"
+    return name + ("" if math.isinf(spec.truncation) else f"_trunc{spec.truncation:g}")
+
+
+def create_app(generator: Generator) -> FastAPI:
+    """The application around ``generator`` (``generators.load_export`` or ``load_run``)."""
+    info = generator.info
+    app = FastAPI(title="sagan-explore", docs_url=None, redoc_url=None)  # their pages load scripts from a CDN
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+
+    @app.exception_handler(RequestError)
+    def bad_request(request, error: RequestError):
+        return JSONResponse({"error": str(error)}, status_code=400)
+
+    @app.exception_handler(RequestValidationError)
+    def invalid_parameter(request, error: RequestValidationError):
+        return JSONResponse({"error": validation_message(error)}, status_code=400)
+
+    @app.get("/", include_in_schema=False)
+    def page():
+        return FileResponse(STATIC / "index.html")
+
+    @app.get("/api/info")
+    def model_info():
+        return {
+            "source": info.source,
+            "resolution": info.resolution,
+            "channels": info.channels,
+            "num_classes": info.num_classes,
+            "z_dim": info.z_dim,
+            "classes": [{"label": c, "name": info.class_name(c)} for c in range(info.label_count)],
+            "attention": [
+                {"name": a.name, "query_grid": list(a.query_grid), "key_grid": list(a.key_grid)} for a in info.attention
+            ],
+            "limits": {"max_seed": views.MAX_SEED, "max_count": views.MAX_COUNT, "max_grid": views.MAX_GRID,
+                       "max_frames": views.MAX_FRAMES, "max_scale": views.MAX_SCALE},
+            "paths": list(views.PATHS),
+        }
+
+    def grid_images(label: int | None, seed: int, count: int, truncation: float) -> tuple[list[int], list[int], np.ndarray]:
+        labels = list(range(info.label_count)) if label is None else [label]
+        if len(labels) * count > views.MAX_GRID:
+            raise RequestError(
+                f"a grid holds at most {views.MAX_GRID} images: {len(labels)} classes x {count} seeds is too many"
+            )
+        if seed + count - 1 > views.MAX_SEED:
+            raise RequestError(f"seeds must be <= {views.MAX_SEED}: seed + count - 1 is {seed + count - 1}")
+        seeds = list(range(seed, seed + count))
+        return labels, seeds, views.grid(generator, labels, seeds, truncation)
+
+    @app.get("/api/grid")
+    def grid(label: GridLabel = None, seed: Seed = 0, count: Count = 8, truncation: Truncation = None):
+        t = truncation_value(truncation)
+        labels, seeds, images = grid_images(label, seed, count, t)
+        rows = [
+            {"label": c, "name": info.class_name(c),
+             "images": [{"seed": s, "png": data_url(images[r, k])} for k, s in enumerate(seeds)]}
+            for r, c in enumerate(labels)
+        ]
+        return {"rows": rows, "seeds": seeds, "truncation": truncation_json(t)}
+
+    @app.get("/api/grid.png")
+    def grid_png(label: GridLabel = None, seed: Seed = 0, count: Count = 8, truncation: Truncation = None):
+        labels, seeds, images = grid_images(label, seed, count, truncation_value(truncation))
+        picture = make_grid(images.reshape(-1, *images.shape[2:]), cols=len(seeds))
+        which = "all_classes" if label is None else f"class{label}"
+        return png_response(picture, f"sagan_grid_{which}_seeds{seeds[0]}-{seeds[-1]}.png")
+
+    @app.get("/api/interpolation")
+    def interpolation(spec: Annotated[ImageSpec, Depends(image_spec)], frames: Frames = 8):
+        times, images = views.interpolation(generator, spec, frames)
+        return {
+            "frames": [{"t": t, "png": data_url(image)} for t, image in zip(times, images, strict=True)],
+            "from": {"seed": spec.seed, "label": spec.label, "name": info.class_name(spec.label)},
+            "to": {"seed": spec.end[0], "label": spec.end[1], "name": info.class_name(spec.end[1])},
+            "truncation": truncation_json(spec.truncation),
+            "path": spec.path,
+        }
+
+    @app.get("/api/interpolation.png")
+    def interpolation_png(spec: Annotated[ImageSpec, Depends(image_spec)], frames: Frames = 8):
+        _, images = views.interpolation(generator, spec, frames)
+        end = ImageSpec(spec.seed, spec.label, *spec.end, 1.0, spec.truncation)
+        return png_response(make_grid(images, cols=frames), f"{spec_name(end)}_{frames}frames.png")
+
+    @app.get("/api/image.png")
+    def image_png(spec: Annotated[ImageSpec, Depends(image_spec)]):
+        images, _ = views.render_specs(generator, [spec])
+        return png_response(images[0], f"{spec_name(spec)}.png")
+
+    @app.get("/api/attention")
+    def attention(spec: Annotated[ImageSpec, Depends(image_spec)], x: Pixel, y: Pixel, scale: Scale = None):
+        scale = scale or views.default_scale(info.resolution)
+        image, layers = views.attention(generator, spec, x, y, scale)
+        out = []
+        for layer in layers:
+            (hq, wq), (hk, wk) = layer.query_grid, layer.key_grid
+            r, c = divmod(layer.query_row, wq)
+            cell_h, cell_w = info.resolution // hq, info.resolution // wq
+            peak = int(np.argmax(layer.row))
+            out.append({
+                "name": layer.name,
+                "query_grid": [hq, wq],
+                "key_grid": [hk, wk],
+                "query_row": layer.query_row,
+                "query_cell": [r, c],
+                "query_box": [c * cell_w, r * cell_h, (c + 1) * cell_w, (r + 1) * cell_h],
+                "key_cell_pixels": [info.resolution // hk, info.resolution // wk],
+                "row": [float(v) for v in layer.row],
+                "max": float(layer.row.max()),
+                "argmax": [peak // wk, peak % wk],
+                "picture": data_url(layer.picture),
+            })
+        return {"image": data_url(image), "x": x, "y": y, "scale": scale, "layers": out,
+                "filename": spec_name(spec)}
+
+    @app.get("/api/colorbar.png", include_in_schema=False)
+    def colorbar():
+        ramp = colorize(np.linspace(0.0, 1.0, 256))[None].repeat(12, axis=0)
+        return Response(png_bytes(ramp), media_type="image/png", headers={"Cache-Control": "max-age=3600"})
+
+    return app

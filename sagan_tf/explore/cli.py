@@ -1,0 +1,72 @@
+"""Explore a trained generator in the browser: sagan-explore --model export/models/sagan.
+
+Starts a local web app on an exported generator (sagan-export's --out: the newest version unless
+--version says which) or on a training run (--logdir: its EMA generator unless --raw). In the page:
+pick a class and a seed, move the truncation, interpolate between two seeds and two classes, click
+any pixel of an image to see where each attention layer of G looks from there (paper eq. 1, Figures
+1 and 5), and download any image or grid as PNG. It listens on 127.0.0.1 unless --host says
+otherwise and prints its URL on stdout; Ctrl+C stops it. Needs pip install 'sagan-tf[explore]'.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from sagan_tf.cli import parser, positive
+from sagan_tf.errors import SaganError, exits_cleanly
+
+
+def parse_args(argv=None):
+    p = parser("explore", __doc__)
+    source = p.add_mutually_exclusive_group(required=True)
+    source.add_argument("--model", help="sagan-export's --out directory, or one version directory in it")
+    source.add_argument("--logdir", help="a training run directory (config.yaml, checkpoints/) instead of an export")
+    p.add_argument("--version", type=int, help="with --model: the version to load, else the newest")
+    p.add_argument("--raw", action="store_true", help="with --logdir: the trained G instead of its EMA")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (0.0.0.0: every interface of this machine)")
+    p.add_argument("--port", type=int, default=8080, help="port to listen on (0: any free port)")
+    return p.parse_args(argv)
+
+
+def check_args(args) -> None:
+    if args.version is not None and args.model is None:
+        raise SaganError("--version selects an export version: it goes with --model, not --logdir")
+    positive("--version", args.version)
+    if args.raw and args.logdir is None:
+        raise SaganError("--raw selects the trained G of a run: it goes with --logdir, not --model")
+    if not 0 <= args.port <= 65535:
+        raise SaganError(f"--port must be in [0, 65535], got {args.port}")
+
+
+@exits_cleanly
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    check_args(args)
+    try:
+        import fastapi  # noqa: F401
+        import uvicorn  # noqa: F401
+    except ImportError as e:
+        raise SaganError(f"sagan-explore needs the web app's packages ({e.name} is missing): "
+                         "pip install 'sagan-tf[explore]'") from None
+    from sagan_tf.explore.server import bind, make_server, url
+
+    sock = bind(args.host, args.port)  # a busy port fails now, not after the model has loaded
+    from sagan_tf.explore.app import create_app
+    from sagan_tf.explore.generators import load_export, load_run
+
+    generator = load_run(args.logdir, args.raw) if args.logdir else load_export(args.model, args.version)
+    address = url(sock)
+
+    def started():
+        print(f"sagan-explore: {generator.info.source}; Ctrl+C stops", file=sys.stderr, flush=True)
+        print(address, flush=True)
+
+    try:
+        make_server(create_app(generator), on_started=started).run(sockets=[sock])
+    except KeyboardInterrupt:  # uvicorn shuts down gracefully, then re-raises Ctrl+C: the normal way to stop
+        pass
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
