@@ -7,6 +7,7 @@ const state = {
   info: null,
   selected: null, // {spec, x, y, element}: the image whose attention is shown
   requests: { grid: 0, attention: 0, frames: 0 }, // the latest request of each kind wins
+  pending: 0, // requests in flight: body[data-busy] while there are any
 };
 const SAMPLE_SIZE = 96; // displayed size of a grid image, in CSS pixels (rounded to a whole zoom)
 const QUERY_SIZE = 256; // displayed size of the selected image
@@ -34,7 +35,8 @@ async function api(path, params) {
 // One request of a kind at a time on screen: a slower, older answer never replaces a newer one.
 async function latest(kind, path, params, show) {
   const id = ++state.requests[kind];
-  document.body.dataset.busy = kind;
+  state.pending += 1;
+  document.body.dataset.busy = "true";
   try {
     const data = await api(path, params);
     if (id !== state.requests[kind]) return;
@@ -44,7 +46,8 @@ async function latest(kind, path, params, show) {
     if (id !== state.requests[kind]) return;
     showError(error instanceof ApiError ? error.message : `unexpected answer: ${error.message}`);
   } finally {
-    if (id === state.requests[kind]) delete document.body.dataset.busy;
+    state.pending -= 1;
+    if (state.pending === 0) delete document.body.dataset.busy;
   }
 }
 
