@@ -134,6 +134,8 @@ def overlay_reference(ref, seed, label, x, y):
 
 def test_clicking_a_pixel_shows_each_layers_attention_and_another_pixel_changes_it(page, reference):  # noqa: F811
     page.select_option("#class", "5")
+    # The first grid shows every class, class 5 included: wait for the one-class grid, settled.
+    page.wait_for_function("() => !document.body.dataset.busy && document.querySelectorAll('#grid .grid-row').length === 1")
     page.wait_for_selector('#grid img[data-label="5"][data-seed="2"]')
     click_pixel(page, '#grid img[data-label="5"][data-seed="2"]', 6, 21, ZOOM)
     page.wait_for_selector('#attention-view[data-query="6,21"]')
