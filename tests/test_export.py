@@ -429,3 +429,25 @@ def test_the_ema_generator_is_exported_when_the_run_has_one(tmp_path):
     )["images_float"].numpy()
     np.testing.assert_allclose(served, keras_images(ema, z, labels), atol=TOL)
     assert np.abs(served - keras_images(run.generator, z, labels)).max() > 0.1  # not the raw G
+
+
+def test_a_run_trained_in_mixed_bfloat16_exports_its_weights_as_a_float32_generator(tmp_path):
+    """The generator of a bfloat16 run is rebuilt in float32 for export (and for sampling and
+    metrics): the served images are the float32 function of the run's float32 weights."""
+    from sagan_tf.training.builders import build_generator
+    from sagan_tf.training.run_dir import load_generator
+
+    run = make_run(tmp_path / "run", ["train.precision=mixed_bfloat16"], seed=5)
+    assert run.generator.compute_dtype == "bfloat16"
+    loaded, cfg = load_generator(run.logdir)
+    assert loaded.compute_dtype == "float32" and cfg.train.precision == "mixed_bfloat16"
+    float32 = build_generator(make_run(tmp_path / "float32", seed=5).cfg)
+    for a, b in zip(run.generator.variables, float32.variables, strict=True):
+        b.assign(a.numpy())
+    version_dir, _ = export_lib.export_run(run.logdir, tmp_path / "models", formats=("saved_model",))
+    z, labels = fixed_inputs(run.cfg.model.z_dim, [0, 3, 9])
+    served = tf.saved_model.load(str(version_dir)).signatures["serving_default"](
+        z=tf.constant(z), labels=tf.constant(labels)
+    )["images_float"].numpy()
+    np.testing.assert_allclose(served, keras_images(float32, z, labels), atol=TOL)
+    assert np.abs(served - keras_images(run.generator, z, labels)).max() > 1e-3  # not the bfloat16 function

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 
 from sagan_tf.errors import CheckpointError, SaganError
@@ -36,7 +37,12 @@ def load_generator(logdir: str | Path, ema: bool = True, checkpoint: str | None 
 
     With ``ema`` (the default) it is the EMA shadow generator when the checkpoint has one, else the
     raw G; ``generator.name`` says which (``ema.SHADOW_NAME`` or ``generator``).
+
+    G is built in float32 whatever ``train.precision`` the run trained in (its variables are
+    float32 either way): samples, metrics, attention pictures and exports are the same function of
+    the weights for a float32 and a mixed-precision run, and an export is a float32 model.
     """
+    from sagan_tf import config as config_lib
     from sagan_tf.training.builders import build_generator
     from sagan_tf.training.checkpointing import generator_checkpoint, has_network, restore_or_fail
     from sagan_tf.training.ema import SHADOW_NAME
@@ -44,7 +50,8 @@ def load_generator(logdir: str | Path, ema: bool = True, checkpoint: str | None 
     cfg = load_run_config(logdir)
     path = checkpoint or latest_checkpoint(logdir)
     network = SHADOW_NAME if ema and has_network(path, SHADOW_NAME) else "generator"
-    generator = build_generator(cfg, name=network)
+    float32 = config_lib.from_dict({"train": {"precision": "float32"}}, base=copy.deepcopy(cfg))
+    generator = build_generator(float32, name=network)
     restore_or_fail(generator_checkpoint(generator, network), path, partial=True)
     return generator, cfg
 
