@@ -45,13 +45,9 @@ def evaluate_run(run: Path, extractor, num_samples: int, batch: int, data_dir, c
     import tensorflow as tf
 
     from sagan_tf.evaluation.metrics.statistics import compute_metrics, generated_statistics, reference_statistics
-    from sagan_tf.training.builders import build_generator
-    from sagan_tf.training.checkpointing import generator_checkpoint, has_network, restore_or_fail
-    from sagan_tf.training.ema import SHADOW_NAME
-    from sagan_tf.training.run_dir import CHECKPOINT_DIR, load_run_config
+    from sagan_tf.training.run_dir import CHECKPOINT_DIR, load_generator, load_run_config
 
     cfg = load_run_config(run)
-    cfg.train.precision = "float32"
     real = reference_statistics(cfg.data, extractor, cfg.data.split, 0, False, batch, data_dir, cache_dir)
     start, times = step_times(run)
     state = tf.train.get_checkpoint_state(str(run / CHECKPOINT_DIR))
@@ -61,9 +57,7 @@ def evaluate_run(run: Path, extractor, num_samples: int, batch: int, data_dir, c
         if step not in times:
             print(f"{run}: step {step} has no logged time (log.scalars_every); skipped", file=sys.stderr)
             continue
-        network = SHADOW_NAME if has_network(path, SHADOW_NAME) else "generator"
-        generator = build_generator(cfg, name=network)
-        restore_or_fail(generator_checkpoint(generator, network), path, partial=True)
+        generator, _ = load_generator(run, checkpoint=path)  # the EMA G if the run has one, in float32
         generated = generated_statistics(generator, extractor, num_samples, cfg.data.num_classes, False, batch, seed)
         metrics = compute_metrics(["fid"] + (["is"] if generated.logits is not None else []), generated, real)
         points.append({"step": step, "minutes": round((times[step] - start) / 60, 3), **metrics})
