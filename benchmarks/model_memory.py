@@ -2,7 +2,7 @@
 
 ``python -m benchmarks.model_memory [--config configs/imagenet128.yaml] [--batch-size 64] [--chunk 256] [--set k=v ...]``
 
-Issue 6's case: the 128x128 SAGAN with self-attention at 64x64 (N = 4096 positions) in G and D,
+The case measured: the 128x128 SAGAN with self-attention at 64x64 (N = 4096 positions) in G and D,
 trained at batch 64. By default ``configs/imagenet128.yaml`` (the official architecture, pooled
 attention) with ``model.ch=16`` (a quarter of the paper's width, so that a step takes seconds on a
 CPU; the attention maps do not depend on the width) and ``model.g_attention=[64]``,
