@@ -5,9 +5,9 @@
         --out results.json --plot docs/recipe_fid_vs_time.png [--table]
     python -m benchmarks.fid_over_time --from-json results.json --plot ... --table   # re-plot only
 
-For every checkpoint kept in ``RUN/checkpoints`` (train with ``log.keep_checkpoints`` large enough),
-the EMA generator (the raw G for runs without one) is built in **float32**, whatever precision the
-run trained in, and ``--num-samples`` class-balanced samples (z from a fixed seed) are scored with
+For every checkpoint kept in ``RUN/checkpoints`` (train with ``log.keep_checkpoints`` large
+enough), or only the newest ``--last N``, the EMA generator (the raw G for runs without one) is
+built in **float32**, whatever precision the run trained in, and ``--num-samples`` class-balanced samples (z from a fixed seed) are scored with
 the feature model against the cached statistics of the run's training data (``sagan-evaluate``'s
 code). A checkpoint's time is the wall-clock time from the run's first TensorBoard event (written
 when training starts, after the model is built and the data loaded) to the event that logged its
@@ -40,19 +40,30 @@ def step_times(run: Path) -> tuple[float, dict[int, float]]:
     return first, times
 
 
-def evaluate_run(run: Path, extractor, num_samples: int, batch: int, data_dir, cache_dir, seed: int) -> list[dict]:
-    """[{step, minutes, fid, is}] for every kept checkpoint of ``run``."""
+def kept_checkpoints(run: Path, last: int = 0) -> list[str]:
+    """Paths of the checkpoints kept in ``run``, oldest first; with ``last`` > 0 only the newest ``last``."""
     import tensorflow as tf
 
+    from sagan_tf.training.run_dir import CHECKPOINT_DIR
+
+    state = tf.train.get_checkpoint_state(str(run / CHECKPOINT_DIR))
+    if state is None:
+        raise SystemExit(f"{run}: no checkpoints in {run / CHECKPOINT_DIR}")
+    paths = sorted(state.all_model_checkpoint_paths, key=lambda path: int(path.rsplit("-", 1)[1]))
+    return paths[-last:] if last > 0 else paths
+
+
+def evaluate_run(run: Path, extractor, num_samples: int, batch: int, data_dir, cache_dir, seed: int,
+                 last: int = 0) -> list[dict]:
+    """[{step, minutes, fid, is}] for every kept checkpoint of ``run`` (the newest ``last`` if > 0)."""
     from sagan_tf.evaluation.metrics.statistics import compute_metrics, generated_statistics, reference_statistics
-    from sagan_tf.training.run_dir import CHECKPOINT_DIR, load_generator, load_run_config
+    from sagan_tf.training.run_dir import load_generator, load_run_config
 
     cfg = load_run_config(run)
     real = reference_statistics(cfg.data, extractor, cfg.data.split, 0, False, batch, data_dir, cache_dir)
     start, times = step_times(run)
-    state = tf.train.get_checkpoint_state(str(run / CHECKPOINT_DIR))
     points = []
-    for path in state.all_model_checkpoint_paths:
+    for path in kept_checkpoints(run, last):
         step = int(path.rsplit("-", 1)[1])
         if step not in times:
             print(f"{run}: step {step} has no logged time (log.scalars_every); skipped", file=sys.stderr)
@@ -120,6 +131,7 @@ def main(argv=None) -> int:
     p.add_argument("--batch-size", type=int, default=250)
     p.add_argument("--stats-cache", help="reference statistics cache directory")
     p.add_argument("--seed", type=int, default=0, help="seed of the sampled z")
+    p.add_argument("--last", type=int, default=0, metavar="N", help="only each run's newest N checkpoints (0: all)")
     p.add_argument("--out", help="write the results as JSON")
     p.add_argument("--from-json", help="plot and tabulate saved results instead of evaluating")
     p.add_argument("--plot", help="PNG of FID against wall-clock minutes")
@@ -136,7 +148,7 @@ def main(argv=None) -> int:
         for item in args.run:
             label, _, run = item.partition("=")
             points = evaluate_run(Path(run), extractor, args.num_samples, args.batch_size, args.data_dir,
-                                  args.stats_cache, args.seed)
+                                  args.stats_cache, args.seed, args.last)
             results.append({"label": label, "run": run, "points": points})
         if args.out:
             from benchmarks.common import environment

@@ -185,7 +185,8 @@ def test_model_memory_runs_both_modes_with_the_same_losses():
     result = subprocess.run(
         [sys.executable, "-m", "benchmarks.model_memory", "--config", "configs/fashion_mnist32.yaml",
          "--batch-size", "4", "--chunk", "64", "--steps", "1",
-         "--set", "model.ch=4", "model.z_dim=16", "model.g_attention=[16]", "model.d_attention=[16]"],
+         "--set", "model.ch=4", "model.z_dim=16", "model.g_attention=[16]", "model.d_attention=[16]",
+         "train.precision=float32"],
         cwd=REPO, capture_output=True, text=True, timeout=600,
     )
     assert result.returncode == 0, result.stderr[-2000:]
@@ -246,6 +247,21 @@ def test_fid_over_time_table_and_plot_from_saved_results(tmp_path):
     assert rows[3] == "| new | 1 | 9.5 | 400 | 3.00 (3.00-3.00) | - |"
     plot(results, tmp_path / "curves.png")
     assert (tmp_path / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_fid_over_time_takes_every_kept_checkpoint_or_the_newest_n_in_step_order(tmp_path):
+    from benchmarks.fid_over_time import kept_checkpoints
+
+    (tmp_path / "checkpoints").mkdir()
+    names = ["ckpt-500", "ckpt-1000", "ckpt-10000", "ckpt-1500"]  # 10000 sorts before 1500 as text
+    (tmp_path / "checkpoints" / "checkpoint").write_text(
+        'model_checkpoint_path: "ckpt-1500"\n' + "".join(f'all_model_checkpoint_paths: "{n}"\n' for n in names)
+    )
+    steps = [int(p.rsplit("-", 1)[1]) for p in kept_checkpoints(tmp_path)]
+    assert steps == [500, 1000, 1500, 10000]
+    assert [int(p.rsplit("-", 1)[1]) for p in kept_checkpoints(tmp_path, last=2)] == [1500, 10000]
+    with pytest.raises(SystemExit, match="no checkpoints"):
+        kept_checkpoints(tmp_path / "elsewhere")
 
 
 def test_checkpoint_save_benchmark_times_a_full_training_state():
