@@ -104,7 +104,8 @@ def main(argv=None) -> int:
     else:
         from sagan_tf.training.builders import build_generator
 
-        cfg = config_lib.load(args.config, args.set)
+        # A served generator is float32 whatever precision its run trained in (sagan_tf.serving.export).
+        cfg = config_lib.load(args.config, [*args.set, "train.precision=float32"])
         generator = build_generator(cfg)
     result = {
         "benchmark": "generator_throughput",

@@ -50,7 +50,7 @@ def tiny_run(tmp_path_factory, tfds_dir, feature_model):
     logdir, cache = root / "run", root / "stats"
     argv = ["--config", str(REPO / "configs/fashion_mnist32.yaml"), "--logdir", str(logdir), "--data-dir", tfds_dir,
             "--steps", str(TINY_RUN_STEPS), "--verbose", "0", "--set",
-            "model.ch=4", "model.z_dim=16", "train.batch_size=8", "train.ema_start=2", "train.ema_decay=0.5",
+            "model.ch=4", "model.z_dim=16", "train.precision=float32", "train.batch_size=8", "train.ema_start=2", "train.ema_decay=0.5",
             "log.scalars_every=3", "log.samples_every=3", "log.checkpoint_every=3", "log.attention_every=3",
             "log.fid_every=3", "log.fid_samples=40", f"eval.feature_model={feature_model}", "eval.num_real=200",
             "eval.split=test", f"eval.stats_cache={cache}", "eval.batch_size=50", "data.shuffle_buffer=64"]

@@ -70,7 +70,7 @@ def test_mixed_weights_are_the_numpy_blend_of_the_two_rows(layer):
 
 @pytest.fixture(scope="module", params=["fashion_mnist32.yaml", "dcgan_fashion_mnist32.yaml"])
 def generator(request):
-    overrides = ["model.ch=4"] + (["data.num_classes=10", "data.label_key=label"] if "dcgan" in request.param else [])
+    overrides = ["model.ch=4", "train.precision=float32"] + (["data.num_classes=10", "data.label_key=label"] if "dcgan" in request.param else [])
     cfg = config_lib.load(REPO / "configs" / request.param, overrides)
     g = build_generator(cfg)
     randomize(g, seed=1)
