@@ -7,9 +7,9 @@
 
 For every checkpoint kept in ``RUN/checkpoints`` (train with ``log.keep_checkpoints`` large
 enough), or only the newest ``--last N``, the EMA generator (the raw G for runs without one) is
-built in **float32**, whatever precision the run trained in, and ``--num-samples`` class-balanced samples (z from a fixed seed) are scored with
-the feature model against the cached statistics of the run's training data (``sagan-evaluate``'s
-code). A checkpoint's time is the wall-clock time from the run's first TensorBoard event (written
+built in **float32**, whatever precision the run trained in, and ``--num-samples`` class-balanced
+samples (z from a fixed seed) are scored with the feature model against the cached statistics of
+the run's training data (``sagan-evaluate``'s code). A checkpoint's time is the wall-clock time from the run's first TensorBoard event (written
 when training starts, after the model is built and the data loaded) to the event that logged its
 step (checkpoint steps must be multiples of ``log.scalars_every``), so it includes everything the
 run did: steps, checkpoints, pictures. Runs with the same label are one recipe's seeds: the table
@@ -44,12 +44,12 @@ def kept_checkpoints(run: Path, last: int = 0) -> list[str]:
     """Paths of the checkpoints kept in ``run``, oldest first; with ``last`` > 0 only the newest ``last``."""
     import tensorflow as tf
 
-    from sagan_tf.training.run_dir import CHECKPOINT_DIR
+    from sagan_tf.training.run_dir import CHECKPOINT_DIR, checkpoint_step
 
     state = tf.train.get_checkpoint_state(str(run / CHECKPOINT_DIR))
     if state is None:
         raise SystemExit(f"{run}: no checkpoints in {run / CHECKPOINT_DIR}")
-    paths = sorted(state.all_model_checkpoint_paths, key=lambda path: int(path.rsplit("-", 1)[1]))
+    paths = sorted(state.all_model_checkpoint_paths, key=checkpoint_step)
     return paths[-last:] if last > 0 else paths
 
 
@@ -57,14 +57,14 @@ def evaluate_run(run: Path, extractor, num_samples: int, batch: int, data_dir, c
                  last: int = 0) -> list[dict]:
     """[{step, minutes, fid, is}] for every kept checkpoint of ``run`` (the newest ``last`` if > 0)."""
     from sagan_tf.evaluation.metrics.statistics import compute_metrics, generated_statistics, reference_statistics
-    from sagan_tf.training.run_dir import load_generator, load_run_config
+    from sagan_tf.training.run_dir import checkpoint_step, load_generator, load_run_config
 
     cfg = load_run_config(run)
     real = reference_statistics(cfg.data, extractor, cfg.data.split, 0, False, batch, data_dir, cache_dir)
     start, times = step_times(run)
     points = []
     for path in kept_checkpoints(run, last):
-        step = int(path.rsplit("-", 1)[1])
+        step = checkpoint_step(path)
         if step not in times:
             print(f"{run}: step {step} has no logged time (log.scalars_every); skipped", file=sys.stderr)
             continue

@@ -11,7 +11,6 @@ Prints one JSON object on stdout (everything else goes to stderr); ``--out FILE`
 from __future__ import annotations
 
 import json
-import re
 import sys
 
 from sagan_tf import files
@@ -29,11 +28,6 @@ def parse_metrics(text: str, num_classes: int) -> list[str]:
     if "intra_fid" in names and num_classes == 0:
         raise SaganError("intra_fid needs a class-conditional run (data.num_classes > 0)")
     return names
-
-
-def checkpoint_step(path: str) -> int | None:
-    match = re.search(r"-(\d+)$", path)
-    return int(match.group(1)) if match else None
 
 
 def parse_args(argv=None):
@@ -58,7 +52,7 @@ def parse_args(argv=None):
 def evaluate(args) -> dict:
     from sagan_tf.evaluation.metrics.feature_model import load_extractor
     from sagan_tf.evaluation.metrics.statistics import compute_metrics, generated_statistics, reference_statistics
-    from sagan_tf.training.run_dir import load_generator, load_run_config, resolve_checkpoint
+    from sagan_tf.training.run_dir import checkpoint_step, load_generator, load_run_config, resolve_checkpoint
 
     cfg = load_run_config(args.logdir)
     ev = cfg.eval

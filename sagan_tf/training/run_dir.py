@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import re
 from pathlib import Path
 
 from sagan_tf.errors import CheckpointError, SaganError
@@ -21,6 +22,12 @@ def load_run_config(logdir: str | Path):
     if not path.exists():
         raise SaganError(f"{logdir} is not a training run (no {CONFIG_FILE})")
     return config_lib.load(path)
+
+
+def checkpoint_step(path: str) -> int | None:
+    """The step in a checkpoint path (``.../ckpt-2500`` -> 2500), None if it names none."""
+    match = re.search(r"-(\d+)$", str(path))
+    return int(match.group(1)) if match else None
 
 
 def latest_checkpoint(logdir: str | Path) -> str:
