@@ -104,9 +104,8 @@ def main(argv=None) -> int:
     else:
         from sagan_tf.training.builders import build_generator
 
-        # A served generator is float32 whatever precision its run trained in (sagan_tf.serving.export).
-        cfg = config_lib.load(args.config, [*args.set, "train.precision=float32"])
-        generator = build_generator(cfg)
+        cfg = config_lib.load(args.config, args.set)
+        generator = build_generator(cfg, precision="float32")  # as served (sagan_tf.serving.export)
     result = {
         "benchmark": "generator_throughput",
         "source": args.logdir or args.config,

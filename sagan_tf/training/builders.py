@@ -10,8 +10,9 @@ from sagan_tf.training.gan import SAGAN
 from sagan_tf.training.precision import policy_scope, resolve, wrap_optimizer
 
 
-def _build(network_class, cfg: Config, **kwargs) -> keras.Model:
-    """A built network of ``network_class`` from ``cfg`` under the dtype policy of ``train.precision``."""
+def _build(network_class, cfg: Config, precision: str | None = None, **kwargs) -> keras.Model:
+    """A built network of ``network_class`` from ``cfg`` under the dtype policy of ``precision``
+    (default: ``train.precision``)."""
     m, d = cfg.model, cfg.data
     common = dict(
         resolution=d.resolution, ch=m.ch, num_classes=d.num_classes, channels=d.channels,
@@ -19,20 +20,20 @@ def _build(network_class, cfg: Config, **kwargs) -> keras.Model:
     )
     if m.arch == "resnet":  # they exist only there
         common.update(attention_block=m.attention_block, attention_chunk=m.attention_chunk)
-    with policy_scope(resolve(cfg.train.precision)[0]):
+    with policy_scope(resolve(precision or cfg.train.precision)[0]):
         network = network_class(**common, **kwargs)
         network.build()
     return network
 
 
-def build_generator(cfg: Config, name: str = "generator") -> keras.Model:
+def build_generator(cfg: Config, name: str = "generator", precision: str | None = None) -> keras.Model:
     """G of ``model.arch`` (``models.Generator`` or ``models.DCGANGenerator``) with the dtype policy
-    of ``train.precision``."""
+    of ``precision`` (default: ``train.precision``; a served generator is built in "float32")."""
     m = cfg.model
     generator_class, _ = FAMILIES[m.arch]
     return _build(
         generator_class, cfg, z_dim=m.z_dim, attention=m.g_attention, sync_bn=m.sync_bn, bn_momentum=m.bn_momentum,
-        spectral_norm=m.g_spectral_norm, name=name,
+        spectral_norm=m.g_spectral_norm, name=name, precision=precision,
     )
 
 

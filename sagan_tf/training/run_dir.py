@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import re
 from pathlib import Path
 
@@ -49,7 +48,6 @@ def load_generator(logdir: str | Path, ema: bool = True, checkpoint: str | None 
     float32 either way): samples, metrics, attention pictures and exports are the same function of
     the weights for a float32 and a mixed-precision run, and an export is a float32 model.
     """
-    from sagan_tf import config as config_lib
     from sagan_tf.training.builders import build_generator
     from sagan_tf.training.checkpointing import generator_checkpoint, has_network, restore_or_fail
     from sagan_tf.training.ema import SHADOW_NAME
@@ -57,8 +55,7 @@ def load_generator(logdir: str | Path, ema: bool = True, checkpoint: str | None 
     cfg = load_run_config(logdir)
     path = checkpoint or latest_checkpoint(logdir)
     network = SHADOW_NAME if ema and has_network(path, SHADOW_NAME) else "generator"
-    float32 = config_lib.from_dict({"train": {"precision": "float32"}}, base=copy.deepcopy(cfg))
-    generator = build_generator(float32, name=network)
+    generator = build_generator(cfg, name=network, precision="float32")
     restore_or_fail(generator_checkpoint(generator, network), path, partial=True)
     return generator, cfg
 
