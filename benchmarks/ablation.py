@@ -3,7 +3,8 @@
 Builds the same training step once per variant and precision: ``all`` (the code as it is), and
 ``all`` without one optimisation each (``OPTIMISATIONS``: G's upsampling and D's pooling folded into
 their convolutions, ``layers.folded_conv``; the fused batch-norm kernel of
-``ConditionalBatchNormalization``), or without any (``none``), and times them interleaved in one
+``ConditionalBatchNormalization``; the fused element-wise kernels of ``layers.scale_shift_relu``,
+``layers.resample`` and ``layers.channel_sums``), or without any (``none``), and times them interleaved in one
 process, round after round, so that any load on the machine hits every variant alike. Prints JSON
 with the min and median seconds per step of each variant and the bf16 / fp32 ratios.
 """
@@ -16,7 +17,7 @@ import statistics
 import sys
 import time
 
-OPTIMISATIONS = ("fold_g", "fold_d", "fused_bn")
+OPTIMISATIONS = ("fold_g", "fold_d", "fused_bn", "fused_elementwise")
 VARIANTS = ("all", *(f"no_{name}" for name in OPTIMISATIONS), "none")
 
 
@@ -35,7 +36,7 @@ def build_variant(cfg, name: str):
     import tensorflow as tf
 
     from sagan_tf.layers import ConditionalBatchNormalization
-    from sagan_tf.layers.trace_flags import unfolded_pooling, unfolded_upsampling
+    from sagan_tf.layers.trace_flags import unfolded_pooling, unfolded_upsampling, unfused_elementwise
     from sagan_tf.training.builders import build_sagan
     from sagan_tf.training.loop import make_step_function
 
@@ -55,6 +56,8 @@ def build_variant(cfg, name: str):
             stack.enter_context(unfolded_upsampling())
         if "fold_d" in off:
             stack.enter_context(unfolded_pooling())
+        if "fused_elementwise" in off:
+            stack.enter_context(unfused_elementwise())
         float(step(iterator)["g_loss"])  # traced (and warmed up) here
     return step, iterator
 

@@ -55,6 +55,19 @@ def category(op_type: str) -> str:
     return "other"
 
 
+def part(op_name: str) -> str:
+    """Which pass of which network an op belongs to, from its name scope: 'G forward', 'D backward', ...
+    (G runs forward twice per step: for D's update and for its own)."""
+    if op_name.startswith("CpuExecutable::"):  # XLA-compiled kernels carry no op name in the trace
+        return "XLA-compiled kernels"
+    backward = op_name.startswith("gradient_tape/")
+    scope = op_name.removeprefix("gradient_tape/")
+    for prefix, net in (("generator", "G"), ("discriminator", "D")):
+        if scope.startswith(prefix):
+            return f"{net} {'backward' if backward else 'forward'}"
+    return "rest (optimizers, spectral norm, losses)"
+
+
 def best_per_op(traces: list[collections.Counter]) -> collections.Counter:
     """Each op's shortest time over the traces (ops missing from a trace are ignored there)."""
     best: collections.Counter = collections.Counter()
@@ -78,10 +91,16 @@ def summarize(times: collections.Counter, op_flops: dict[str, int] | None = None
         flops = op_flops.get(name.rsplit(":", 1)[0], 0)
         top_ops[name] = {"s": round(seconds, 4), "gflop_per_s": round(flops / seconds / 1e9, 1) if flops else None}
     others = collections.Counter({k: v for k, v in times.items() if category(k.rsplit(":", 1)[1]) == "other"})
+    by_part: dict[str, collections.Counter] = collections.defaultdict(collections.Counter)
+    for name, seconds in times.items():
+        by_part[part(name)][category(name.rsplit(":", 1)[1])] += seconds
     return {
         "kernel_s_per_step": round(sum(by_type.values()), 4),
         "by_category_s_per_step": {k: round(v, 4) for k, v in by_category.most_common()},
         "by_op_type_s_per_step": {k: round(v, 4) for k, v in by_type.most_common(top)},
+        "by_part_s_per_step": {
+            name: {k: round(v, 4) for k, v in sorted(split.items())} for name, split in sorted(by_part.items())
+        },
         "top_ops": top_ops,
         "top_other_ops_s": {k: round(v, 4) for k, v in others.most_common(top)},
     }

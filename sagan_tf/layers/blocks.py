@@ -11,8 +11,9 @@ Optimized first D block (no ReLU on the image): SNConv3x3 -> ReLU -> SNConv3x3 -
 ``spectral_norm=False`` (G only, SAGAN section 5.1's "SN on D" baseline) gives G's block plain
 convolutions (``layers.kernel_wrapper.PlainKernel``) in the same places.
 
-Upsampling is nearest-neighbour through ``tf.image.resize`` (converts to the TFLite builtin
-RESIZE_NEAREST_NEIGHBOR with a dynamic batch, unlike ``keras.layers.UpSampling2D``).
+Resampling (``layers.resample``): 2x nearest-neighbour upsampling in G, 2x2 average pooling in D.
+In training, G's residual sum with its upsampled shortcut is one fused kernel
+(``layers.resample.add_upsampled``), and each CBN -> ReLU another (``layers.scale_shift_relu``).
 
 Speed, same values (``layers.folded_conv``): G computes ``SNConv3x3(up2(h))`` as one stride-2
 transposed convolution of h (4 instead of 9 multiply-adds per output) and its shortcut as
@@ -29,8 +30,9 @@ import tensorflow as tf
 
 from sagan_tf.layers.cond_bn import ConditionalBatchNormalization
 from sagan_tf.layers.kernel_wrapper import KernelWrapper
+from sagan_tf.layers.resample import add_upsampled, downsample_avg, upsample_nearest
 from sagan_tf.layers.spectral_norm import kernel_layer
-from sagan_tf.layers.trace_flags import unfolded_pooling, unfolded_upsampling, xla_compatible_ops
+from sagan_tf.layers.trace_flags import unfolded_pooling, unfolded_upsampling, unfused_elementwise
 
 
 def sn_conv(filters: int, kernel_size: int, name: str, use_bias: bool = True, spectral_norm: bool = True) -> KernelWrapper:
@@ -41,29 +43,6 @@ def sn_conv(filters: int, kernel_size: int, name: str, use_bias: bool = True, sp
 
 def sn_dense(units: int, name: str, use_bias: bool = True, spectral_norm: bool = True) -> KernelWrapper:
     return kernel_layer(keras.layers.Dense(units, use_bias=use_bias, name=name), spectral_norm)
-
-
-def upsample_nearest(x: tf.Tensor) -> tf.Tensor:
-    """2x nearest-neighbour upsampling of (B, H, W, C) with static H, W."""
-    if xla_compatible_ops.active:
-        return _upsample_nearest_xla(x)
-    return tf.image.resize(x, [2 * x.shape[1], 2 * x.shape[2]], method="nearest")
-
-
-@tf.custom_gradient
-def _upsample_nearest_xla(x: tf.Tensor):
-    """Same values; the gradient sums each 2x2 block by reshape (XLA has no ResizeNearestNeighborGrad)."""
-    height, width, channels = x.shape[1], x.shape[2], x.shape[3]
-
-    def grad(dy):
-        return tf.reduce_sum(tf.reshape(dy, [-1, height, 2, width, 2, channels]), axis=[2, 4])
-
-    return tf.image.resize(x, [2 * height, 2 * width], method="nearest"), grad
-
-
-def downsample_avg(x: tf.Tensor) -> tf.Tensor:
-    """2x2 average pooling, stride 2."""
-    return tf.nn.avg_pool2d(x, 2, 2, "VALID")
 
 
 @keras.saving.register_keras_serializable(package="sagan_tf")
@@ -110,15 +89,17 @@ class GeneratorBlock(keras.layers.Layer):
         self.built = True
 
     def call(self, x, labels=None, training=None):
-        h = tf.nn.relu(self.bn1(x, labels, training=training))
+        h = self.bn1(x, labels, training=training, relu=True)
         # conv1(up(h)) as one transposed convolution of h (layers.folded_conv), and
         # shortcut(up(x)) = up(shortcut(x)) for the 1x1 convolution: same values, fewer FLOPs.
         fold = self.upsample and not unfolded_upsampling.active
         h = self.conv1(h, training=training, upsample=True) if fold else self.conv1(self._up(h), training=training)
-        h = tf.nn.relu(self.bn2(h, labels, training=training))
+        h = self.bn2(h, labels, training=training, relu=True)
         h = self.conv2(h, training=training)
-        shortcut = self._up(self.shortcut(x, training=training)) if fold else self.shortcut(self._up(x), training=training)
-        return h + shortcut
+        if fold:
+            fused = bool(training) and not unfused_elementwise.active
+            return add_upsampled(h, self.shortcut(x, training=training), fused=fused)
+        return h + self.shortcut(self._up(x), training=training)
 
     def _up(self, t):
         return upsample_nearest(t) if self.upsample else t

@@ -17,7 +17,8 @@ synchronized), the normalization runs as one fused kernel (``FusedBatchNormV3``,
 cuDNN on GPU; float16/bfloat16 inputs are normalized in float32 inside the kernel) instead of
 Keras' separate reductions and element-wise ops: 2-3x faster for the layer, same values. Otherwise,
 and in inference, the Keras ``BatchNormalization`` sublayer (which holds the moving statistics)
-does the work.
+does the work. ``call(..., relu=True)`` also applies the ReLU that follows every CBN in G; on the
+fused path the per-class affine and the ReLU then run as one kernel (``layers.scale_shift_relu``).
 
 Moving statistics: a training call updates them (``moving = momentum * moving + (1 - momentum) *
 batch``) unless it runs inside ``layers.trace_flags.frozen_state()``, which normalizes with the batch statistics
@@ -29,7 +30,8 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-from sagan_tf.layers.trace_flags import frozen_state
+from sagan_tf.layers.scale_shift_relu import scale_shift_relu
+from sagan_tf.layers.trace_flags import frozen_state, unfused_elementwise
 
 
 @keras.saving.register_keras_serializable(package="sagan_tf")
@@ -75,9 +77,12 @@ class ConditionalBatchNormalization(keras.layers.Layer):
         self.beta.build((None,))
         self.built = True
 
-    def call(self, x, labels=None, training=None):
+    def call(self, x, labels=None, training=None, relu: bool = False):
+        """``relu=True`` returns ``relu(CBN(x))``, the pre-activation blocks' "CBN -> ReLU" (in
+        training on the fused path, the affine and the ReLU run as one kernel: ``layers.scale_shift_relu``)."""
         update = not frozen_state.active
-        if self._fusable(x, training):
+        fused = self._fusable(x, training)
+        if fused:
             normalized = self._fused_training_normalization(x, update)
         elif training and self.batch_norm.trainable and not update:
             normalized = self._batch_statistics_normalization(x)
@@ -89,10 +94,12 @@ class ConditionalBatchNormalization(keras.layers.Layer):
             gamma, beta = self.class_parameters(labels)
         else:
             gamma, beta = self.class_parameters(tf.zeros([tf.shape(x)[0]], tf.int32))
+        gamma, beta = tf.cast(gamma, normalized.dtype), tf.cast(beta, normalized.dtype)
+        if relu and fused and not unfused_elementwise.active:
+            return scale_shift_relu(normalized, gamma, beta)
         shape = [-1] + [1] * (x.shape.rank - 2) + [x.shape[-1]]
-        gamma = tf.reshape(tf.cast(gamma, normalized.dtype), shape)
-        beta = tf.reshape(tf.cast(beta, normalized.dtype), shape)
-        return gamma * normalized + beta
+        outputs = tf.reshape(gamma, shape) * normalized + tf.reshape(beta, shape)
+        return tf.nn.relu(outputs) if relu else outputs
 
     def class_parameters(self, labels):
         """Per-example rows (gamma, beta), each (B, C).

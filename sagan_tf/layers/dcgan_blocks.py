@@ -74,7 +74,7 @@ class DenseStartBlock(keras.layers.Layer):
 
     def call(self, z, labels=None, training=None):
         h = tf.reshape(self.linear(z, training=training), [-1, self.size, self.size, self.filters])
-        return tf.nn.relu(self.bn(h, labels, training=training))
+        return self.bn(h, labels, training=training, relu=True)
 
     def compute_output_shape(self, input_shape):
         return (input_shape[0], self.size, self.size, self.filters)
@@ -115,7 +115,7 @@ class UpConvBlock(keras.layers.Layer):
         self.built = True
 
     def call(self, x, labels=None, training=None):
-        return tf.nn.relu(self.bn(self.conv(x, training=training), labels, training=training))
+        return self.bn(self.conv(x, training=training), labels, training=training, relu=True)
 
     def compute_output_shape(self, input_shape):
         return (input_shape[0], 2 * input_shape[1], 2 * input_shape[2], self.filters)

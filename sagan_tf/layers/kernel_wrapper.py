@@ -2,7 +2,8 @@
 
 ``KernelWrapper`` wraps a ``Dense``, ``Conv2D``, ``Conv2DTranspose`` or ``Embedding`` and applies
 the wrapped layer's op with the kernel that ``kernel(training)`` returns (float32, cast to the
-wrapped layer's compute dtype), plus its bias and activation. Two subclasses:
+wrapped layer's compute dtype), plus its bias (in training through ``layers.channel_sums.add_bias``,
+whose gradient is a matmul) and activation. Two subclasses:
 
 * ``layers.spectral_norm.SpectralNormalization``: ``W / sigma(W)`` (SAGAN section 4.1).
 * ``PlainKernel``: ``W`` itself. SAGAN section 5.1 (Figure 3) trains a baseline with spectral
@@ -22,7 +23,9 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
+from sagan_tf.layers.channel_sums import add_bias
 from sagan_tf.layers.folded_conv import conv3x3_avgpool, fold_avgpool, fold_nearest_upsample, upsample_conv3x3
+from sagan_tf.layers.trace_flags import unfused_elementwise
 
 WRAPPABLE = (keras.layers.Dense, keras.layers.Conv2D, keras.layers.Conv2DTranspose, keras.layers.Embedding)
 
@@ -80,7 +83,8 @@ class KernelWrapper(keras.layers.Wrapper):
         else:
             outputs = layer.convolution_op(inputs, w)
         if layer.use_bias:
-            outputs = outputs + tf.cast(layer.bias.value, layer.compute_dtype)
+            bias = tf.cast(layer.bias.value, layer.compute_dtype)
+            outputs = add_bias(outputs, bias) if training and not unfused_elementwise.active else outputs + bias
         if layer.activation is not None:
             outputs = layer.activation(outputs)
         return outputs

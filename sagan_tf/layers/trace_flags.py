@@ -8,16 +8,19 @@ not what the weights are. Each is a nestable context: ``with frozen_state(): ...
   each network's state moves exactly once per step: G's is frozen while G draws the fakes of the D
   updates, D's while D scores the fakes of the G update. So ``bn_momentum`` means the same per step
   whatever ``train.d_steps`` is, like the spectral-norm estimate.
-* ``xla_compatible_ops``: formulations that every XLA backend compiles (``training.xla``).
 * ``unfolded_upsampling`` and ``unfolded_pooling``: the residual blocks resample in the textbook
   order (G upsamples, then convolves; D convolves, then average-pools) instead of the equivalent
   stride-2 convolutions of ``layers.folded_conv``; ``unfolded_resampling()`` turns both on (nominal
   FLOP counts, TFLite conversion, tests, the benchmarks' ablation).
+* ``unfused_elementwise``: the element-wise work of training runs as TensorFlow's separate ops
+  instead of the fused kernels of ``layers.scale_shift_relu`` (conditional batch norm's affine with
+  the ReLU after it), ``layers.resample.add_upsampled`` (G's residual sum with the upsampled
+  shortcut) and ``layers.channel_sums.add_bias`` (bias gradients as matmuls): the benchmarks'
+  ablation, and the tests that compare the two.
 
-``frozen_state`` and ``xla_compatible_ops`` are per thread, because ``MirroredStrategy`` traces each
-replica in its own thread and a context entered inside one replica's trace must not leak into
-another's. The resampling switches are process-wide, so that the replica threads see a context the
-caller entered.
+``frozen_state`` is per thread, because ``MirroredStrategy`` traces each replica in its own thread
+and a context entered inside one replica's trace must not leak into another's. The other switches
+are process-wide, so that the replica threads see a context the caller entered.
 """
 
 from __future__ import annotations
@@ -50,9 +53,9 @@ class TraceFlag:
 
 
 frozen_state = TraceFlag(per_thread=True)
-xla_compatible_ops = TraceFlag(per_thread=True)
 unfolded_upsampling = TraceFlag(per_thread=False)
 unfolded_pooling = TraceFlag(per_thread=False)
+unfused_elementwise = TraceFlag(per_thread=False)
 
 
 @contextlib.contextmanager

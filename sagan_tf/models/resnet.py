@@ -104,7 +104,7 @@ class Generator(GeneratorNetwork):
         return tf.reshape(self.linear(z, training=training), [-1, 4, 4, self.init_channels])
 
     def to_image(self, h, training=None):
-        return self.output_conv(tf.nn.relu(self.output_bn(h, training=training)), training=training)
+        return self.output_conv(self.output_bn(h, training=training, relu=True), training=training)
 
 
 @keras.saving.register_keras_serializable(package="sagan_tf")

@@ -11,9 +11,8 @@ CPU:1 from device CPU:0"; a one-device ``MirroredStrategy`` compiles), and colle
 ``MultiWorkerMirroredStrategy`` are not compiled either, so ``maybe_jit`` falls back to the ordinary
 graph with a warning instead of crashing.
 
-Ops without an XLA kernel: ``ResizeNearestNeighborGrad`` has none on XLA:CPU, so while a step is
-traced for XLA (``layers.trace_flags.xla_compatible_ops``), ``layers.blocks.upsample_nearest`` differentiates through
-a reshape-and-sum instead (same values; slower than the native gradient kernel outside XLA).
+Ops without an XLA kernel: ``ResizeNearestNeighborGrad`` has none on XLA:CPU, so
+``layers.resample.upsample_nearest`` differentiates through an average pooling instead (same values).
 """
 
 from __future__ import annotations
@@ -21,8 +20,6 @@ from __future__ import annotations
 import warnings
 
 import tensorflow as tf
-
-from sagan_tf.layers.trace_flags import xla_compatible_ops
 
 
 def jit_unsupported_reason(strategy: tf.distribute.Strategy) -> str | None:
@@ -45,8 +42,4 @@ def maybe_jit(train_step, strategy: tf.distribute.Strategy, jit_compile: bool):
         warnings.warn(reason, RuntimeWarning, stacklevel=2)
         return train_step, reason
 
-    def step_for_xla(data):
-        with xla_compatible_ops():
-            return train_step(data)
-
-    return tf.function(step_for_xla, jit_compile=True), None
+    return tf.function(train_step, jit_compile=True), None

@@ -5,13 +5,15 @@ Every convolution, batch norm, ReLU, up- and down-sampling is re-done in numpy f
 through two 3x3 convolutions: rtol=1e-4, atol=1e-4 (outputs of order 1).
 """
 
+import contextlib
+
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
 from sagan_tf.layers import DiscriminatorBlock, GeneratorBlock, frozen_state
-from sagan_tf.layers.blocks import downsample_avg, upsample_nearest
+from sagan_tf.layers.trace_flags import unfused_elementwise
 from tests.reference_kernels import reference_kernel
 
 RTOL = 1e-4
@@ -82,19 +84,6 @@ def _randomize(block, rng, with_bn_stats=False):
                 assign(cbn.batch_norm.moving_variance, rng.uniform(0.5, 2.0, size=shape[1:]))
 
 
-def test_upsample_nearest_is_repeat():
-    x = np.random.default_rng(0).normal(size=(2, 3, 5, 4)).astype(np.float32)
-    out = upsample_nearest(tf.constant(x)).numpy()
-    assert out.shape == (2, 6, 10, 4)
-    np.testing.assert_array_equal(out, _np_up(x))
-
-
-def test_downsample_avg_is_2x2_mean():
-    x = np.random.default_rng(1).normal(size=(2, 4, 6, 3))
-    out = downsample_avg(tf.constant(x, tf.float32)).numpy()
-    np.testing.assert_allclose(out, _np_avg_pool(x), rtol=1e-6, atol=1e-6)
-
-
 # ----------------------------------------------------------------------------- generator block
 
 
@@ -129,6 +118,43 @@ def test_generator_block_batch_statistics(upsample):
     assert out.shape == (4, side, side, 8)
     assert block.compute_output_shape((4, 8, 8, 16)) == (4, side, side, 8)
     np.testing.assert_allclose(out, expected, rtol=RTOL, atol=ATOL)
+
+
+@pytest.mark.parametrize("dtype, tol", [("float32", 1e-5), ("mixed_bfloat16", 5e-2)])
+def test_generator_block_fused_training_gradients_equal_the_unfused_ones(dtype, tol):
+    """In training, G's block runs its element-wise work as fused kernels (CBN affine + ReLU, the
+    upsampled residual sum, bias gradients by matmul): the output and the gradients for the input
+    and every weight equal those of TensorFlow's separate ops."""
+    block, x, labels = _make_generator_block(1)
+    if dtype != "float32":
+        twin = GeneratorBlock(8, num_classes=3, dtype=dtype)
+        twin.build(x.shape)
+        twin.set_weights(block.get_weights())
+        block = twin
+    tx, ty = tf.constant(x, tf.float32), tf.constant(labels)
+    weights = tf.constant(np.random.default_rng(2).normal(size=(4, 16, 16, 8)), tf.float32)
+    results = []
+    for fused in (True, False):
+        with contextlib.ExitStack() as stack:
+            stack.enter_context(frozen_state())
+            if not fused:
+                stack.enter_context(unfused_elementwise())
+            with tf.GradientTape() as tape:
+                tape.watch(tx)
+                y = tf.cast(block(tx, ty, training=True), tf.float32)
+                loss = tf.reduce_sum(y * weights)
+        grads = tape.gradient(loss, [tx, *block.trainable_weights])
+        results.append([y, *(tf.convert_to_tensor(g) for g in grads)])
+    names = ["output", "input", *(w.path for w in block.trainable_weights)]
+    assert len(results[0]) == len(names) > 6
+    for name, got, want in zip(names, *results, strict=True):
+        got, want = np.asarray(got), np.asarray(want)
+        if name.endswith("conv1/bias"):
+            # Batch norm follows conv1: its bias's gradient is 0, both computations give rounding noise.
+            assert np.abs(got).max() < 100 * tol and np.abs(want).max() < 100 * tol, name
+            continue
+        scale = max(1.0, float(np.abs(want).max()))
+        np.testing.assert_allclose(got, want, rtol=tol, atol=tol * scale, err_msg=name)
 
 
 def test_generator_block_inference_uses_moving_statistics():

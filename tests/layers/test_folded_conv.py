@@ -7,8 +7,8 @@ import pytest
 import tensorflow as tf
 
 from sagan_tf.layers import DiscriminatorBlock, GeneratorBlock, SpectralNormalization
-from sagan_tf.layers.blocks import downsample_avg, upsample_nearest
 from sagan_tf.layers.folded_conv import conv3x3_avgpool, fold_avgpool, fold_nearest_upsample, upsample_conv3x3
+from sagan_tf.layers.resample import downsample_avg, upsample_nearest
 from sagan_tf.layers.trace_flags import unfolded_resampling
 
 
