@@ -32,7 +32,7 @@ from sagan_tf.layers.cond_bn import ConditionalBatchNormalization
 from sagan_tf.layers.kernel_wrapper import KernelWrapper
 from sagan_tf.layers.resample import add_upsampled, downsample_avg, upsample_nearest
 from sagan_tf.layers.spectral_norm import kernel_layer
-from sagan_tf.layers.trace_flags import unfolded_pooling, unfolded_upsampling, unfused_elementwise
+from sagan_tf.layers.trace_flags import fused_elementwise, unfolded_pooling, unfolded_upsampling
 
 
 def sn_conv(filters: int, kernel_size: int, name: str, use_bias: bool = True, spectral_norm: bool = True) -> KernelWrapper:
@@ -97,8 +97,7 @@ class GeneratorBlock(keras.layers.Layer):
         h = self.bn2(h, labels, training=training, relu=True)
         h = self.conv2(h, training=training)
         if fold:
-            fused = bool(training) and not unfused_elementwise.active
-            return add_upsampled(h, self.shortcut(x, training=training), fused=fused)
+            return add_upsampled(h, self.shortcut(x, training=training), fused=fused_elementwise(training))
         return h + self.shortcut(self._up(x), training=training)
 
     def _up(self, t):

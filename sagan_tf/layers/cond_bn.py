@@ -31,7 +31,7 @@ import keras
 import tensorflow as tf
 
 from sagan_tf.layers.scale_shift_relu import scale_shift_relu
-from sagan_tf.layers.trace_flags import frozen_state, unfused_elementwise
+from sagan_tf.layers.trace_flags import frozen_state, fused_elementwise
 
 
 @keras.saving.register_keras_serializable(package="sagan_tf")
@@ -95,7 +95,7 @@ class ConditionalBatchNormalization(keras.layers.Layer):
         else:
             gamma, beta = self.class_parameters(tf.zeros([tf.shape(x)[0]], tf.int32))
         gamma, beta = tf.cast(gamma, normalized.dtype), tf.cast(beta, normalized.dtype)
-        if relu and fused and not unfused_elementwise.active:
+        if relu and fused and fused_elementwise(training):
             return scale_shift_relu(normalized, gamma, beta)
         shape = [-1] + [1] * (x.shape.rank - 2) + [x.shape[-1]]
         outputs = tf.reshape(gamma, shape) * normalized + tf.reshape(beta, shape)

@@ -17,9 +17,14 @@ from __future__ import annotations
 import tensorflow as tf
 
 
+def downsample_avg(x: tf.Tensor) -> tf.Tensor:
+    """2x2 average pooling, stride 2."""
+    return tf.nn.avg_pool2d(x, 2, 2, "VALID")
+
+
 def _sum_2x2_blocks(dy: tf.Tensor) -> tf.Tensor:
     """(B, 2H, 2W, C) -> (B, H, W, C): the sum of each 2x2 block (up2's gradient)."""
-    return 4.0 * tf.nn.avg_pool2d(dy, 2, 2, "VALID")
+    return 4.0 * downsample_avg(dy)
 
 
 @tf.custom_gradient
@@ -52,8 +57,3 @@ def add_upsampled(h: tf.Tensor, s: tf.Tensor, fused: bool = False) -> tf.Tensor:
     if fused:
         return _add_upsampled_fused(h, s)
     return h + upsample_nearest(s)
-
-
-def downsample_avg(x: tf.Tensor) -> tf.Tensor:
-    """2x2 average pooling, stride 2."""
-    return tf.nn.avg_pool2d(x, 2, 2, "VALID")

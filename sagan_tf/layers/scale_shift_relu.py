@@ -9,8 +9,9 @@ and gamma, beta the per-example class rows (B, C):
 TensorFlow's own kernels make three passes over the activations for this (Mul, AddV2, Relu) and,
 in backward, five (ReluGrad, two Mul, two Sum); on CPU in bfloat16 each of those Eigen passes
 converts every element to float32 and back (without the fused kernels, the element-wise work of
-G's forward pass took twice as long as its convolutions in bfloat16: ``benchmarks/README.md``). Here the forward is one XLA-compiled loop (read x, write
-y) and the backward (``tf.custom_gradient``), with dz = dy * (y > 0), is
+G's forward pass took twice as long as its convolutions in bfloat16: ``benchmarks/README.md``).
+Here the forward is one XLA-compiled loop (read x, write y) and the backward
+(``tf.custom_gradient``), with dz = dy * (y > 0), is
 
     dx = gamma * dz,   dgamma = sum_{h,w} dz * x,   dbeta = sum_{h,w} dz
 

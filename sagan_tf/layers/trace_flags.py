@@ -58,6 +58,11 @@ unfolded_pooling = TraceFlag(per_thread=False)
 unfused_elementwise = TraceFlag(per_thread=False)
 
 
+def fused_elementwise(training) -> bool:
+    """Whether a call traces the fused element-wise kernels: in training, outside ``unfused_elementwise()``."""
+    return bool(training) and not unfused_elementwise.active
+
+
 @contextlib.contextmanager
 def unfolded_resampling():
     """Both resampling switches on: every block in the textbook order."""

@@ -14,6 +14,7 @@ import tensorflow as tf
 
 from sagan_tf.layers import DiscriminatorBlock, GeneratorBlock, frozen_state
 from sagan_tf.layers.trace_flags import unfused_elementwise
+from tests.layers.test_resample import np_block_sums, np_up
 from tests.reference_kernels import reference_kernel
 
 RTOL = 1e-4
@@ -32,13 +33,8 @@ def _np_conv_same(x, k, bias=None):
     return out if bias is None else out + bias
 
 
-def _np_up(x):
-    return np.repeat(np.repeat(x, 2, axis=1), 2, axis=2)
-
-
 def _np_avg_pool(x):
-    b, h, w, c = x.shape
-    return x.reshape(b, h // 2, 2, w // 2, 2, c).mean(axis=(2, 4))
+    return np_block_sums(x) / 4.0
 
 
 def _relu(x):
@@ -88,7 +84,7 @@ def _randomize(block, rng, with_bn_stats=False):
 
 
 def _np_generator_block(block, x, labels, training, upsample=True):
-    up = _np_up if upsample else (lambda t: t)
+    up = np_up if upsample else (lambda t: t)
     h = _relu(_np_cbn(block.bn1, x, labels, training))
     h = _np_sn_conv(block.conv1, up(h))
     h = _relu(_np_cbn(block.bn2, h, labels, training))
@@ -169,10 +165,10 @@ def test_generator_block_hand_composition_of_sublayers():
     block, x, labels = _make_generator_block(2, with_bn_stats=True)
     y = tf.constant(labels)
     h = np.maximum(block.bn1(tf.constant(x, tf.float32), y, training=False).numpy(), 0)
-    h = block.conv1(tf.constant(_np_up(h)), training=False)
+    h = block.conv1(tf.constant(np_up(h)), training=False)
     h = tf.nn.relu(block.bn2(h, y, training=False))
     h = block.conv2(h, training=False).numpy()
-    expected = h + block.shortcut(tf.constant(_np_up(x).astype(np.float32)), training=False).numpy()
+    expected = h + block.shortcut(tf.constant(np_up(x).astype(np.float32)), training=False).numpy()
     out = block(tf.constant(x, tf.float32), y, training=False).numpy()
     np.testing.assert_allclose(out, expected, rtol=1e-5, atol=1e-5)  # float32 vs float32
 

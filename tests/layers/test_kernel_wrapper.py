@@ -11,7 +11,8 @@ import tensorflow as tf
 
 from sagan_tf.layers.kernel_wrapper import PlainKernel
 from sagan_tf.layers.spectral_norm import SpectralNormalization, kernel_layer
-from tests.layers.test_blocks import _np_conv_same, _np_up
+from tests.layers.test_blocks import _np_conv_same
+from tests.layers.test_resample import np_up
 from tests.layers.test_spectral_norm import KINDS, _np_forward, _tf_input
 from tests.layers.test_spectral_norm import _make as make_wrapped  # with wrapper=PlainKernel
 from tests.reference_kernels import stored_weight
@@ -64,7 +65,7 @@ def test_plain_kernel_folds_the_upsampling_with_the_stored_kernel():
     layer.build((2, 10, 10, 16))
     layer.layer.bias.assign(rng.normal(size=(8,)).astype(np.float32))
     out = layer(tf.constant(x, tf.float32), upsample=True).numpy()
-    expected = _np_conv_same(_np_up(x), stored_weight(layer), layer.layer.bias.numpy().astype(np.float64))
+    expected = _np_conv_same(np_up(x), stored_weight(layer), layer.layer.bias.numpy().astype(np.float64))
     np.testing.assert_allclose(out, expected, rtol=1e-4, atol=1e-4)
 
 

@@ -8,11 +8,11 @@ import tensorflow as tf
 from sagan_tf.layers.resample import add_upsampled, downsample_avg, upsample_nearest
 
 
-def _np_up(x):
+def np_up(x):
     return np.repeat(np.repeat(x, 2, axis=1), 2, axis=2)
 
 
-def _np_block_sums(dy):
+def np_block_sums(dy):
     b, h, w, c = dy.shape
     return dy.reshape(b, h // 2, 2, w // 2, 2, c).sum(axis=(2, 4))
 
@@ -21,7 +21,7 @@ def test_upsample_nearest_is_repeat():
     x = np.random.default_rng(0).normal(size=(2, 3, 5, 4)).astype(np.float32)
     out = upsample_nearest(tf.constant(x)).numpy()
     assert out.shape == (2, 6, 10, 4)
-    np.testing.assert_array_equal(out, _np_up(x))
+    np.testing.assert_array_equal(out, np_up(x))
 
 
 @pytest.mark.parametrize("jit_compile", [False, True])
@@ -37,7 +37,7 @@ def test_upsample_gradient_sums_each_2x2_block(jit_compile):
             y = upsample_nearest(x)
         return tape.gradient(y, x, output_gradients=dy)
 
-    np.testing.assert_allclose(grad(x, tf.constant(dy, tf.float32)).numpy(), _np_block_sums(dy), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(grad(x, tf.constant(dy, tf.float32)).numpy(), np_block_sums(dy), rtol=1e-5, atol=1e-5)
 
 
 @pytest.mark.parametrize("fused", [False, True])
@@ -51,12 +51,12 @@ def test_add_upsampled_value_and_gradients(fused, dtype, tol):
         y = add_upsampled(th, ts, fused=fused)
     dh, ds = tape.gradient(y, [th, ts], output_gradients=tdy)
     as64 = lambda t: np.asarray(tf.cast(t, tf.float64))  # noqa: E731
-    np.testing.assert_allclose(as64(y), as64(th) + _np_up(as64(ts)), rtol=tol, atol=tol)
+    np.testing.assert_allclose(as64(y), as64(th) + np_up(as64(ts)), rtol=tol, atol=tol)
     np.testing.assert_array_equal(as64(dh), as64(tdy))
-    np.testing.assert_allclose(as64(ds), _np_block_sums(as64(tdy)), rtol=tol, atol=tol)
+    np.testing.assert_allclose(as64(ds), np_block_sums(as64(tdy)), rtol=tol, atol=tol)
 
 
 def test_downsample_avg_is_2x2_mean():
     x = np.random.default_rng(1).normal(size=(2, 4, 6, 3))
     out = downsample_avg(tf.constant(x, tf.float32)).numpy()
-    np.testing.assert_allclose(out, _np_block_sums(x) / 4.0, rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(out, np_block_sums(x) / 4.0, rtol=1e-6, atol=1e-6)
