@@ -208,6 +208,7 @@ def main(argv=None) -> int:
         "config": args.config,
         "overrides": overrides,
         "batch_size": cfg.train.batch_size,
+        "d_steps": cfg.train.d_steps,  # a step draws batch_size * d_steps real images
         "precision": cfg.train.precision,
         "strategy": args.strategy,
         "replicas": strategy.num_replicas_in_sync,

@@ -32,7 +32,7 @@ def test_train_step_benchmark_prints_consistent_json(tfds_dir):
     )
     assert result.returncode == 0, result.stderr[-2000:]
     r = json.loads(result.stdout)
-    assert r["batch_size"] == 8 and r["steps_timed"] == 3 and len(r["step_times_s"]) == 3
+    assert r["batch_size"] == 8 and r["d_steps"] == 2 and r["steps_timed"] == 3 and len(r["step_times_s"]) == 3
     assert r["median_s_per_step"] == pytest.approx(sorted(r["step_times_s"])[1], abs=1e-5)
     assert r["images_per_s"] == pytest.approx(8 / r["median_s_per_step"], rel=1e-3)
     assert r["executed_flops_per_step"] == sum(r["executed_flops_by_op"].values())

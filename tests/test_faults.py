@@ -158,9 +158,9 @@ def test_labels_outside_the_class_range_stop_training_with_one_line(tmp_path, mo
     from sagan_tf.training import data
 
     def source_with_a_bad_label(cfg, data_dir=None, seed=0):
-        images = np.zeros((8, 28, 28, 1), np.uint8)
-        labels = np.array([0, 1, 2, 3, 12, 5, 6, 7], np.int32)
-        return data.Source(tf.data.Dataset.from_tensor_slices((images, labels)), 8)
+        images = np.zeros((16, 28, 28, 1), np.uint8)  # one step: batch 8 for each of the recipe's 2 D updates
+        labels = np.array([0, 1, 2, 3, 12, 5, 6, 7, 8, 9, 0, 1, 2, 3, 4, 5], np.int32)
+        return data.Source(tf.data.Dataset.from_tensor_slices((images, labels)), 16)
 
     monkeypatch.setattr(data, "load_source", source_with_a_bad_label)
     with pytest.raises(SystemExit) as exit_info:
