@@ -12,12 +12,17 @@ with the min and median seconds per step of each variant and the bf16 / fp32 rat
 from __future__ import annotations
 
 import argparse
-import contextlib
 import statistics
 import sys
 import time
 
-OPTIMISATIONS = ("fold_g", "fold_d", "fused_bn", "fused_elementwise")
+# benchmark names -> sagan_tf.layers.optimizations names
+OPTIMISATIONS = {
+    "fold_g": "fold_upsampling",
+    "fold_d": "fold_pooling",
+    "fused_bn": "fused_batch_norm",
+    "fused_elementwise": "fused_elementwise",
+}
 VARIANTS = ("all", *(f"no_{name}" for name in OPTIMISATIONS), "none")
 
 
@@ -35,29 +40,18 @@ def build_variant(cfg, name: str):
     import numpy as np
     import tensorflow as tf
 
-    from sagan_tf.layers import ConditionalBatchNormalization
-    from sagan_tf.layers.trace_flags import unfolded_pooling, unfolded_upsampling, unfused_elementwise
+    from sagan_tf.layers import optimizations
     from sagan_tf.training.builders import build_sagan
     from sagan_tf.training.loop import make_step_function
 
     off = disabled(name)
     model = build_sagan(cfg)
-    if "fused_bn" in off:
-        for layer in model.generator._flatten_layers():
-            if isinstance(layer, ConditionalBatchNormalization):
-                layer._fusable = lambda x, training: False
     d, batch = cfg.data, cfg.train.batch_size
     images = np.random.default_rng(0).uniform(-1, 1, (batch, d.resolution, d.resolution, d.channels))
     labels = np.arange(batch, dtype=np.int32) % max(d.num_classes, 1)
     iterator = iter(tf.data.Dataset.from_tensors((images.astype(np.float32), labels)).repeat())
     step = make_step_function(model, tf.distribute.get_strategy())
-    with contextlib.ExitStack() as stack:
-        if "fold_g" in off:
-            stack.enter_context(unfolded_upsampling())
-        if "fold_d" in off:
-            stack.enter_context(unfolded_pooling())
-        if "fused_elementwise" in off:
-            stack.enter_context(unfused_elementwise())
+    with optimizations.disabled(*(OPTIMISATIONS[name] for name in sorted(off))):
         float(step(iterator)["g_loss"])  # traced (and warmed up) here
     return step, iterator
 

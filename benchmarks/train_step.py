@@ -18,7 +18,7 @@ Runs the real ``SAGAN.train_step`` (one D and one G update) through the trainer'
 * ``cpu_s_per_step``: process CPU seconds per step (median); when other processes run, wall time
   above CPU time / cores means the step waited for a core;
 * ``losses_finite`` and the last step's losses (mixed precision must not overflow);
-* with ``--data tfds``: the real input pipeline (``sagan_tf.training.data``: decode, resize, cache, shuffle,
+* with ``--data tfds``: the real input pipeline (``sagan_tf.data.pipeline``: decode, resize, cache, shuffle,
   batch, prefetch) feeds the steps, and ``data_wait_fraction`` is the share of the step time
   spent waiting for the next batch; ``pipeline_images_per_s`` is the pipeline's rate on its own.
 
@@ -67,10 +67,10 @@ def _timed_steps(run_step, steps: int, warmup: int):
 def nominal_flops(model, strategy, dataset) -> int:
     """FLOPs of the step with G's upsampling done the textbook way (upsample, then 3x3 conv)."""
     from benchmarks.flops import function_flops
-    from sagan_tf.layers.trace_flags import unfolded_resampling
+    from sagan_tf.layers.optimizations import textbook_resampling
     from sagan_tf.training.loop import make_step_function
 
-    with unfolded_resampling():
+    with textbook_resampling():
         iterator = iter(strategy.experimental_distribute_dataset(dataset))
         return sum(function_flops(make_step_function(model, strategy), iterator).values())
 
@@ -90,7 +90,7 @@ def measure(cfg, strategy, steps: int, warmup: int, jit_compile: bool = False, d
 
     from benchmarks.common import load_average, matmul_peak_gflops
     from benchmarks.flops import function_flops
-    from sagan_tf.training import data as data_lib
+    from sagan_tf.data import pipeline as data_lib
     from sagan_tf.training.builders import build_sagan
     from sagan_tf.training.loop import make_step_function
     from sagan_tf.training.xla import jit_unsupported_reason, maybe_jit

@@ -4,7 +4,6 @@ from sagan_tf.layers.attention import SelfAttention
 from sagan_tf.layers.blocks import DiscriminatorBlock, GeneratorBlock
 from sagan_tf.layers.cond_bn import ConditionalBatchNormalization
 from sagan_tf.layers.spectral_norm import SpectralNormalization
-from sagan_tf.layers.trace_flags import frozen_state
 
 __all__ = [
     "ConditionalBatchNormalization",
@@ -12,5 +11,4 @@ __all__ = [
     "GeneratorBlock",
     "SelfAttention",
     "SpectralNormalization",
-    "frozen_state",
 ]

@@ -12,15 +12,11 @@ Optimized first D block (no ReLU on the image): SNConv3x3 -> ReLU -> SNConv3x3 -
 convolutions (``layers.kernel_wrapper.PlainKernel``) in the same places.
 
 Resampling (``layers.resample``): 2x nearest-neighbour upsampling in G, 2x2 average pooling in D.
-In training, G's residual sum with its upsampled shortcut is one fused kernel
-(``layers.resample.add_upsampled``), and each CBN -> ReLU another (``layers.scale_shift_relu``).
 
-Speed, same values (``layers.folded_conv``): G computes ``SNConv3x3(up2(h))`` as one stride-2
-transposed convolution of h (4 instead of 9 multiply-adds per output) and its shortcut as
-``up2(SNConv1x1(x))``; D computes ``avgpool2(SNConv3x3(h))`` as one stride-2 convolution of h with
-a 4x4 kernel (2.25x fewer multiply-adds) and its shortcut as ``SNConv1x1(avgpool2(x))`` (a 1x1
-convolution commutes with nearest upsampling and with average pooling: 4x fewer).
-``layers.trace_flags.unfolded_resampling()`` restores the textbook order (FLOP counting, tests).
+Each block's ``textbook`` method is the order above, op for op. ``call`` runs it, or, where
+``layers.optimizations`` says so (the default), the ``folded`` method beside it: the same values
+with G's upsampling and D's pooling folded into their convolutions (``layers.folded_conv``) and, in
+training, G's residual sum as one fused kernel (``layers.resample.add_upsampled``).
 """
 
 from __future__ import annotations
@@ -28,11 +24,11 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-from sagan_tf.layers.cond_bn import ConditionalBatchNormalization
+from sagan_tf.layers import optimizations
+from sagan_tf.layers.conditional_block import ConditionalBlock
 from sagan_tf.layers.kernel_wrapper import KernelWrapper
 from sagan_tf.layers.resample import add_upsampled, downsample_avg, upsample_nearest
 from sagan_tf.layers.spectral_norm import kernel_layer
-from sagan_tf.layers.trace_flags import fused_elementwise, unfolded_pooling, unfolded_upsampling
 
 
 def sn_conv(filters: int, kernel_size: int, name: str, use_bias: bool = True, spectral_norm: bool = True) -> KernelWrapper:
@@ -46,7 +42,7 @@ def sn_dense(units: int, name: str, use_bias: bool = True, spectral_norm: bool =
 
 
 @keras.saving.register_keras_serializable(package="sagan_tf")
-class GeneratorBlock(keras.layers.Layer):
+class GeneratorBlock(ConditionalBlock):
     """Residual up-block of G with conditional batch norm; ``call(x, labels, training)``.
 
     ``spectral_norm=False``: the three convolutions use their plain kernels.
@@ -62,23 +58,17 @@ class GeneratorBlock(keras.layers.Layer):
         spectral_norm: bool = True,
         **kwargs,
     ):
-        super().__init__(**kwargs)
-        self.filters = int(filters)
-        self.num_classes = int(num_classes)
-        self.bn_momentum = float(bn_momentum)
-        self.sync_bn = bool(sync_bn)
+        super().__init__(filters, num_classes, bn_momentum, sync_bn, spectral_norm, **kwargs)
         self.upsample = bool(upsample)
-        self.spectral_norm = bool(spectral_norm)
 
     def build(self, input_shape):
         out_shape = tuple(input_shape[:-1]) + (self.filters,)
         if self.upsample:
             out_shape = (input_shape[0], 2 * input_shape[1], 2 * input_shape[2], self.filters)
-        cbn = dict(num_classes=self.num_classes, momentum=self.bn_momentum, synchronized=self.sync_bn)
-        self.bn1 = ConditionalBatchNormalization(**cbn, name="cbn1")
+        self.bn1 = self.cbn("cbn1")
         sn = self.spectral_norm
         self.conv1 = sn_conv(self.filters, 3, "conv1", spectral_norm=sn)
-        self.bn2 = ConditionalBatchNormalization(**cbn, name="cbn2")
+        self.bn2 = self.cbn("cbn2")
         self.conv2 = sn_conv(self.filters, 3, "conv2", spectral_norm=sn)
         self.shortcut = sn_conv(self.filters, 1, "shortcut", spectral_norm=sn)
         self.bn1.build(input_shape)
@@ -89,16 +79,26 @@ class GeneratorBlock(keras.layers.Layer):
         self.built = True
 
     def call(self, x, labels=None, training=None):
-        h = self.bn1(x, labels, training=training, relu=True)
-        # conv1(up(h)) as one transposed convolution of h (layers.folded_conv), and
-        # shortcut(up(x)) = up(shortcut(x)) for the 1x1 convolution: same values, fewer FLOPs.
-        fold = self.upsample and not unfolded_upsampling.active
-        h = self.conv1(h, training=training, upsample=True) if fold else self.conv1(self._up(h), training=training)
+        if self.upsample and optimizations.enabled("fold_upsampling"):
+            return self.folded(x, labels, training)
+        return self.textbook(x, labels, training)
+
+    def textbook(self, x, labels, training=None):
+        """CBN -> ReLU -> up2 -> conv3x3 -> CBN -> ReLU -> conv3x3, plus up2 -> conv1x1 (the official code)."""
+        h = self.bn1(x, labels, training=training, relu=True)  # ReLU(CBN(x, y))
+        h = self.conv1(self._up(h), training=training)
         h = self.bn2(h, labels, training=training, relu=True)
         h = self.conv2(h, training=training)
-        if fold:
-            return add_upsampled(h, self.shortcut(x, training=training), fused=fused_elementwise(training))
         return h + self.shortcut(self._up(x), training=training)
+
+    def folded(self, x, labels, training=None):
+        """``textbook`` with up2 folded into conv1 and moved behind the 1x1 shortcut (same values)."""
+        h = self.bn1(x, labels, training=training, relu=True)
+        h = self.conv1(h, training=training, upsample=True)  # conv3x3(up2(h)) as one transposed convolution
+        h = self.bn2(h, labels, training=training, relu=True)
+        h = self.conv2(h, training=training)
+        shortcut = self.shortcut(x, training=training)  # conv1x1(up2(x)) = up2(conv1x1(x))
+        return add_upsampled(h, shortcut, fused=optimizations.fused_elementwise(training))  # h + up2(shortcut)
 
     def _up(self, t):
         return upsample_nearest(t) if self.upsample else t
@@ -110,14 +110,7 @@ class GeneratorBlock(keras.layers.Layer):
 
     def get_config(self):
         config = super().get_config()
-        config.update(
-            filters=self.filters,
-            num_classes=self.num_classes,
-            bn_momentum=self.bn_momentum,
-            sync_bn=self.sync_bn,
-            upsample=self.upsample,
-            spectral_norm=self.spectral_norm,
-        )
+        config.update(upsample=self.upsample)
         return config
 
 
@@ -144,18 +137,29 @@ class DiscriminatorBlock(keras.layers.Layer):
         self.built = True
 
     def call(self, x, training=None):
+        if self.downsample and optimizations.enabled("fold_pooling"):
+            return self.folded(x, training)
+        return self.textbook(x, training)
+
+    def textbook(self, x, training=None):
+        """ReLU -> conv3x3 -> ReLU -> conv3x3 -> avgpool2, plus conv1x1 -> avgpool2 (the official code;
+        the optimized first block pools its shortcut first and has no ReLU on the image)."""
         down = downsample_avg if self.downsample else (lambda t: t)
-        # avgpool(conv2(h)) as one stride-2 convolution of h (layers.folded_conv), and
-        # avgpool(shortcut(x)) = shortcut(avgpool(x)) for the 1x1 convolution: same values, fewer FLOPs.
-        fold = self.downsample and not unfolded_pooling.active
         h = x if self.optimized else tf.nn.relu(x)
         h = tf.nn.relu(self.conv1(h, training=training))
-        h = self.conv2(h, training=training, avgpool=True) if fold else down(self.conv2(h, training=training))
+        h = down(self.conv2(h, training=training))
         if not self.learnable_shortcut:
             return h + x
-        if self.optimized or fold:
+        if self.optimized:
             return h + self.shortcut(down(x), training=training)
         return h + down(self.shortcut(x, training=training))
+
+    def folded(self, x, training=None):
+        """``textbook`` with avgpool2 folded into conv2 and moved before the 1x1 shortcut (same values)."""
+        h = x if self.optimized else tf.nn.relu(x)
+        h = tf.nn.relu(self.conv1(h, training=training))
+        h = self.conv2(h, training=training, avgpool=True)  # avgpool2(conv3x3(h)) as one stride-2 convolution
+        return h + self.shortcut(downsample_avg(x), training=training)  # avgpool2(conv1x1(x)) = conv1x1(avgpool2(x))
 
     def compute_output_shape(self, input_shape):
         if self.downsample:

@@ -12,17 +12,18 @@ rows (``class_parameters``): how ``sagan-explore`` interpolates between two clas
 ``synchronized=True`` computes the batch statistics over the global batch of all replicas
 (``tf.distribute``), so training on N devices normalizes exactly as on one.
 
-Speed: in training, whenever the statistics are those of the local batch (one replica, or not
-synchronized), the normalization runs as one fused kernel (``FusedBatchNormV3``, oneDNN on CPU,
-cuDNN on GPU; float16/bfloat16 inputs are normalized in float32 inside the kernel) instead of
-Keras' separate reductions and element-wise ops: 2-3x faster for the layer, same values. Otherwise,
-and in inference, the Keras ``BatchNormalization`` sublayer (which holds the moving statistics)
-does the work. ``call(..., relu=True)`` also applies the ReLU that follows every CBN in G; on the
-fused path the per-class affine and the ReLU then run as one kernel (``layers.scale_shift_relu``).
+``textbook`` computes exactly that (Keras' ``BatchNormalization`` sublayer, which holds the moving
+statistics, normalizes). ``call(..., relu=True)`` also applies the ReLU that follows every CBN in G.
+In training, whenever the statistics are those of the local batch (one replica, or not
+synchronized), ``call`` runs ``fused`` instead where ``layers.optimizations`` says so (the
+default): the normalization as one kernel (``FusedBatchNormV3``, oneDNN on CPU, cuDNN on GPU;
+float16/bfloat16 inputs are normalized in float32 inside the kernel; 2-3x faster for the layer,
+same values), and the per-class affine with the ReLU as another (``layers.scale_shift_relu``).
 
 Moving statistics: a training call updates them (``moving = momentum * moving + (1 - momentum) *
-batch``) unless it runs inside ``layers.trace_flags.frozen_state()``, which normalizes with the batch statistics
-and leaves the moving ones untouched (the GAN step advances them once per step, in G's update).
+batch``) unless it runs inside ``layers.running_state.frozen_state()``, which normalizes with the
+batch statistics and leaves the moving ones untouched (the GAN step advances them once per step, in
+G's update).
 """
 
 from __future__ import annotations
@@ -30,8 +31,9 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
+from sagan_tf.layers import optimizations
+from sagan_tf.layers.running_state import is_frozen
 from sagan_tf.layers.scale_shift_relu import scale_shift_relu
-from sagan_tf.layers.trace_flags import frozen_state, fused_elementwise
 
 
 @keras.saving.register_keras_serializable(package="sagan_tf")
@@ -78,26 +80,38 @@ class ConditionalBatchNormalization(keras.layers.Layer):
         self.built = True
 
     def call(self, x, labels=None, training=None, relu: bool = False):
-        """``relu=True`` returns ``relu(CBN(x))``, the pre-activation blocks' "CBN -> ReLU" (in
-        training on the fused path, the affine and the ReLU run as one kernel: ``layers.scale_shift_relu``)."""
-        update = not frozen_state.active
-        fused = self._fusable(x, training)
-        if fused:
-            normalized = self._fused_training_normalization(x, update)
-        elif training and self.batch_norm.trainable and not update:
+        """CBN(x, labels); ``relu=True`` returns ReLU(CBN(x, labels)), the pre-activation blocks' "CBN -> ReLU"."""
+        if self.num_classes > 0 and labels is None:
+            raise ValueError("ConditionalBatchNormalization with num_classes > 0 needs labels")
+        if self.num_classes == 0:
+            labels = tf.zeros([tf.shape(x)[0]], tf.int32)
+        gamma, beta = self.class_parameters(labels)
+        if self._fusable(x, training):
+            return self.fused(x, gamma, beta, relu)
+        return self.textbook(x, gamma, beta, training, relu)
+
+    def textbook(self, x, gamma, beta, training=None, relu: bool = False):
+        """gamma[c] * (x - mean) / sqrt(var + eps) + beta[c]: batch statistics in training (moving ones
+        updated unless frozen), moving statistics in inference."""
+        if training and self.batch_norm.trainable and is_frozen():
             normalized = self._batch_statistics_normalization(x)
         else:
             normalized = self.batch_norm(x, training=training)
-        if self.num_classes > 0:
-            if labels is None:
-                raise ValueError("ConditionalBatchNormalization with num_classes > 0 needs labels")
-            gamma, beta = self.class_parameters(labels)
-        else:
-            gamma, beta = self.class_parameters(tf.zeros([tf.shape(x)[0]], tf.int32))
-        gamma, beta = tf.cast(gamma, normalized.dtype), tf.cast(beta, normalized.dtype)
-        if relu and fused and fused_elementwise(training):
+        return self._scale_shift(normalized, gamma, beta, relu)
+
+    def fused(self, x, gamma, beta, relu: bool = False):
+        """``textbook`` in training with local batch statistics: the normalization as one kernel, and with
+        ``relu`` the affine and the ReLU as another (``fused_elementwise``). Same values."""
+        normalized = self._fused_training_normalization(x, update=not is_frozen())
+        if relu and optimizations.fused_elementwise(True):
+            gamma, beta = tf.cast(gamma, normalized.dtype), tf.cast(beta, normalized.dtype)
             return scale_shift_relu(normalized, gamma, beta)
-        shape = [-1] + [1] * (x.shape.rank - 2) + [x.shape[-1]]
+        return self._scale_shift(normalized, gamma, beta, relu)
+
+    @staticmethod
+    def _scale_shift(normalized, gamma, beta, relu: bool):
+        gamma, beta = tf.cast(gamma, normalized.dtype), tf.cast(beta, normalized.dtype)
+        shape = [-1] + [1] * (normalized.shape.rank - 2) + [normalized.shape[-1]]
         outputs = tf.reshape(gamma, shape) * normalized + tf.reshape(beta, shape)
         return tf.nn.relu(outputs) if relu else outputs
 
@@ -117,6 +131,9 @@ class ConditionalBatchNormalization(keras.layers.Layer):
         return self.gamma(index), self.beta(index)
 
     def _fusable(self, x, training) -> bool:
+        """Whether ``fused`` computes this call: training, local batch statistics, a 4-D float input."""
+        if not optimizations.enabled("fused_batch_norm"):
+            return False
         if not training or not self.batch_norm.trainable or x.shape.rank != 4:
             return False
         if x.dtype not in (tf.float32, tf.bfloat16, tf.float16):  # the fused kernel's input types

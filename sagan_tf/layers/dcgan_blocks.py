@@ -20,7 +20,7 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-from sagan_tf.layers.cond_bn import ConditionalBatchNormalization
+from sagan_tf.layers.conditional_block import ConditionalBlock
 from sagan_tf.layers.kernel_wrapper import KernelWrapper
 from sagan_tf.layers.spectral_norm import SpectralNormalization, kernel_layer
 
@@ -38,12 +38,8 @@ def sn_conv_transpose(
     return kernel_layer(conv, spectral_norm)
 
 
-def _cbn(num_classes: int, bn_momentum: float, sync_bn: bool, name: str) -> ConditionalBatchNormalization:
-    return ConditionalBatchNormalization(num_classes, bn_momentum, synchronized=sync_bn, name=name)
-
-
 @keras.saving.register_keras_serializable(package="sagan_tf")
-class DenseStartBlock(keras.layers.Layer):
+class DenseStartBlock(ConditionalBlock):
     """G's first block: z (B, z_dim) -> (B, size, size, filters); ``call(z, labels, training)``."""
 
     def __init__(
@@ -56,18 +52,13 @@ class DenseStartBlock(keras.layers.Layer):
         spectral_norm: bool = True,
         **kwargs,
     ):
-        super().__init__(**kwargs)
+        super().__init__(filters, num_classes, bn_momentum, sync_bn, spectral_norm, **kwargs)
         self.size = int(size)
-        self.filters = int(filters)
-        self.num_classes = int(num_classes)
-        self.bn_momentum = float(bn_momentum)
-        self.sync_bn = bool(sync_bn)
-        self.spectral_norm = bool(spectral_norm)
 
     def build(self, input_shape):
         units = self.size * self.size * self.filters
         self.linear = kernel_layer(keras.layers.Dense(units, use_bias=False, name="linear"), self.spectral_norm)
-        self.bn = _cbn(self.num_classes, self.bn_momentum, self.sync_bn, "cbn")
+        self.bn = self.cbn("cbn")
         self.linear.build(input_shape)
         self.bn.build((input_shape[0], self.size, self.size, self.filters))
         self.built = True
@@ -81,35 +72,17 @@ class DenseStartBlock(keras.layers.Layer):
 
     def get_config(self):
         config = super().get_config()
-        config.update(
-            size=self.size,
-            filters=self.filters,
-            num_classes=self.num_classes,
-            bn_momentum=self.bn_momentum,
-            sync_bn=self.sync_bn,
-            spectral_norm=self.spectral_norm,
-        )
+        config.update(size=self.size)
         return config
 
 
 @keras.saving.register_keras_serializable(package="sagan_tf")
-class UpConvBlock(keras.layers.Layer):
+class UpConvBlock(ConditionalBlock):
     """G's up-block: SN-ConvTranspose 4x4/2 -> (C)BN -> ReLU; ``call(x, labels, training)``."""
-
-    def __init__(
-        self, filters: int, num_classes: int, bn_momentum: float = 0.9, sync_bn: bool = False, spectral_norm: bool = True,
-        **kwargs,
-    ):
-        super().__init__(**kwargs)
-        self.filters = int(filters)
-        self.num_classes = int(num_classes)
-        self.bn_momentum = float(bn_momentum)
-        self.sync_bn = bool(sync_bn)
-        self.spectral_norm = bool(spectral_norm)
 
     def build(self, input_shape):
         self.conv = sn_conv_transpose(self.filters, "deconv", use_bias=False, spectral_norm=self.spectral_norm)
-        self.bn = _cbn(self.num_classes, self.bn_momentum, self.sync_bn, "cbn")
+        self.bn = self.cbn("cbn")
         self.conv.build(input_shape)
         self.bn.build(self.compute_output_shape(input_shape))
         self.built = True
@@ -119,14 +92,6 @@ class UpConvBlock(keras.layers.Layer):
 
     def compute_output_shape(self, input_shape):
         return (input_shape[0], 2 * input_shape[1], 2 * input_shape[2], self.filters)
-
-    def get_config(self):
-        config = super().get_config()
-        config.update(
-            filters=self.filters, num_classes=self.num_classes, bn_momentum=self.bn_momentum, sync_bn=self.sync_bn,
-            spectral_norm=self.spectral_norm,
-        )
-        return config
 
 
 @keras.saving.register_keras_serializable(package="sagan_tf")

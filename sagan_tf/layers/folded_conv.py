@@ -23,7 +23,7 @@ a stride-2 convolution of x with a 4x4 kernel, padded by one pixel on each side 
 'SAME' for an even size): 16 multiply-adds per pooled output instead of 9 for each of the 4
 full-resolution outputs, 2.25x fewer.
 
-In 2-D the 4x4 kernel is the folding along both axes. ``layers.trace_flags.unfolded_resampling``
+In 2-D the 4x4 kernel is the folding along both axes. ``layers.optimizations.textbook_resampling``
 restores the textbook order (nominal FLOP counts, TFLite conversion, tests).
 """
 

@@ -23,9 +23,9 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
+from sagan_tf.layers import optimizations
 from sagan_tf.layers.channel_sums import add_bias
 from sagan_tf.layers.folded_conv import conv3x3_avgpool, fold_avgpool, fold_nearest_upsample, upsample_conv3x3
-from sagan_tf.layers.trace_flags import fused_elementwise
 
 WRAPPABLE = (keras.layers.Dense, keras.layers.Conv2D, keras.layers.Conv2DTranspose, keras.layers.Embedding)
 
@@ -84,7 +84,7 @@ class KernelWrapper(keras.layers.Wrapper):
             outputs = layer.convolution_op(inputs, w)
         if layer.use_bias:
             bias = tf.cast(layer.bias.value, layer.compute_dtype)
-            outputs = add_bias(outputs, bias) if fused_elementwise(training) else outputs + bias
+            outputs = add_bias(outputs, bias) if optimizations.fused_elementwise(training) else outputs + bias
         if layer.activation is not None:
             outputs = layer.activation(outputs)
         return outputs

@@ -22,7 +22,7 @@ closed forms in float64).
 
 XLA compiles one kernel per input shape, the first time a shape is seen. Only training calls
 use it (``ConditionalBatchNormalization``'s fused path); inference and everything exported run
-the plain ops. ``layers.trace_flags.unfused_elementwise()`` traces the plain ops instead
+the plain ops. ``layers.optimizations.disabled("fused_elementwise")`` traces the plain ops instead
 (the benchmarks' ablation).
 """
 

@@ -9,7 +9,7 @@ iteration per training step (Miyato et al., Algorithm 1):
 with ``W`` the kernel reshaped to (fan_in, out). ``u`` and ``v`` are held constant for the gradient
 (``stop_gradient``), so the gradient flows through ``sigma`` as in Miyato et al. eq. 12; ``u`` is a
 non-trainable variable, identical on every replica (aggregation ``ONLY_FIRST_REPLICA``), advanced
-only when ``training=True`` and no freeze is active (``layers.trace_flags.frozen_state``).
+only when ``training=True`` and no freeze is active (``layers.running_state.frozen_state``).
 
 Unlike ``keras.layers.SpectralNormalization`` (which assigns ``W / sigma`` into the kernel in place,
 with no gradient through sigma) and the end-of-life ``tensorflow_addons`` wrapper, the kernel
@@ -24,7 +24,7 @@ import keras
 import tensorflow as tf
 
 from sagan_tf.layers.kernel_wrapper import KernelWrapper, PlainKernel
-from sagan_tf.layers.trace_flags import frozen_state
+from sagan_tf.layers.running_state import is_frozen
 
 
 def _l2_normalize(x: tf.Tensor, eps: float) -> tf.Tensor:
@@ -84,7 +84,7 @@ class SpectralNormalization(KernelWrapper):
         w = tf.convert_to_tensor(self._weight_variable().value, dtype=tf.float32)
         w_mat = self._as_matrix(w)
         u = tf.convert_to_tensor(self.u.value, dtype=tf.float32)
-        update = bool(training) and not frozen_state.active
+        update = bool(training) and not is_frozen()
         if update:
             for _ in range(self.power_iterations):
                 v = _l2_normalize(tf.matmul(u, w_mat, transpose_b=True), self.epsilon)

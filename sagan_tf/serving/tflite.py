@@ -70,10 +70,10 @@ def convert(saved_model_dir: str | Path, variant: str, signature: str = "serving
 def write_conversion_source(generator, num_classes: int, z_dim: int, path: str | Path) -> None:
     """The SavedModel ``convert`` reads: ``serving.write_saved_model`` traced with unfolded upsampling
     (same function, the textbook order of ops; see the module docstring)."""
-    from sagan_tf.layers.trace_flags import unfolded_resampling
+    from sagan_tf.layers.optimizations import textbook_resampling
     from sagan_tf.serving.signatures import write_saved_model
 
-    with unfolded_resampling():
+    with textbook_resampling():
         write_saved_model(generator, num_classes, z_dim, path)
 
 

@@ -22,7 +22,7 @@ generator update.
 Running state: each network's spectral-norm ``u`` and batch-norm moving statistics advance once per
 update of that network. D scores real and fake images in one concatenated call; G's state is frozen
 while it produces the fakes for the D updates, and D's while it scores the fakes for the G update
-(``layers.frozen_state``).
+(``layers.running_state.frozen_state``).
 
 Steps: ``step`` counts calls of ``train_step``: each consumes one batch and one draw of noise, and
 ``train.steps``, checkpoints, callbacks and the replay of the input pipeline all count it. With
@@ -38,7 +38,7 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-from sagan_tf.layers.trace_flags import frozen_state
+from sagan_tf.layers.running_state import frozen_state
 from sagan_tf.models import Discriminator, Generator
 from sagan_tf.training.loss_scaling import is_loss_scaled, replica_safe
 
