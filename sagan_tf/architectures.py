@@ -88,5 +88,5 @@ def check_attention(attention: Sequence[int], available: Sequence[int], variant:
         if r not in available:
             raise ValueError(f"{net} attention at {r}x{r}: no {net} block outputs that size (have {sorted(set(available))})")
         if variant == "pooled" and r % 2:
-            raise ValueError(f"{net} attention at {r}x{r}: pooled attention needs an even size; use 'paper'")
+            raise ValueError(f"{net} attention at {r}x{r}: pooled attention max-pools 2x2 and needs an even size (the 'paper' variant does not)")
     return attention

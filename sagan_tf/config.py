@@ -5,7 +5,9 @@ the key (``model.chh``), never a silent default. Plain Python: loading and valid
 not import TensorFlow (the architectures' tables are ``sagan_tf.architectures``).
 
 A config is named by a path or by the name of a built-in config (``fashion_mnist32``,
-``ablation/fashion_mnist32_residual``): ``resolve_path``.
+``ablation/fashion_mnist32_residual``): ``resolve_path``. A config file may start with
+``extends: NAME`` (a built-in name, or a path relative to the file) and then give only the keys it
+changes: ``load`` reads the chain of bases first, section by section, key by key.
 """
 
 from __future__ import annotations
@@ -103,7 +105,7 @@ class LogConfig:
 
 @dataclass
 class EvalConfig:
-    """Defaults of ``sagan_tf.evaluate`` and of the in-training FID (``eval.*``)."""
+    """Defaults of ``sagan-evaluate`` and of the in-training FID (``eval.*``)."""
 
     feature_model: str | None = None  # Keras model file for domain FID/IS; null: Inception-v3
     inception_weights: str | None = None  # InceptionV3 weights file; null: Keras' ImageNet download
@@ -250,18 +252,42 @@ def resolve_path(name: str | Path) -> Path:
 
 
 def load(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> Config:
-    """Reads a YAML config (a path or a built-in name, ``resolve_path``) and applies ``key=value``
-    overrides (values parsed as YAML)."""
-    path = resolve_path(path)
+    """Reads a YAML config (a path or a built-in name, ``resolve_path``), with the bases it ``extends``,
+    and applies ``key=value`` overrides (values parsed as YAML)."""
+    config = from_dict(read_raw(path))
+    apply_overrides(config, overrides)
+    return config
+
+
+def read_raw(path: str | Path, _chain: tuple[Path, ...] = ()) -> dict:
+    """The config's sections as plain dicts, its ``extends`` chain merged in (the file's own keys win)."""
+    path = resolve_path(path).resolve()
+    if path in _chain:
+        cycle = " -> ".join(p.name for p in (*_chain, path))
+        raise ConfigError(f"config {path} extends itself ({cycle})")
     try:
         raw = yaml.safe_load(path.read_text())
     except FileNotFoundError:
         raise ConfigError(f"config file not found: {path}") from None
     except yaml.YAMLError as e:
         raise ConfigError(f"config file {path} is not valid YAML: {str(e).splitlines()[0]}") from None
-    config = from_dict(raw)
-    apply_overrides(config, overrides)
-    return config
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"config {path} must be a mapping of sections, got {type(raw).__name__}")
+    base = raw.pop("extends", None)
+    if base is None:
+        return raw
+    if not isinstance(base, str) or not base:
+        raise ConfigError(f"config {path}: 'extends' must name one config (a built-in name or a path), got {base!r}")
+    relative = path.parent / base
+    merged = read_raw(relative if relative.is_file() else base, (*_chain, path))
+    for section_name, section in raw.items():
+        if isinstance(section, dict) and isinstance(merged.get(section_name), dict):
+            merged[section_name] = {**merged[section_name], **section}
+        else:
+            merged[section_name] = section
+    return merged
 
 
 def apply_overrides(config: Config, overrides: list[str] | tuple[str, ...]) -> Config:
@@ -327,27 +353,25 @@ def validate(config: Config) -> None:
                        ("train.ema_decay", t.ema_decay)):
         if not 0.0 <= value < 1.0:
             raise ConfigError(f"config key {key!r} must be in [0, 1), got {value}")
-    for key, wanted, available in (
-        ("model.g_attention", m.g_attention, architectures.generator_resolutions(m.arch, d.resolution)),
-        ("model.d_attention", m.d_attention, architectures.discriminator_resolutions(m.arch, d.resolution)),
+    for key, wanted, available, net in (
+        ("model.g_attention", m.g_attention, architectures.generator_resolutions(m.arch, d.resolution), "G"),
+        ("model.d_attention", m.d_attention, architectures.discriminator_resolutions(m.arch, d.resolution), "D"),
     ):
-        for r in wanted:
-            if r not in available:
-                raise ConfigError(
-                    f"config key {key!r}: no block outputs {r}x{r} at resolution {d.resolution} "
-                    f"(possible: {sorted(set(available))})"
-                )
-            if r % 2 and m.attention_variant == "pooled":
-                raise ConfigError(
-                    f"config key {key!r}: pooled attention max-pools 2x2 and needs an even size, got {r}x{r} "
-                    "(set model.attention_variant: paper)"
-                )
+        try:
+            architectures.check_attention(wanted, available, m.attention_variant, net)
+        except ValueError as e:
+            raise ConfigError(f"config key {key!r} at resolution {d.resolution}: {e}") from None
     if m.attention_block != "attention" and m.arch != "resnet":
         raise ConfigError(f"config key 'model.attention_block': {m.attention_block} needs model.arch resnet")
     if m.attention_chunk and m.arch != "resnet":
         raise ConfigError("config key 'model.attention_chunk' needs model.arch resnet (set it to 0)")
 
 
+def dump(config: Config) -> str:
+    """The config as YAML, every key resolved (no ``extends``)."""
+    return yaml.safe_dump(config.to_dict(), sort_keys=False)
+
+
 def save(config: Config, path: str | Path) -> None:
     """Writes the config as YAML atomically (``files.write_text``)."""
-    files.write_text(path, yaml.safe_dump(config.to_dict(), sort_keys=False))
+    files.write_text(path, dump(config))
