@@ -36,12 +36,13 @@ def _cpu_model() -> str:
 
 
 def load_average() -> list[float]:
-    """1, 5 and 15 minute load averages (other processes compete for the same cores)."""
+    """``os.getloadavg()``: runnable processes over 1, 5 and 15 minutes, recorded beside each timing
+    (other processes compete for the same cores)."""
     return [round(x, 2) for x in os.getloadavg()]
 
 
 def matmul_peak_gflops(dtype: str = "float32", n: int = 4096, repeats: int = 5) -> float:
-    """Best-of-``repeats`` GFLOP/s of one n x n x n matrix product (2 n^3 FLOPs) on this machine.
+    """Best-of-``repeats`` GFLOP/s of one n x n x n matrix product (2 n^3 FLOPs) on the CPU it runs on.
 
     The reference for "efficiency": a model step cannot be expected to run faster than the
     machine's dense matrix-multiply rate, and measuring it in the same run cancels most of the

@@ -53,7 +53,7 @@ def run(cfg, steps: int, every: int, data_dir) -> dict:
     import keras
     import tensorflow as tf
 
-    from sagan_tf.training import data as data_lib
+    from sagan_tf.data import pipeline as data_lib
     from sagan_tf.training import loop
     from sagan_tf.training.builders import build_sagan
 

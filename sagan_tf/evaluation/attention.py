@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import tensorflow as tf
 
+from sagan_tf.data.pixels import to_uint8
 from sagan_tf.errors import SaganError
 from sagan_tf.evaluation.attention_maps import attention_maps, default_query_points, render
 from sagan_tf.training.builders import build_discriminator
 from sagan_tf.training.checkpointing import restore_or_fail, variables_by_path
-from sagan_tf.training.data import to_uint8
 from sagan_tf.training.run_dir import latest_checkpoint, load_run_config
 
 

@@ -7,7 +7,7 @@
   beside the latest checkpoints, with ``best_fid.json`` ({"step", "fid"}); a resumed run keeps
   the recorded best.
 * ``AttentionImages`` every ``log.attention_every`` steps: the attention picture of
-  ``sagan_tf.visualize`` for fixed z (G's last attention layer, and D's on the same samples).
+  ``sagan-visualize`` for fixed z (G's last attention layer, and D's on the same samples).
 """
 
 from __future__ import annotations

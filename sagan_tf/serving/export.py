@@ -161,9 +161,9 @@ def export_run(
     requested = version
     _, version = _destination(out, version)  # fails early; the version is taken in ``publish``
 
+    from sagan_tf.data.class_names import class_names
     from sagan_tf.serving import tflite
     from sagan_tf.serving.signatures import SIGNATURES, label_count, write_saved_model
-    from sagan_tf.training.class_names import class_names
     from sagan_tf.training.run_dir import latest_checkpoint, load_generator, load_run_config
 
     load_run_config(logdir)  # "not a training run" comes before "no checkpoint yet"

@@ -67,8 +67,8 @@ def label_count(num_classes: int) -> int:
 
 
 def to_uint8(images: tf.Tensor) -> tf.Tensor:
-    """float [-1, 1] -> uint8 [0, 255], rounded and clipped (as ``sagan_tf.training.data.to_uint8``)."""
-    from sagan_tf.training.data import to_uint8 as convert
+    """float [-1, 1] -> uint8 [0, 255], rounded and clipped (as ``sagan_tf.data.pixels.to_uint8``)."""
+    from sagan_tf.data.pixels import to_uint8 as convert
 
     return convert(images)
 

@@ -16,7 +16,7 @@ after a grace period; Ctrl-C sends SIGINT. ``StopRequests`` records either signa
 Exit status: 128 + the signal's number, on every worker (143 after SIGTERM, 130 after SIGINT: the
 shell's convention for "terminated by this signal"; SIGTERM wins when both arrive).
 
-Plain Python: ``sagan_tf.train`` installs the handlers before it imports TensorFlow.
+Plain Python: ``sagan_tf.cli.train`` installs the handlers before it imports TensorFlow.
 """
 
 from __future__ import annotations

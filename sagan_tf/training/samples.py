@@ -9,8 +9,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from sagan_tf.data.pixels import to_uint8
 from sagan_tf.images import make_grid
-from sagan_tf.training.data import to_uint8
 
 
 def fixed_sample_inputs(z_dim: int, num_classes: int, per_class: int, seed: int = 1234):

@@ -87,7 +87,8 @@ def load_statistics(path: Path, key: str) -> Statistics | None:
 
 def real_images(data: DataConfig, split: str, num_real: int, batch_size: int, data_dir: str | None):
     """Batches of ``(images in [-1, 1], labels)`` of ``split``, prepared exactly as for training."""
-    from sagan_tf.training.data import load_source, preprocess, to_model_range
+    from sagan_tf.data.pipeline import load_source, preprocess
+    from sagan_tf.data.pixels import to_model_range
 
     cfg = dataclasses.replace(data, split=split)
     ds = load_source(cfg, data_dir, seed=0).dataset

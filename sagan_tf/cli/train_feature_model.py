@@ -16,7 +16,7 @@ import json
 import sys
 from pathlib import Path
 
-from sagan_tf.cli import parser, positive
+from sagan_tf.cli.arguments import parser, positive
 from sagan_tf.errors import SaganError, exits_cleanly
 from sagan_tf.files import atomic_path
 
@@ -77,8 +77,8 @@ def main(argv: list[str] | None = None) -> int:
     import keras
 
     from sagan_tf import config as config_lib
+    from sagan_tf.data.pipeline import make_dataset
     from sagan_tf.evaluation.metrics.statistics import real_images
-    from sagan_tf.training.data import make_dataset
 
     cfg = config_lib.load(args.config, args.set)
     if cfg.data.num_classes < 2:

@@ -2,8 +2,8 @@
 
 TFDS datasets name their classes in the label feature (Fashion-MNIST: "T-shirt/top", "Trouser",
 ...; read from the dataset's builder, which needs no prepared data for datasets defined in code); an
-image folder names them by its sorted subfolders (``training.image_folder``). Names are a
-convenience: when they cannot be found (an unknown dataset, a folder that is not on this machine,
+image folder names them by its sorted subfolders (``data.image_folder``). Names are a
+convenience: when they cannot be found (an unknown dataset, a folder that is not there,
 a dataset whose names are just "0", "1", ...) the answer is None and the classes go by number.
 """
 
@@ -37,7 +37,7 @@ def _tfds_names(cfg: DataConfig, data_dir: str | None) -> list[str] | None:
 
 
 def _folder_names(cfg: DataConfig) -> list[str] | None:
-    from sagan_tf.training.image_folder import class_directories
+    from sagan_tf.data.image_folder import class_directories
 
     root = Path(cfg.path) if cfg.path else None
     return [p.name for p in class_directories(root)] if root is not None and root.is_dir() else None

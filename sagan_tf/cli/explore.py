@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import sys
 
-from sagan_tf.cli import parser, positive
+from sagan_tf.cli.arguments import parser, positive
 from sagan_tf.errors import SaganError, exits_cleanly
 
 
@@ -23,7 +23,7 @@ def parse_args(argv=None):
     source.add_argument("--logdir", help="a training run directory (config.yaml, checkpoints/) instead of an export")
     p.add_argument("--version", type=int, help="with --model: the version to load, else the newest")
     p.add_argument("--raw", action="store_true", help="with --logdir: the trained G instead of its EMA")
-    p.add_argument("--host", default="127.0.0.1", help="address to listen on (0.0.0.0: every interface of this machine)")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (0.0.0.0: every network interface of the host)")
     p.add_argument("--port", type=int, default=8080, help="port to listen on (0: any free port)")
     return p.parse_args(argv)
 

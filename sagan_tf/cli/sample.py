@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sys
 
-from sagan_tf.cli import parse_classes, parser, positive
+from sagan_tf.cli.arguments import parse_classes, parser, positive
 from sagan_tf.errors import exits_cleanly
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sys
 
-from sagan_tf.cli import parser
+from sagan_tf.cli.arguments import parser
 from sagan_tf.errors import exits_cleanly
 
 FORMATS = ("saved_model", "tflite", "tflite_dynamic_range")

@@ -1,4 +1,4 @@
-"""Input pipelines: (image in [-1, 1], int32 label) batches from TFDS or a folder of images.
+"""The training input pipeline: (image in [-1, 1], int32 label) batches from TFDS or a folder of images.
 
 Images are decoded, given the configured channel count, centre-cropped to a square (optional),
 resized (or padded) to ``data.resolution``, cached as uint8, shuffled, repeated, batched with
@@ -9,17 +9,15 @@ A missing or unreadable dataset raises ``DataError`` with one line that says wha
 
 from __future__ import annotations
 
-import contextlib
-import os
 from dataclasses import dataclass
 
 import tensorflow as tf
 
 from sagan_tf.config import DataConfig
+from sagan_tf.data.image_folder import folder_dataset
+from sagan_tf.data.pixels import to_model_range
+from sagan_tf.data.tfds_source import tfds_source
 from sagan_tf.errors import DataError
-from sagan_tf.training.image_folder import folder_dataset
-
-DOWNLOAD_RETRIES = 2
 
 
 @dataclass
@@ -32,77 +30,10 @@ class Source:
 
 
 def load_source(cfg: DataConfig, data_dir: str | None = None, seed: int = 0) -> Source:
+    """The configured source (``data.source``): TFDS (``data.tfds_source``) or a folder (``data.image_folder``)."""
     if cfg.source == "tfds":
-        return _tfds_source(cfg, data_dir, seed)
-    return _folder_source(cfg, seed)
-
-
-def _tfds_source(cfg: DataConfig, data_dir: str | None, seed: int) -> Source:
-    import tensorflow_datasets as tfds
-
-    data_dir = data_dir or os.environ.get("TFDS_DATA_DIR")
-    try:
-        builder = tfds.builder(cfg.name, data_dir=data_dir)
-    except Exception as e:  # DatasetNotFoundError and friends
-        raise DataError(f"unknown TFDS dataset {cfg.name!r}: {str(e).splitlines()[0]}") from None
-    if not builder.is_prepared():
-        try:
-            with _few_download_retries():
-                builder.download_and_prepare()
-        except Exception as e:
-            where = data_dir or "the default TFDS directory"
-            raise DataError(
-                f"TFDS dataset {cfg.name!r} is not prepared in {where} and could not be downloaded "
-                f"({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}); "
-                "set TFDS_DATA_DIR or pass --data-dir to a directory where it is prepared"
-            ) from None
-    features = builder.info.features
-    if cfg.image_key not in features:
-        raise DataError(f"TFDS dataset {cfg.name!r} has no feature {cfg.image_key!r} (has {sorted(features)})")
-    label_key = cfg.label_key if cfg.num_classes > 0 else None
-    class_names = None
-    if label_key:
-        if label_key not in features:
-            raise DataError(f"TFDS dataset {cfg.name!r} has no feature {label_key!r} (has {sorted(features)})")
-        available = getattr(features[label_key], "num_classes", None)
-        if available is not None and available != cfg.num_classes:
-            raise DataError(
-                f"data.num_classes is {cfg.num_classes} but TFDS dataset {cfg.name!r} has {available} classes"
-            )
-        class_names = list(getattr(features[label_key], "names", []) or []) or None
-    try:
-        ds = builder.as_dataset(
-            split=cfg.split, shuffle_files=True, read_config=tfds.ReadConfig(shuffle_seed=seed)
-        )
-        num_examples = builder.info.splits[cfg.split].num_examples
-    except Exception as e:
-        raise DataError(f"cannot read split {cfg.split!r} of TFDS dataset {cfg.name!r}: {str(e).splitlines()[0]}") from None
-
-    def to_pair(example):
-        label = tf.cast(example[label_key], tf.int32) if label_key else tf.constant(0, tf.int32)
-        return example[cfg.image_key], label
-
-    return Source(ds.map(to_pair, num_parallel_calls=tf.data.AUTOTUNE), num_examples, class_names)
-
-
-@contextlib.contextmanager
-def _few_download_retries(retries: int = DOWNLOAD_RETRIES):
-    """TFDS retries every HTTP download 10 times with exponential back-off (minutes on a machine
-    without network); while preparing a dataset here it retries ``retries`` times, so that an
-    offline start fails in seconds and says what to do."""
-    from tensorflow_datasets.core.download import downloader
-
-    previous = downloader.MAX_RETRIES
-    downloader.MAX_RETRIES = min(previous, retries)
-    try:
-        yield
-    finally:
-        downloader.MAX_RETRIES = previous
-
-
-def _folder_source(cfg: DataConfig, seed: int) -> Source:
-    dataset, count, class_names = folder_dataset(cfg, seed)
-    return Source(dataset, count, class_names)
+        return Source(*tfds_source(cfg, data_dir, seed))
+    return Source(*folder_dataset(cfg, seed))
 
 
 def preprocess(image: tf.Tensor, cfg: DataConfig) -> tf.Tensor:
@@ -128,17 +59,6 @@ def preprocess(image: tf.Tensor, cfg: DataConfig) -> tf.Tensor:
         image = tf.image.resize(image, [size, size], method=cfg.resize, antialias=True)
         image = tf.cast(tf.clip_by_value(tf.round(image), 0, 255), tf.uint8)
     return tf.ensure_shape(image, [size, size, cfg.channels])
-
-
-def to_model_range(images: tf.Tensor) -> tf.Tensor:
-    """uint8 [0, 255] -> float32 [-1, 1]."""
-    return tf.cast(images, tf.float32) / 127.5 - 1.0
-
-
-def to_uint8(images) -> tf.Tensor:
-    """float [-1, 1] -> uint8 [0, 255] (rounded, clipped)."""
-    images = tf.cast(images, tf.float32)
-    return tf.cast(tf.clip_by_value(tf.round((images + 1.0) * 127.5), 0, 255), tf.uint8)
 
 
 def random_flip(images: tf.Tensor, seed: int, batch_index: tf.Tensor) -> tf.Tensor:

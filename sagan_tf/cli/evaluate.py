@@ -14,7 +14,7 @@ import json
 import sys
 
 from sagan_tf import files
-from sagan_tf.cli import parser, positive
+from sagan_tf.cli.arguments import parser, positive
 from sagan_tf.errors import SaganError, exits_cleanly
 
 

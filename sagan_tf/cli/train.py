@@ -1,0 +1,291 @@
+"""Train a SAGAN: sagan-train --config fashion_mnist32 --logdir runs/fmnist [--strategy mirrored].
+
+Running the same command again resumes from the latest checkpoint in ``DIR/checkpoints``; a
+checkpoint written with a different model config is an error, not a silent re-initialisation.
+``DIR`` holds ``config.yaml`` (the resolved config), ``checkpoints/`` and TensorBoard events
+(``tensorboard --logdir DIR``).
+
+SIGTERM or SIGINT: the step in flight finishes, a checkpoint of it is written, one line says so and
+the exit status is 128 + the signal's number (143, 130); under ``multiworker`` every worker stops
+after the same step (``sagan_tf.training.interrupts``). One trainer per run directory: while a
+trainer runs, ``DIR/trainer.lock`` is locked (by the chief under ``multiworker``) and a second
+trainer on ``DIR`` is refused at once (``sagan_tf.locks``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import sys
+from pathlib import Path
+
+from sagan_tf import cluster, locks
+from sagan_tf.cli.arguments import parser
+from sagan_tf.config import PRECISION_CHOICES, STRATEGIES
+from sagan_tf.errors import CheckpointError, DataError, SaganError, Stopped, exits_cleanly
+from sagan_tf.training import interrupts
+from sagan_tf.training.run_dir import CHECKPOINT_DIR, CONFIG_FILE, LOCK_FILE, SUMMARY_DIR
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = parser("train", __doc__)
+    p.add_argument(
+        "--config", help="YAML config: a path or a built-in name such as fashion_mnist32 (default: the config.yaml of the run being resumed)"
+    )
+    p.add_argument("--logdir", help="run directory: config.yaml, checkpoints/, TensorBoard events (required to train)")
+    p.add_argument(
+        "--strategy", choices=STRATEGIES, default="default",
+        help="default: one device; mirrored: all local GPUs (else the CPU); multiworker: reads TF_CONFIG; tpu: with --tpu",
+    )
+    p.add_argument("--tpu", help="TPU name, grpc:// address or 'local', for --strategy tpu")
+    p.add_argument("--steps", type=int, help="train until this many steps in total (train.steps)")
+    p.add_argument("--batch-size", type=int, help="global batch size over all replicas (train.batch_size)")
+    p.add_argument("--data-dir", help="TFDS data directory (default: $TFDS_DATA_DIR, else ~/tensorflow_datasets)")
+    p.add_argument("--seed", type=int, help="seed of initialisation, noise and shuffling (train.seed)")
+    p.add_argument(
+        "--precision", choices=PRECISION_CHOICES,
+        help="dtype policy (train.precision); auto: mixed_bfloat16 where the hardware runs bfloat16 fast, else float32",
+    )
+    p.add_argument("--set", nargs="+", action="extend", default=[], metavar="KEY=VALUE", help="config overrides, e.g. model.ch=32")
+    p.add_argument("--deterministic", action="store_true", help="deterministic ops: the same seed gives the same weights")
+    p.add_argument("--virtual-cpus", type=int, default=0, help="split the CPU into N logical devices (to try mirrored without GPUs)")
+    p.add_argument("--verbose", type=int, choices=(0, 1), default=1, help="0: quiet, 1: progress bar")
+    p.add_argument(
+        "--print-config", action="store_true",
+        help="print the resolved config (bases, overrides and flags applied) as YAML and exit without training",
+    )
+    args = p.parse_args(argv)
+    if args.logdir is None and not args.print_config:
+        p.error("--logdir is required")
+    return args
+
+
+def resolve_config(args: argparse.Namespace):
+    """The config file plus overrides and flags, checked against a run already in ``--logdir``."""
+    from sagan_tf import config as config_lib
+
+    saved_path = Path(args.logdir) / CONFIG_FILE if args.logdir else None
+    saved = saved_path is not None and saved_path.exists()
+    source = args.config or (saved_path if saved else None)
+    if source is None:
+        raise SaganError(f"--config is required (no {saved_path} to resume from)" if saved_path else "--config is required")
+    overrides = list(args.set)
+    flags = (("steps", "train.steps"), ("batch_size", "train.batch_size"), ("seed", "train.seed"), ("precision", "train.precision"))
+    for flag, key in flags:
+        if getattr(args, flag) is not None:
+            overrides.append(f"{key}={getattr(args, flag)}")
+    cfg = config_lib.load(source, overrides)
+    if saved:
+        saved = config_lib.load(saved_path)
+        mine, theirs = _flatten(cfg.model_signature()), _flatten(saved.model_signature())
+        diff = [f"{k}: {theirs.get(k)} -> {mine.get(k)}" for k in sorted(set(mine) | set(theirs)) if mine.get(k) != theirs.get(k)]
+        if diff:
+            raise CheckpointError(
+                f"{args.logdir} holds a run with a different model ({'; '.join(diff)}); "
+                "use a new --logdir or the original config"
+            )
+    return cfg
+
+
+def _flatten(d: dict, prefix: str = "") -> dict:
+    out = {}
+    for k, v in d.items():
+        key = f"{prefix}{k}"
+        out.update(_flatten(v, key + ".") if isinstance(v, dict) else {key: v})
+    return out
+
+
+def describe_data_failure(cfg, error) -> str:
+    """One line for an error raised by the input pipeline during training."""
+    lines = [line.strip() for line in error.message.strip().splitlines()]
+    lines = [line for line in lines if line and not line.startswith(("[[", "Graph execution error", "Detected at node"))]
+    message = lines[-1] if lines else type(error).__name__
+    if cfg.data.source == "folder" and "label" not in message:
+        from sagan_tf.data.image_folder import find_undecodable
+
+        bad = find_undecodable(cfg.data)
+        if bad:
+            return f"cannot decode image(s) {', '.join(bad)}; remove them or set data.skip_corrupt: true"
+    return f"bad training data: {message}"
+
+
+def check_logdir_writable(logdir: Path) -> None:
+    """Fails early, without writing anything, when ``logdir`` cannot be created or written."""
+    probe = logdir
+    while not probe.exists():
+        probe = probe.parent
+    if not probe.is_dir():
+        raise SaganError(f"cannot write to --logdir {logdir}: {probe} is not a directory")
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise SaganError(f"cannot write to --logdir {logdir}: {probe} is not writable")
+
+
+def prepare_logdir(logdir: Path, cfg, chief: bool) -> None:
+    from sagan_tf import config as config_lib
+
+    if not chief:
+        return
+    try:
+        (logdir / CHECKPOINT_DIR).mkdir(parents=True, exist_ok=True)
+        config_lib.save(cfg, logdir / CONFIG_FILE)
+    except OSError as e:
+        raise SaganError(f"cannot write to --logdir {logdir}: {e.strerror or e}") from None
+
+
+def lock_run_dir(logdir: Path, chief: bool) -> contextlib.AbstractContextManager:
+    """Holds ``DIR/trainer.lock`` for the whole run on the chief (a no-op on the other workers).
+
+    Refuses at once, naming the holder, when another live trainer holds it. A lock left by a trainer
+    that died is released by the operating system, so it never blocks a restart.
+    """
+    if not chief:
+        return contextlib.nullcontext()
+    check_logdir_writable(logdir)
+    lock = locks.DirectoryLock(logdir, LOCK_FILE, str(logdir))
+    try:
+        return lock.acquire()
+    except locks.LockingUnsupported as e:
+        print(f"warning: {e.strerror}; a second trainer on {logdir} would not be stopped", file=sys.stderr)
+        return contextlib.nullcontext()
+    except locks.LockHeld as e:
+        raise SaganError(
+            f"{logdir} is in use by another trainer ({locks.describe(e.holder)}); stop it first or use another --logdir"
+        ) from None
+    except OSError as e:
+        raise SaganError(f"cannot write to --logdir {logdir}: {e.strerror or e}") from None
+
+
+@exits_cleanly
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    if args.print_config:
+        from sagan_tf import config as config_lib
+
+        print(config_lib.dump(resolve_config(args)), end="")
+        return 0
+    logdir = Path(args.logdir)
+    multiworker = args.strategy == "multiworker"
+    # Before TensorFlow is imported or any server starts: a second trainer is refused at once.
+    chief = not multiworker or cluster.is_chief_process(cluster.read_tf_config(os.environ.get("TF_CONFIG")))
+    stop_requests = interrupts.StopRequests()
+    with stop_requests.installed(), lock_run_dir(logdir, chief):
+        if not multiworker:  # several workers stop together, after a step (``interrupts``)
+            stop_requests.stop_at_once()
+        from sagan_tf.training import distribute
+
+        if args.virtual_cpus > 1:
+            distribute.split_cpu(args.virtual_cpus)
+        cfg = resolve_config(args)
+        if args.deterministic:
+            import tensorflow as tf
+
+            tf.config.experimental.enable_op_determinism()
+        strategy = distribute.make_strategy(args.strategy, args.tpu)
+        stop_requests.reclaim()  # a multi-worker strategy takes SIGTERM over
+        distribute.check_global_batch(cfg.train.batch_size, strategy)
+        resolve_precision(cfg, strategy)
+        run(cfg, logdir, strategy, data_dir=args.data_dir, verbose=args.verbose, stop_requests=stop_requests)
+    return 0
+
+
+def resolve_precision(cfg, strategy) -> None:
+    """``train.precision: auto`` -> the policy for this hardware, said in one line; the run's
+    ``config.yaml`` then records the resolved policy."""
+    import tensorflow as tf
+
+    from sagan_tf.training.precision import resolve
+
+    requested = cfg.train.precision
+    cfg.train.precision, reason = resolve(requested, tpu=isinstance(strategy, tf.distribute.TPUStrategy))
+    if reason is not None:
+        print(f"precision {requested}: {cfg.train.precision} ({reason})", file=sys.stderr)
+
+
+def interruption_message(stop: interrupts.Interrupted, checkpoint: str | None, logdir: Path, chief: bool) -> str:
+    """``interrupted by SIGTERM at step 37; checkpoint RUN/checkpoints/ckpt-37; run the same command to resume``."""
+    where = "" if stop.here else " on another worker"
+    if not chief:
+        checkpoint = f"{logdir / CHECKPOINT_DIR}/ckpt-{stop.step} (written by the chief)"
+    return (
+        f"interrupted by {interrupts.names(stop.signals)}{where} at step {stop.step}; "
+        f"checkpoint {checkpoint}; run the same command to resume"
+    )
+
+
+def run(
+    cfg,
+    logdir: Path,
+    strategy,
+    data_dir: str | None = None,
+    verbose: int = 1,
+    stop_requests: interrupts.StopRequests = interrupts.NEVER,
+):
+    """Builds everything under ``strategy``, resumes if possible and trains to ``train.steps``.
+
+    Returns the trained ``SAGAN``. A resumed run replays the input pipeline up to its step (the
+    batches are a deterministic function of ``train.seed``), so with ``--deterministic`` a run that
+    was interrupted and resumed ends with the same weights as one that was not.
+
+    A signal recorded by ``stop_requests`` ends training after the current step, with a checkpoint
+    of it, by raising ``errors.Stopped`` (its line and exit status).
+    """
+    import keras
+    import tensorflow as tf
+
+    from sagan_tf.data import pipeline as data
+    from sagan_tf.evaluation.callbacks import evaluation_callbacks
+    from sagan_tf.training import callbacks, distribute, loop, samples
+    from sagan_tf.training.builders import build_sagan
+    from sagan_tf.training.checkpointing import Checkpointer
+
+    chief = distribute.is_chief(strategy)
+    if chief:
+        check_logdir_writable(logdir)
+    keras.utils.set_random_seed(cfg.train.seed)
+    with strategy.scope():
+        model = build_sagan(cfg)
+        checkpointer = Checkpointer(model, str(logdir / CHECKPOINT_DIR), cfg.log.keep_checkpoints, chief)
+        restored = checkpointer.restore_latest()
+        # The config, not the checkpoint, decides the learning rates of a resumed run.
+        model.g_optimizer.learning_rate.assign(cfg.train.g_lr)
+        model.d_optimizer.learning_rate.assign(cfg.train.d_lr)
+    start = int(model.step.numpy())
+    if restored:
+        print(f"resuming from {restored} at step {start}", file=sys.stderr)
+    remaining = cfg.train.steps - start
+    if remaining <= 0:
+        print(f"already trained {start} steps (train.steps = {cfg.train.steps}); nothing to do", file=sys.stderr)
+        return model
+    seed, skip = cfg.train.seed, start
+    if cfg.data.resume == "reshuffle" and start:
+        seed, skip = (cfg.train.seed * 1_000_003 + start) % 2**31, 0
+    dataset = data.make_dataset(cfg.data, cfg.train.batch_size * cfg.train.d_steps, data_dir, seed, skip_batches=skip)
+    prepare_logdir(logdir, cfg, chief)  # only once the data is known to load: a failed start writes nothing
+
+    log = cfg.log
+    cbs: list[keras.callbacks.Callback] = [callbacks.PeriodicCheckpoint(checkpointer, log.checkpoint_every)]
+    if chief:
+        writer = tf.summary.create_file_writer(str(logdir / SUMMARY_DIR))
+        z, labels, cols = samples.fixed_sample_inputs(cfg.model.z_dim, cfg.data.num_classes, log.samples_per_class)
+        cbs = [
+            callbacks.ScalarSummaries(writer, log.scalars_every),
+            callbacks.SampleGrid(writer, log.samples_every, lambda: model.sampling_generator, z, labels, cols),
+        ] + cbs + evaluation_callbacks(cfg, model, writer, logdir, data_dir)
+    try:
+        logs = loop.train(
+            model, dataset, strategy, remaining, cbs, verbose=verbose, jit_compile=cfg.train.jit_compile,
+            stop_requests=stop_requests,
+        )
+    except tf.errors.InvalidArgumentError as e:
+        raise DataError(describe_data_failure(cfg, e)) from None
+    except interrupts.Interrupted as stop:  # the checkpoint callback has saved stop.step on the way out
+        message = interruption_message(stop, checkpointer.latest, logdir, chief)
+        raise Stopped(message, interrupts.exit_status(stop.signals)) from None
+    summary = ", ".join(f"{k}={v:.4f}" for k, v in logs.items() if k in ("d_loss", "g_loss", "d_real", "d_fake"))
+    print(f"step {int(model.step.numpy())}: {summary}; checkpoint {checkpointer.latest}", file=sys.stderr)
+    return model
+
+
+if __name__ == "__main__":
+    sys.exit(main())

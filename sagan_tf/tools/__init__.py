@@ -1,1 +1,0 @@
-"""Command-line tools beside training: the domain feature model of the metrics."""
