@@ -1,32 +1,34 @@
-"""Test setup: two logical CPU devices (for MirroredStrategy tests), quiet TF, shared data paths."""
+"""Test setup and the fixtures shared across test directories.
+
+Two logical CPU devices (MirroredStrategy tests run on them), quiet TensorFlow, the Fashion-MNIST
+sample as a TFDS directory, and session-wide artefacts that several test modules read: a tiny
+domain classifier, a tiny trained run, tiny exports and the ``sagan-explore`` app serving one.
+"""
 
 import os
-import shutil
-from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import pytest  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
+from tests.helpers import REPO, fashion_mnist  # noqa: E402
+from tests.helpers.cli import TINY_RUN_STEPS, run_main  # noqa: E402
+from tests.helpers.explore import OVERRIDES as EXPLORE_OVERRIDES  # noqa: E402
+from tests.helpers.explore import Reference, serving  # noqa: E402
+from tests.helpers.exports import export_tiny_run  # noqa: E402
+
 _cpus = tf.config.list_physical_devices("CPU")
 tf.config.set_logical_device_configuration(
     _cpus[0], [tf.config.LogicalDeviceConfiguration(), tf.config.LogicalDeviceConfiguration()]
 )
 
-REPO = Path(__file__).resolve().parents[1]
-SHARED_DATA = Path(os.environ.get("SAGAN_SHARED_DATA", REPO.parent / "shared" / "data"))
-TFDS_DIR = SHARED_DATA / "tensorflow_datasets"
-
 
 @pytest.fixture(scope="session")
 def tfds_dir(tmp_path_factory) -> str:
-    """A private copy of the prepared Fashion-MNIST TFDS directory (the shared one is read-only)."""
-    if not (TFDS_DIR / "fashion_mnist").is_dir():
-        pytest.fail(f"prepared Fashion-MNIST not found under {TFDS_DIR}; set SAGAN_SHARED_DATA")
-    target = tmp_path_factory.mktemp("tfds") / "tensorflow_datasets"
-    shutil.copytree(TFDS_DIR, target)
-    return str(target)
+    """A TFDS data directory holding ``fashion_mnist`` prepared from the repository's sample
+    (``tests/helpers/fashion_mnist.py``): 1,000 training and 500 test images."""
+    return str(fashion_mnist.prepare(tmp_path_factory.mktemp("tfds") / "tensorflow_datasets"))
 
 
 @pytest.fixture
@@ -43,3 +45,67 @@ def mirrored():
     "Shape mismatch in the collective instance" (tensorflow/tensorflow#62790), so tests share one.
     """
     return tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+
+
+@pytest.fixture(scope="session")
+def feature_model(tmp_path_factory, tfds_dir) -> str:
+    """A tiny Fashion-MNIST classifier made by ``sagan-train-feature-model`` (in-process)."""
+    from sagan_tf.cli.train_feature_model import main
+
+    path = tmp_path_factory.mktemp("feature") / "fmnist.keras"
+    argv = ["--config", str(REPO / "configs/fashion_mnist32.yaml"), "--out", str(path), "--data-dir", tfds_dir,
+            "--epochs", "1", "--steps-per-epoch", "4", "--batch-size", "32", "--eval-images", "100",
+            "--set", "data.shuffle_buffer=64"]
+    assert run_main(main, argv) == 0
+    return str(path)
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory, tfds_dir, feature_model):
+    """(logdir, stats cache dir) of a ``TINY_RUN_STEPS``-step ``sagan-train`` run (in-process) with EMA,
+    in-training FID every 3 steps (the feature model), samples and attention pictures."""
+    from sagan_tf.cli.train import main
+
+    root = tmp_path_factory.mktemp("evalrun")
+    logdir, cache = root / "run", root / "stats"
+    argv = ["--config", str(REPO / "configs/fashion_mnist32.yaml"), "--logdir", str(logdir), "--data-dir", tfds_dir,
+            "--steps", str(TINY_RUN_STEPS), "--verbose", "0", "--set",
+            "model.ch=4", "model.z_dim=16", "train.precision=float32", "train.batch_size=8", "train.ema_start=2", "train.ema_decay=0.5",
+            "log.scalars_every=3", "log.samples_every=3", "log.checkpoint_every=3", "log.attention_every=3",
+            "log.fid_every=3", "log.fid_samples=40", f"eval.feature_model={feature_model}", "eval.num_real=200",
+            "eval.split=test", f"eval.stats_cache={cache}", "eval.batch_size=50", "data.shuffle_buffer=64"]
+    assert run_main(main, argv) == 0
+    return logdir, cache
+
+
+@pytest.fixture(scope="session")
+def conditional_export(tmp_path_factory):
+    """A tiny class-conditional run exported as SavedModel and both TFLite variants (``helpers.exports``)."""
+    return export_tiny_run(tmp_path_factory.mktemp("export-conditional"))
+
+
+@pytest.fixture(scope="session")
+def explore_export(tmp_path_factory):
+    """The export ``sagan-explore`` is tested on: two attention layers in G, SavedModel only."""
+    return export_tiny_run(tmp_path_factory.mktemp("export-explore"), EXPLORE_OVERRIDES, formats=("saved_model",))
+
+
+@pytest.fixture(scope="session")
+def explore_generator(explore_export):
+    """``explore.generators.load_export`` of ``explore_export``, loaded once."""
+    from sagan_tf.explore.generators import load_export
+
+    return load_export(explore_export.version_dir.parent)
+
+
+@pytest.fixture(scope="session")
+def explore_reference(explore_export):
+    """The explore export's signatures, called directly (``helpers.explore.Reference``)."""
+    return Reference(explore_export.version_dir)
+
+
+@pytest.fixture(scope="session")
+def explore_app_url(explore_generator):
+    """The URL of the app serving ``explore_export`` in a thread of the test process."""
+    with serving(explore_generator) as url:
+        yield url

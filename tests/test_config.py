@@ -103,7 +103,7 @@ def test_apply_overrides_more_yaml_types():
 
 
 def test_label_key_null_with_classes_is_inconsistent():
-    """The brief's override list on the default (conditional, 10-class TFDS) config: no labels but 10 classes."""
+    """Overrides that drop the labels of the default (conditional, 10-class TFDS) config: no labels but 10 classes."""
     _raises("label_key", apply_overrides, Config(), ["model.ch=32", "model.g_attention=[8,16]", "data.label_key=null"])
 
 

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO
-from tests.test_train_cli import TINY
+from tests.helpers import REPO
+from tests.helpers.cli import TINY
 
 COMMANDS = (
     "sagan-train", "sagan-sample", "sagan-evaluate", "sagan-visualize", "sagan-export", "sagan-explore",
@@ -34,7 +34,11 @@ def run(args, cwd, env=None, timeout=900):
 
 def make_venv(path: Path, system_site_packages: bool) -> Path:
     venv.EnvBuilder(with_pip=True, system_site_packages=system_site_packages).create(path)
-    return path / "bin"
+    bin_dir = path / "bin"
+    bundled = list(path.glob("lib/python*/site-packages/setuptools"))  # ensurepip's, on Python 3.11
+    if system_site_packages and bundled:  # builds use this interpreter's setuptools (pyproject.toml's), offline
+        run([str(bin_dir / "python"), "-m", "pip", "uninstall", "-q", "-y", "setuptools"], path)
+    return bin_dir
 
 
 @pytest.fixture(scope="module")
@@ -75,7 +79,7 @@ def test_the_wheel_holds_the_explore_page(wheel):
 
 def serve_explore_page(bin_dir: Path, workdir: Path, env: dict) -> None:
     """The installed sagan-explore serves its page and every file the page loads."""
-    from tests.explore_fixtures import command_serving, get
+    from tests.helpers.explore import command_serving, get
 
     with command_serving([str(bin_dir / "sagan-explore"), "--logdir", "run", "--port", "0"], workdir, env) as (url, _):
         for name in EXPLORE_PAGE:

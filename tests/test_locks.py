@@ -13,7 +13,7 @@ import time
 import pytest
 
 from sagan_tf import locks
-from tests.conftest import REPO
+from tests.helpers import REPO
 
 HOLD = """
 import sys, time
@@ -91,7 +91,7 @@ def test_a_directory_lock_removes_the_directories_it_created_unless_something_wa
 
 
 def test_a_filesystem_without_flock_is_reported_and_the_trainer_goes_on_with_a_warning(tmp_path, monkeypatch, capsys):
-    from sagan_tf import train
+    from sagan_tf.cli import train
 
     def no_locks(fd, operation):
         raise OSError(errno.ENOLCK, "No locks available")

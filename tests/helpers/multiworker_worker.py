@@ -1,7 +1,7 @@
 """One worker of a 2-process MultiWorkerMirroredStrategy run on 127.0.0.1 (used by test_multiworker).
 
 Usage: python -m tests.helpers.multiworker_worker INDEX PORT0,PORT1 LOGDIR OUT.npz STEPS [--set k=v ...]
-Trains through ``sagan_tf.train.run`` (the code path of ``--strategy multiworker``) and saves this
+Trains through ``sagan_tf.cli.train.run`` (the code path of ``--strategy multiworker``) and saves this
 worker's final G and D weights to OUT.npz. ``SAGAN_TEST_POISON=REPLICA:STEP`` makes that replica's
 noise overflow float16 in that step (both updates' losses become NaN there, on that worker only).
 """
@@ -20,7 +20,7 @@ def main():
     import numpy as np
 
     from sagan_tf import config as config_lib
-    from sagan_tf import train
+    from sagan_tf.cli import train
     from sagan_tf.training.distribute import make_strategy
 
     if os.environ.get("SAGAN_TEST_POISON"):

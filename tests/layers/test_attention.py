@@ -10,52 +10,11 @@ import pytest
 import tensorflow as tf
 
 from sagan_tf.layers import SelfAttention
-from tests.reference_kernels import reference_kernel
+from tests.helpers.numpy_layers import kernel_of, np_self_attention
 
 ATOL = 1e-5  # float32 layer vs float64 reference
 RTOL = 1e-5
 MAP_ATOL = 1e-6  # softmax probabilities in [0, 1]
-
-
-def _softmax(s, axis):
-    s = s - s.max(axis=axis, keepdims=True)
-    e = np.exp(s)
-    return e / e.sum(axis=axis, keepdims=True)
-
-
-def _max_pool_2x2(t):
-    b, h, w, c = t.shape
-    return t.reshape(b, h // 2, 2, w // 2, 2, c).max(axis=(2, 4))
-
-
-def _np_self_attention(x, w_f, w_g, w_h, w_v, gamma, pooled):
-    """Paper eq. 1-3 with 1x1 convs as channel matmuls; returns y and beta (B, N_query, N_key).
-
-    f = key, g = query, h = value, v = output projection. s_ij = f(x_i)^T g(x_j);
-    beta_{j,i} = softmax over i of s_ij; o_j = v(sum_i beta_{j,i} h(x_i)); y = gamma o + x.
-    """
-    b, hgt, wid, c = x.shape
-    f = x @ w_f
-    g = x @ w_g
-    h = x @ w_h
-    if pooled:  # official code: keys and values max-pooled 2x2 (N/4 positions)
-        f = _max_pool_2x2(f)
-        h = _max_pool_2x2(h)
-    f = f.reshape(b, -1, f.shape[-1])  # (B, N_key, C_k): positions i
-    g = g.reshape(b, -1, g.shape[-1])  # (B, N, C_k): positions j
-    h = h.reshape(b, -1, h.shape[-1])
-    s = np.einsum("bic,bjc->bij", f, g)  # s[b, i, j] = f(x_i)^T g(x_j)
-    beta = np.transpose(_softmax(s, axis=1), (0, 2, 1))  # beta[b, j, i], normalized over i
-    o = np.einsum("bji,bic->bjc", beta, h) @ w_v
-    y = gamma * o.reshape(b, hgt, wid, c) + x
-    return y, beta
-
-
-def _kernel(sub):
-    """The (spectrally normalized, or plain) 1x1 kernel of a sub-layer as a (C_in, C_out) float64 matrix."""
-    w = reference_kernel(sub)
-    assert w.shape[:2] == (1, 1)
-    return w[0, 0]
 
 
 def _make(variant, shape=(2, 8, 8, 16), seed=0, gamma=0.7):
@@ -76,12 +35,12 @@ def test_matches_numpy_paper_equations(variant):
     layer, x = _make(variant)
     gamma = float(layer.gamma.numpy())
     assert gamma != 0.0
-    expected_y, expected_beta = _np_self_attention(
+    expected_y, expected_beta = np_self_attention(
         x,
-        _kernel(layer.key_conv),
-        _kernel(layer.query_conv),
-        _kernel(layer.value_conv),
-        _kernel(layer.output_conv),
+        kernel_of(layer.key_conv),
+        kernel_of(layer.query_conv),
+        kernel_of(layer.value_conv),
+        kernel_of(layer.output_conv),
         gamma,
         pooled=(variant == "pooled"),
     )
@@ -99,12 +58,12 @@ def test_matches_numpy_paper_equations(variant):
 @pytest.mark.parametrize("variant", ["paper", "pooled"])
 def test_non_square_map(variant):
     layer, x = _make(variant, shape=(1, 4, 8, 8), seed=2, gamma=-1.3)
-    expected_y, expected_beta = _np_self_attention(
+    expected_y, expected_beta = np_self_attention(
         x,
-        _kernel(layer.key_conv),
-        _kernel(layer.query_conv),
-        _kernel(layer.value_conv),
-        _kernel(layer.output_conv),
+        kernel_of(layer.key_conv),
+        kernel_of(layer.query_conv),
+        kernel_of(layer.value_conv),
+        kernel_of(layer.output_conv),
         -1.3,
         pooled=(variant == "pooled"),
     )

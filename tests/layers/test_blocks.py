@@ -12,51 +12,16 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from sagan_tf.layers import DiscriminatorBlock, GeneratorBlock, frozen_state
-from sagan_tf.layers.trace_flags import unfused_elementwise
-from tests.layers.test_resample import np_block_sums, np_up
-from tests.reference_kernels import reference_kernel
+from sagan_tf.layers import DiscriminatorBlock, GeneratorBlock, optimizations
+from sagan_tf.layers.running_state import frozen_state
+from tests.helpers.numpy_layers import np_block_sums, np_generator_block, np_relu, np_sn_conv, np_up
 
 RTOL = 1e-4
 ATOL = 1e-4
 
 
-def _np_conv_same(x, k, bias=None):
-    """Stride-1 'same' cross-correlation, x (B,H,W,C), k (kh,kw,C,O)."""
-    kh, kw = k.shape[:2]
-    h, w = x.shape[1:3]
-    xp = np.pad(x, ((0, 0), (kh // 2, kh // 2), (kw // 2, kw // 2), (0, 0)))
-    out = np.zeros(x.shape[:3] + (k.shape[3],))
-    for a in range(kh):
-        for b in range(kw):
-            out += np.einsum("bhwc,co->bhwo", xp[:, a : a + h, b : b + w], k[a, b])
-    return out if bias is None else out + bias
-
-
 def _np_avg_pool(x):
     return np_block_sums(x) / 4.0
-
-
-def _relu(x):
-    return np.maximum(x, 0.0)
-
-
-def _np_sn_conv(sn, x):
-    k = reference_kernel(sn)
-    bias = sn.layer.bias.numpy().astype(np.float64) if sn.layer.use_bias else None
-    return _np_conv_same(x, k, bias)
-
-
-def _np_cbn(cbn, x, labels, training):
-    bn = cbn.batch_norm
-    if training:
-        mean, var = x.mean(axis=(0, 1, 2)), x.var(axis=(0, 1, 2))
-    else:
-        mean = bn.moving_mean.numpy().astype(np.float64)
-        var = bn.moving_variance.numpy().astype(np.float64)
-    g = cbn.gamma.embeddings.numpy().astype(np.float64)[labels]
-    b = cbn.beta.embeddings.numpy().astype(np.float64)[labels]
-    return (x - mean) / np.sqrt(var + cbn.epsilon) * g[:, None, None, :] + b[:, None, None, :]
 
 
 def _randomize(block, rng, with_bn_stats=False):
@@ -83,15 +48,6 @@ def _randomize(block, rng, with_bn_stats=False):
 # ----------------------------------------------------------------------------- generator block
 
 
-def _np_generator_block(block, x, labels, training, upsample=True):
-    up = np_up if upsample else (lambda t: t)
-    h = _relu(_np_cbn(block.bn1, x, labels, training))
-    h = _np_sn_conv(block.conv1, up(h))
-    h = _relu(_np_cbn(block.bn2, h, labels, training))
-    h = _np_sn_conv(block.conv2, h)
-    return h + _np_sn_conv(block.shortcut, up(x))
-
-
 def _make_generator_block(seed, upsample=True, with_bn_stats=False):
     keras.utils.set_random_seed(seed)
     rng = np.random.default_rng(seed)
@@ -107,7 +63,7 @@ def _make_generator_block(seed, upsample=True, with_bn_stats=False):
 @pytest.mark.parametrize("upsample", [True, False])
 def test_generator_block_batch_statistics(upsample):
     block, x, labels = _make_generator_block(0, upsample)
-    expected = _np_generator_block(block, x, labels, training=True, upsample=upsample)
+    expected = np_generator_block(block, x, labels, training=True, upsample=upsample)
     with frozen_state():  # batch statistics, but sigma from the stored u
         out = block(tf.constant(x, tf.float32), tf.constant(labels), training=True).numpy()
     side = 16 if upsample else 8
@@ -134,7 +90,7 @@ def test_generator_block_fused_training_gradients_equal_the_unfused_ones(dtype, 
         with contextlib.ExitStack() as stack:
             stack.enter_context(frozen_state())
             if not fused:
-                stack.enter_context(unfused_elementwise())
+                stack.enter_context(optimizations.disabled("fused_elementwise"))
             with tf.GradientTape() as tape:
                 tape.watch(tx)
                 y = tf.cast(block(tx, ty, training=True), tf.float32)
@@ -155,7 +111,7 @@ def test_generator_block_fused_training_gradients_equal_the_unfused_ones(dtype, 
 
 def test_generator_block_inference_uses_moving_statistics():
     block, x, labels = _make_generator_block(1, with_bn_stats=True)
-    expected = _np_generator_block(block, x, labels, training=False)
+    expected = np_generator_block(block, x, labels, training=False)
     out = block(tf.constant(x, tf.float32), tf.constant(labels), training=False).numpy()
     np.testing.assert_allclose(out, expected, rtol=RTOL, atol=ATOL)
 
@@ -179,7 +135,7 @@ def test_generator_block_labels_matter():
     out0 = block(tx, tf.zeros([4], tf.int32), training=False).numpy()
     out1 = block(tx, tf.ones([4], tf.int32), training=False).numpy()
     assert np.abs(out0 - out1).max() > 1e-2
-    np.testing.assert_allclose(out1, _np_generator_block(block, x, np.ones(4, int), False), rtol=RTOL, atol=ATOL)
+    np.testing.assert_allclose(out1, np_generator_block(block, x, np.ones(4, int), False), rtol=RTOL, atol=ATOL)
 
 
 # ----------------------------------------------------------------------------- discriminator block
@@ -187,15 +143,15 @@ def test_generator_block_labels_matter():
 
 def _np_discriminator_block(block, x, optimized, downsample, learnable):
     down = _np_avg_pool if downsample else (lambda t: t)
-    h = x if optimized else _relu(x)
-    h = _np_sn_conv(block.conv1, h)
-    h = _np_sn_conv(block.conv2, _relu(h))
+    h = x if optimized else np_relu(x)
+    h = np_sn_conv(block.conv1, h)
+    h = np_sn_conv(block.conv2, np_relu(h))
     h = down(h)
     if not learnable:
         return h + x
     if optimized:  # pool, then 1x1 conv (the image is not ReLU'd)
-        return h + _np_sn_conv(block.shortcut, down(x))
-    return h + down(_np_sn_conv(block.shortcut, x))
+        return h + np_sn_conv(block.shortcut, down(x))
+    return h + down(np_sn_conv(block.shortcut, x))
 
 
 @pytest.mark.parametrize(
@@ -241,9 +197,9 @@ def test_discriminator_block_relu_on_input_unless_optimized():
         if not optimized:
             # Residual branch sees relu(x) = 0: output = pool(conv2(relu(b1))) + pool(shortcut(x)).
             b1 = block.conv1.layer.bias.numpy().astype(np.float64)
-            h = _np_sn_conv(block.conv2, _relu(np.broadcast_to(b1, x.shape)))  # conv1(0) = its bias
+            h = np_sn_conv(block.conv2, np_relu(np.broadcast_to(b1, x.shape)))  # conv1(0) = its bias
             np.testing.assert_allclose(
-                out, _np_avg_pool(h) + _np_avg_pool(_np_sn_conv(block.shortcut, x)), rtol=RTOL, atol=ATOL
+                out, _np_avg_pool(h) + _np_avg_pool(np_sn_conv(block.shortcut, x)), rtol=RTOL, atol=ATOL
             )
 
 

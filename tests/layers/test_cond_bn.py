@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from sagan_tf.layers import ConditionalBatchNormalization, frozen_state
+from sagan_tf.layers import ConditionalBatchNormalization
+from sagan_tf.layers.running_state import frozen_state
 
 RTOL = 1e-5
 ATOL = 1e-5

@@ -8,8 +8,8 @@ import tensorflow as tf
 
 from sagan_tf.layers import DiscriminatorBlock, GeneratorBlock, SpectralNormalization
 from sagan_tf.layers.folded_conv import conv3x3_avgpool, fold_avgpool, fold_nearest_upsample, upsample_conv3x3
+from sagan_tf.layers.optimizations import textbook_resampling
 from sagan_tf.layers.resample import downsample_avg, upsample_nearest
-from sagan_tf.layers.trace_flags import unfolded_resampling
 
 
 def _np_conv3x3_same(x, k):
@@ -108,7 +108,7 @@ def test_discriminator_block_folded_equals_textbook_order(optimized, downsample,
             v.assign(np.linspace(-0.5, 0.5, v.shape[0]).astype(np.float32))
     x = tf.constant(np.random.default_rng(8).normal(size=(4, 8, 8, channels)), tf.float32)
     outputs = []
-    for context in (None, unfolded_resampling):
+    for context in (None, textbook_resampling):
         with tf.GradientTape() as tape:
             tape.watch(x)
             if context is None:
@@ -131,7 +131,7 @@ def test_generator_block_folded_equals_textbook_order():
     x = tf.constant(np.random.default_rng(3).normal(size=(4, 4, 4, 6)), tf.float32)
     labels = tf.constant([0, 1, 2, 1])
     outputs = []
-    for context in (None, unfolded_resampling):
+    for context in (None, textbook_resampling):
         with tf.GradientTape() as tape:
             tape.watch(x)
             if context is None:

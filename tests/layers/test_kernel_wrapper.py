@@ -11,43 +11,39 @@ import tensorflow as tf
 
 from sagan_tf.layers.kernel_wrapper import PlainKernel
 from sagan_tf.layers.spectral_norm import SpectralNormalization, kernel_layer
-from tests.layers.test_blocks import _np_conv_same
-from tests.layers.test_resample import np_up
-from tests.layers.test_spectral_norm import KINDS, _np_forward, _tf_input
-from tests.layers.test_spectral_norm import _make as make_wrapped  # with wrapper=PlainKernel
-from tests.reference_kernels import stored_weight
+from tests.helpers.numpy_layers import KINDS, make_wrapped, np_conv_same, np_forward, np_up, stored_weight, tf_input
 
 RTOL = 1e-5
 ATOL = 1e-5
 
 
-def _make(kind, seed=0):
+def make_plain(kind, seed=0):
     """A built PlainKernel with random N(0, 1) weights (far from unit spectral norm) and an input."""
     return make_wrapped(kind, seed, wrapper=PlainKernel)
 
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_plain_kernel_computes_the_stored_kernel(kind):
-    layer, x = _make(kind)
+    layer, x = make_plain(kind)
     w = stored_weight(layer)
     sigma = np.linalg.svd(w.reshape(-1, w.shape[-1]), compute_uv=False)[0]
     assert sigma > 2.0  # a normalized kernel would give visibly different outputs
-    expected = _np_forward(kind, layer, x, w)
+    expected = np_forward(kind, layer, x, w)
     for training in (False, True):
-        out = layer(_tf_input(kind, x), training=training).numpy()
+        out = layer(tf_input(kind, x), training=training).numpy()
         np.testing.assert_allclose(out, expected, rtol=RTOL, atol=ATOL)
 
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_plain_kernel_has_only_the_wrapped_weights(kind):
-    layer, _ = _make(kind)
+    layer, _ = make_plain(kind)
     assert [v.path.split("/")[-1] for v in layer.variables] == [v.path.split("/")[-1] for v in layer.layer.variables]
     assert not layer.non_trainable_variables
     assert not any("sn_u" in v.path for v in layer.variables)
 
 
 def test_plain_kernel_gradient_is_the_plain_layers():
-    layer, x = _make("dense", seed=3)
+    layer, x = make_plain("dense", seed=3)
     x = tf.constant(x, tf.float32)
     with tf.GradientTape() as tape:
         loss = tf.reduce_sum(layer(x, training=True) ** 2)
@@ -65,7 +61,7 @@ def test_plain_kernel_folds_the_upsampling_with_the_stored_kernel():
     layer.build((2, 10, 10, 16))
     layer.layer.bias.assign(rng.normal(size=(8,)).astype(np.float32))
     out = layer(tf.constant(x, tf.float32), upsample=True).numpy()
-    expected = _np_conv_same(np_up(x), stored_weight(layer), layer.layer.bias.numpy().astype(np.float64))
+    expected = np_conv_same(np_up(x), stored_weight(layer), layer.layer.bias.numpy().astype(np.float64))
     np.testing.assert_allclose(out, expected, rtol=1e-4, atol=1e-4)
 
 
@@ -78,7 +74,7 @@ def test_kernel_layer_names_and_kinds():
 
 
 def test_plain_kernel_round_trips_through_its_config():
-    layer, x = _make("conv2d", seed=2)
+    layer, x = make_plain("conv2d", seed=2)
     clone = PlainKernel.from_config(layer.get_config())
     clone.build(x.shape)
     clone.set_weights(layer.get_weights())

@@ -6,15 +6,7 @@ import pytest
 import tensorflow as tf
 
 from sagan_tf.layers.resample import add_upsampled, downsample_avg, upsample_nearest
-
-
-def np_up(x):
-    return np.repeat(np.repeat(x, 2, axis=1), 2, axis=2)
-
-
-def np_block_sums(dy):
-    b, h, w, c = dy.shape
-    return dy.reshape(b, h // 2, 2, w // 2, 2, c).sum(axis=(2, 4))
+from tests.helpers.numpy_layers import np_block_sums, np_up
 
 
 def test_upsample_nearest_is_repeat():

@@ -9,7 +9,7 @@ from sagan_tf import config as config_lib
 from sagan_tf.layers import SelfAttention
 from sagan_tf.layers.residual_substitute import ResidualSubstitute, substitute_shape
 from sagan_tf.training.builders import build_discriminator, build_generator
-from tests.conftest import REPO
+from tests.helpers import REPO
 
 
 def trainable_count(layer) -> int:

@@ -9,12 +9,12 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from sagan_tf.layers import SpectralNormalization, frozen_state
+from sagan_tf.layers import SpectralNormalization
+from sagan_tf.layers.running_state import frozen_state
+from tests.helpers.numpy_layers import KINDS, make_wrapped, np_forward, tf_input, weight_of
 
 RTOL = 1e-5  # float32 layer vs float64 reference, values of order 1
 ATOL = 1e-5
-
-KINDS = ("dense", "conv2d", "conv2d_transpose", "embedding")
 
 
 # ----------------------------------------------------------------------------- numpy references
@@ -24,34 +24,6 @@ def _normalize(x):
     return x / np.linalg.norm(x)
 
 
-def _np_conv2d_same(x, k):
-    """Stride-1 'same' cross-correlation, x (B,H,W,C), k (kh,kw,C,O), odd kh/kw."""
-    kh, kw = k.shape[:2]
-    h, w = x.shape[1:3]
-    xp = np.pad(x, ((0, 0), (kh // 2, kh // 2), (kw // 2, kw // 2), (0, 0)))
-    out = np.zeros(x.shape[:3] + (k.shape[3],))
-    for a in range(kh):
-        for b in range(kw):
-            out += np.einsum("bhwc,co->bhwo", xp[:, a : a + h, b : b + w], k[a, b])
-    return out
-
-
-def _np_conv2d_transpose_same(x, k, stride):
-    """Transposed conv (the adjoint of a 'SAME' strided conv), x (B,H,W,C), k (kh,kw,O,C)."""
-    kh, kw = k.shape[:2]
-    bsz, h, w, _ = x.shape
-    full = np.zeros((bsz, (h - 1) * stride + kh, (w - 1) * stride + kw, k.shape[2]))
-    for i in range(h):
-        for j in range(w):
-            for a in range(kh):
-                for b in range(kw):
-                    full[:, i * stride + a, j * stride + b] += x[:, i, j] @ k[a, b].T
-    out_h, out_w = h * stride, w * stride
-    pad_h = max((h - 1) * stride + kh - out_h, 0) // 2  # TF 'SAME': pad_before = total // 2
-    pad_w = max((w - 1) * stride + kw - out_w, 0) // 2
-    return full[:, pad_h : pad_h + out_h, pad_w : pad_w + out_w]
-
-
 def _matrix(kind, w):
     """(fan_in, out) view of a kernel; Conv2DTranspose kernels are (kh, kw, out, in)."""
     if kind == "conv2d_transpose":
@@ -59,60 +31,12 @@ def _matrix(kind, w):
     return w.reshape(-1, w.shape[-1])
 
 
-def _np_forward(kind, layer, x, w_sn):
-    """The wrapped layer's op with an explicit float64 kernel."""
-    inner = layer.layer
-    if kind == "embedding":
-        return w_sn[np.asarray(x)]
-    if kind == "dense":
-        out = x @ w_sn
-    elif kind == "conv2d":
-        out = _np_conv2d_same(x, w_sn)
-    else:
-        out = _np_conv2d_transpose_same(x, w_sn, stride=inner.strides[0])
-    return out + inner.bias.numpy().astype(np.float64)
-
-
-def _weight(layer):
-    inner = layer.layer
-    return inner.embeddings if isinstance(inner, keras.layers.Embedding) else inner.kernel
-
-
-def _make(kind, seed=0, wrapper=SpectralNormalization):
-    """A built SN layer (or another kernel ``wrapper``) with random N(0,1) weights (and bias), and a
-    float64 input for it."""
-    keras.utils.set_random_seed(seed)
-    rng = np.random.default_rng(seed)
-    if kind == "dense":
-        layer, x = wrapper(keras.layers.Dense(8)), rng.normal(size=(4, 12))
-    elif kind == "conv2d":
-        layer = wrapper(keras.layers.Conv2D(8, 3, padding="same"))
-        x = rng.normal(size=(2, 8, 8, 6))
-    elif kind == "conv2d_transpose":
-        layer = wrapper(keras.layers.Conv2DTranspose(8, 3, strides=2, padding="same"))
-        x = rng.normal(size=(2, 4, 4, 6))
-    else:
-        layer = wrapper(keras.layers.Embedding(10, 16))
-        x = np.array([0, 3, 3, 9, 5])
-    layer.build(x.shape if kind != "embedding" else (None,))
-    w = _weight(layer)
-    w.assign(rng.normal(size=tuple(w.shape)).astype(np.float32))
-    if kind != "embedding":
-        b = layer.layer.bias
-        b.assign(rng.normal(size=tuple(b.shape)).astype(np.float32))
-    return layer, x
-
-
-def _tf_input(kind, x):
-    return tf.constant(x, tf.int32) if kind == "embedding" else tf.constant(x, tf.float32)
-
-
 def _u(layer):
     return np.asarray(layer.u.numpy(), np.float64)
 
 
 def _w64(layer):
-    return np.asarray(_weight(layer).numpy(), np.float64)
+    return np.asarray(weight_of(layer).numpy(), np.float64)
 
 
 # ----------------------------------------------------------------------------- sigma ~ 1
@@ -120,8 +44,8 @@ def _w64(layer):
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_largest_singular_value_converges_to_one(kind):
-    layer, x = _make(kind)
-    x = _tf_input(kind, x)
+    layer, x = make_wrapped(kind)
+    x = tf_input(kind, x)
     call = tf.function(lambda t: layer(t, training=True))
     for _ in range(200):  # 200 power iterations; the gap of these random matrices makes this plenty
         call(x)
@@ -137,7 +61,7 @@ def test_largest_singular_value_converges_to_one(kind):
 def test_inference_sigma_is_a_lower_bound_on_a_fresh_layer(kind):
     # sigma = v W u^T with unit u, v is a Rayleigh-type quotient, so sigma <= sigma_max(W) and the
     # largest singular value of W / sigma is >= 1, whatever the (un-trained, random) stored u is.
-    layer, _ = _make(kind, seed=3)
+    layer, _ = make_wrapped(kind, seed=3)
     w_sn = layer.normalized_weight(False).numpy().astype(np.float64)
     s = np.linalg.svd(_matrix(kind, w_sn), compute_uv=False)
     assert s[0] >= 1.0 - 1e-5, s[0]
@@ -148,29 +72,29 @@ def test_inference_sigma_is_a_lower_bound_on_a_fresh_layer(kind):
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_training_forward_is_one_power_iteration_step(kind):
-    layer, x = _make(kind)
+    layer, x = make_wrapped(kind)
     u0 = _u(layer)
     w = _matrix(kind, _w64(layer))
     v = _normalize(u0 @ w.T)
     u1 = _normalize(v @ w)
     sigma = (v @ w @ u1.T).item()
-    expected = _np_forward(kind, layer, x, _w64(layer) / sigma)
+    expected = np_forward(kind, layer, x, _w64(layer) / sigma)
 
-    out = layer(_tf_input(kind, x), training=True).numpy()
+    out = layer(tf_input(kind, x), training=True).numpy()
     np.testing.assert_allclose(out, expected, rtol=RTOL, atol=ATOL)
     np.testing.assert_allclose(_u(layer), u1, rtol=RTOL, atol=1e-6)  # the new stored u is u'
 
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_inference_forward_uses_stored_u(kind):
-    layer, x = _make(kind)
-    tf_x = _tf_input(kind, x)
+    layer, x = make_wrapped(kind)
+    tf_x = tf_input(kind, x)
     layer(tf_x, training=True)  # u is now a (unit) power-iteration iterate
     u = _u(layer)
     w = _matrix(kind, _w64(layer))
     v = _normalize(u @ w.T)
     sigma = (v @ w @ _normalize(u).T).item()
-    expected = _np_forward(kind, layer, x, _w64(layer) / sigma)
+    expected = np_forward(kind, layer, x, _w64(layer) / sigma)
     np.testing.assert_allclose(layer(tf_x, training=False).numpy(), expected, rtol=RTOL, atol=ATOL)
     np.testing.assert_allclose(
         layer.normalized_weight(False).numpy(), _w64(layer) / sigma, rtol=RTOL, atol=1e-6
@@ -188,12 +112,12 @@ def _tf_op(kind, x, w):
 
 @pytest.mark.parametrize("kind", ["dense", "conv2d"])
 def test_kernel_gradient_flows_through_sigma(kind):
-    layer, x = _make(kind)
+    layer, x = make_wrapped(kind)
     rng = np.random.default_rng(7)
     u0 = _u(layer)
     w0 = _w64(layer)
     bias = layer.layer.bias.numpy().astype(np.float64)
-    out_shape = _np_forward(kind, layer, x, w0).shape
+    out_shape = np_forward(kind, layer, x, w0).shape
     r = rng.normal(size=out_shape)
 
     with tf.GradientTape() as tape:
@@ -236,8 +160,8 @@ def test_kernel_gradient_flows_through_sigma(kind):
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_u_advances_only_in_training(kind):
-    layer, x = _make(kind)
-    tf_x = _tf_input(kind, x)
+    layer, x = make_wrapped(kind)
+    tf_x = tf_input(kind, x)
     u0 = layer.u.numpy().copy()
     out_inference = layer(tf_x, training=False).numpy()
     assert np.array_equal(layer.u.numpy(), u0)  # bitwise unchanged
@@ -254,7 +178,7 @@ def test_u_advances_only_in_training(kind):
 
 
 def test_u_is_non_trainable_first_replica_variable():
-    layer, _ = _make("dense")
+    layer, _ = make_wrapped("dense")
     assert layer.u.trainable is False
     assert any(w is layer.u for w in layer.non_trainable_weights)
     assert not any(w is layer.u for w in layer.trainable_weights)
@@ -322,10 +246,10 @@ def test_u_identical_on_replicas_under_mirrored_strategy(mirrored):
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_serialization_round_trip(kind):
-    layer, x = _make(kind)
+    layer, x = make_wrapped(kind)
     layer.power_iterations = 2
     layer.epsilon = 1e-10
-    tf_x = _tf_input(kind, x)
+    tf_x = tf_input(kind, x)
     layer(tf_x, training=True)
     config = keras.layers.serialize(layer)
     clone = keras.layers.deserialize(config)
@@ -347,8 +271,8 @@ def test_power_iterations_argument():
         SpectralNormalization(keras.layers.BatchNormalization())
 
     # Two iterations per call == two calls with one iteration (u and the output of the last call).
-    layer2, x = _make("dense", seed=5)
-    layer1, _ = _make("dense", seed=5)
+    layer2, x = make_wrapped("dense", seed=5)
+    layer1, _ = make_wrapped("dense", seed=5)
     layer2.power_iterations = 2
     tf_x = tf.constant(x, tf.float32)
     u0 = _u(layer1)
@@ -362,5 +286,5 @@ def test_power_iterations_argument():
         v = _normalize(u @ w.T)
         u = _normalize(v @ w)
     sigma = (v @ w @ u.T).item()
-    np.testing.assert_allclose(out2, _np_forward("dense", layer2, x, _w64(layer2) / sigma), rtol=RTOL, atol=ATOL)
+    np.testing.assert_allclose(out2, np_forward("dense", layer2, x, _w64(layer2) / sigma), rtol=RTOL, atol=ATOL)
     np.testing.assert_allclose(out1, out2, rtol=1e-5, atol=1e-5)
