@@ -36,14 +36,15 @@ class DataConfig:
 
     source: str = "tfds"  # tfds | folder
     name: str = "fashion_mnist"  # TFDS dataset name (source: tfds)
-    path: str | None = None  # root with one subfolder per class (source: folder)
+    path: str | None = None  # folder of images, one subfolder per class (source: folder; set it on the command line)
     skip_corrupt: bool = False  # folder: skip unreadable image files (counted) instead of failing
     split: str = "train"
     image_key: str = "image"
     label_key: str | None = "label"  # null: unconditional data
     resolution: int = 32
     channels: int = 3
-    num_classes: int = 10  # 0: unconditional
+    num_classes: int = 10  # 0: unconditional; auto (folder): its class subfolders, 0 when it has none
+    class_names: list[str] | None = None  # null: the source's own (TFDS label names, a folder's subfolders)
     resize: str = "bilinear"  # bilinear | area | pad (pad a smaller image with black, e.g. 28 -> 32)
     center_crop: bool = True  # crop the central square before resizing
     random_flip: bool = False  # flip each training image left-right with probability 1/2 (seeded)
@@ -185,6 +186,10 @@ def _coerce(key: str, value: Any, tp) -> Any:
     return value
 
 
+AUTO_CLASSES = -1  # ``data.num_classes: auto``, until sagan-train counts the folder's classes
+_AUTO_KEYS = {"data.num_classes": AUTO_CLASSES}
+
+
 def _set(config: Config, key: str, value: Any) -> None:
     parts = key.split(".")
     if len(parts) != 2:
@@ -196,6 +201,8 @@ def _set(config: Config, key: str, value: Any) -> None:
     hints = typing.get_type_hints(type(section))
     if name not in hints:
         raise ConfigError(f"unknown config key {key!r} (known in {section_name}: {', '.join(sorted(hints))})")
+    if key in _AUTO_KEYS and value == "auto":
+        value = _AUTO_KEYS[key]
     value = _coerce(key, value, hints[name])
     if key in _CHOICES and value not in _CHOICES[key]:
         raise ConfigError(f"config key {key!r} must be one of {', '.join(_CHOICES[key])}, got {value!r}")
@@ -329,8 +336,14 @@ def validate(config: Config) -> None:
             raise ConfigError(f"config key {key!r} must be positive, got {value}")
     if m.attention_chunk < 0:
         raise ConfigError(f"config key 'model.attention_chunk' must be >= 0 (0: whole map), got {m.attention_chunk}")
-    if d.num_classes < 0:
-        raise ConfigError(f"config key 'data.num_classes' must be >= 0, got {d.num_classes}")
+    if d.num_classes == AUTO_CLASSES and d.source != "folder":
+        raise ConfigError("config key 'data.num_classes': auto counts a folder's subfolders; give the number for data.source tfds")
+    if d.num_classes < 0 and d.num_classes != AUTO_CLASSES:
+        raise ConfigError(f"config key 'data.num_classes' must be >= 0 or auto, got {d.num_classes}")
+    if d.class_names is not None and d.num_classes >= 0 and len(d.class_names) != d.num_classes:
+        raise ConfigError(
+            f"config key 'data.class_names' has {len(d.class_names)} names for data.num_classes {d.num_classes}"
+        )
     if d.channels not in (1, 3):
         raise ConfigError(f"config key 'data.channels' must be 1 or 3, got {d.channels}")
     resolutions = architectures.RESOLUTIONS[m.arch]
@@ -338,8 +351,6 @@ def validate(config: Config) -> None:
         raise ConfigError(
             f"config key 'data.resolution' must be one of {list(resolutions)} for model.arch {m.arch}, got {d.resolution}"
         )
-    if d.source == "folder" and not d.path:
-        raise ConfigError("config key 'data.path' is required when data.source is folder")
     if d.num_classes > 0 and not d.label_key and d.source == "tfds":
         raise ConfigError("data.num_classes > 0 needs data.label_key (or set data.num_classes: 0)")
     for key, value in (("train.g_lr", t.g_lr), ("train.d_lr", t.d_lr), ("train.loss_scale", t.loss_scale)):
@@ -369,7 +380,12 @@ def validate(config: Config) -> None:
 
 def dump(config: Config) -> str:
     """The config as YAML, every key resolved (no ``extends``)."""
-    return yaml.safe_dump(config.to_dict(), sort_keys=False)
+    raw = config.to_dict()
+    for key, auto in _AUTO_KEYS.items():
+        section, name = key.split(".")
+        if raw[section][name] == auto:
+            raw[section][name] = "auto"
+    return yaml.safe_dump(raw, sort_keys=False)
 
 
 def save(config: Config, path: str | Path) -> None:

@@ -157,7 +157,6 @@ def test_errors_are_sagan_errors():
         ({"train": {"beta2": -0.1}}, "train.beta2"),
         ({"train": {"beta1": 1.5}}, "train.beta1"),
         ({"model": {"bn_momentum": 1.0}}, "model.bn_momentum"),
-        ({"data": {"source": "folder"}}, "data.path"),  # folder without path
         ({"model": 3}, "model"),  # section not a mapping
     ],
 )
@@ -196,7 +195,9 @@ def test_beta_bounds_inclusive_exclusive():
         ("train.batch_size=0", "train.batch_size"),
         ("model.d_attention=[32]", "model.d_attention"),
         ("train.beta2=1.0", "train.beta2"),
-        ("data.source=folder", "data.path"),
+        ("data.num_classes=auto", "data.num_classes"),  # auto needs a folder
+        ("data.num_classes=-2", "data.num_classes"),
+        ("data.class_names=[a,b]", "data.class_names"),  # 10 classes
     ],
 )
 def test_override_errors_name_the_key(override, key):

@@ -30,16 +30,23 @@ def parser(prog: str, doc: str) -> Parser:
     return Parser(prog=f"sagan-{prog}", description=description, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
 
 
-def parse_classes(text: str | None, num_classes: int) -> list[int]:
-    """``"0,3,7"`` -> [0, 3, 7], each checked against ``num_classes``; None -> all classes."""
+def parse_classes(text: str | None, num_classes: int, names: list[str] | None = None) -> list[int]:
+    """``"0,3,7"`` -> [0, 3, 7], each checked against ``num_classes``; a class may also be given by
+    its name (``"daisy,3"``, ``names``: the run's class names); None -> all classes."""
     if not text:
         return list(range(num_classes)) if num_classes > 0 else [0]
     if num_classes == 0:
         raise SaganError("--classes given, but the run is unconditional (data.num_classes = 0)")
-    try:
-        classes = [int(c) for c in text.split(",") if c.strip()]
-    except ValueError:
-        raise SaganError(f"--classes must be comma-separated integers, got {text!r}") from None
+    index = {name: i for i, name in enumerate(names or [])}
+    classes = []
+    for item in (c.strip() for c in text.split(",")):
+        if item in index:
+            classes.append(index[item])
+        elif re.fullmatch(r"-?\d+", item):
+            classes.append(int(item))
+        elif item:
+            known = f" or one of the names {', '.join(names)}" if names else ""
+            raise SaganError(f"--classes takes class ids{known}; got {item!r}")
     bad = [c for c in classes if not 0 <= c < num_classes]
     if bad or not classes:
         raise SaganError(f"--classes must be in [0, {num_classes}), got {text!r}")

@@ -16,7 +16,7 @@ def parse_args(argv=None):
     p = parser("sample", __doc__)
     p.add_argument("--logdir", required=True, help="training run directory (config.yaml, checkpoints/)")
     p.add_argument("--out", required=True, help="PNG file to write")
-    p.add_argument("--classes", help="comma-separated class ids, one row each (default: all classes)")
+    p.add_argument("--classes", help="comma-separated class ids or names, one row each (default: all classes)")
     p.add_argument("--n", type=int, default=8, help="samples per row")
     p.add_argument("--seed", type=int, default=0, help="seed of the sampled z")
     p.add_argument("--raw", action="store_true", help="the trained G instead of its EMA")
@@ -31,17 +31,21 @@ def main(argv: list[str] | None = None) -> int:
     import numpy as np
     import tensorflow as tf
 
+    from sagan_tf.data.class_names import class_names
     from sagan_tf.images import write_png
     from sagan_tf.training.run_dir import load_generator
     from sagan_tf.training.samples import sample_grid
 
     generator, cfg = load_generator(args.logdir, ema=not args.raw)
-    classes = parse_classes(args.classes, cfg.data.num_classes)
+    classes = parse_classes(args.classes, cfg.data.num_classes, class_names(cfg.data))
     rows = classes if cfg.data.num_classes > 0 else [0] * 8
     labels = tf.constant(np.repeat(rows, args.n).astype(np.int32))
     z = tf.random.stateless_normal([len(labels), cfg.model.z_dim], seed=[args.seed, 0])
     write_png(args.out, sample_grid(generator, z, labels, args.n))
-    print(f"wrote {args.out}: {len(rows)} rows x {args.n} from {generator.name}", file=sys.stderr)
+    names = class_names(cfg.data)
+    which = ", ".join(names[c] for c in rows) if names and cfg.data.num_classes > 0 else None
+    print(f"wrote {args.out}: {len(rows)} rows x {args.n} from {generator.name}" + (f" ({which})" if which else ""),
+          file=sys.stderr)
     return 0
 
 

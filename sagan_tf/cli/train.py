@@ -3,7 +3,12 @@
 Running the same command again resumes from the latest checkpoint in ``DIR/checkpoints``; a
 checkpoint written with a different model config is an error, not a silent re-initialisation.
 ``DIR`` holds ``config.yaml`` (the resolved config), ``checkpoints/`` and TensorBoard events
-(``tensorboard --logdir DIR``).
+(``tensorboard --logdir DIR``). ``--dry-run`` says what a run would do (the resolved config, the
+data found, the model's size, the replicas and their batch) and writes nothing.
+
+A folder of images is surveyed before training (``data.folder_survey``): a config that does not
+fit the images stops with one line, ``data.num_classes: auto`` becomes the number of class
+subfolders and their names are recorded in ``config.yaml`` (``data.class_names``).
 
 SIGTERM or SIGINT: the step in flight finishes, a checkpoint of it is written, one line says so and
 the exit status is 128 + the signal's number (143, 130); under ``multiworker`` every worker stops
@@ -55,14 +60,20 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--print-config", action="store_true",
         help="print the resolved config (bases, overrides and flags applied) as YAML and exit without training",
     )
+    p.add_argument(
+        "--dry-run", action="store_true",
+        help="print the resolved config, the data found, the model's parameter count and the replicas, "
+        "check that the config fits the data, and exit without writing anything",
+    )
     args = p.parse_args(argv)
-    if args.logdir is None and not args.print_config:
+    if args.logdir is None and not (args.print_config or args.dry_run):
         p.error("--logdir is required")
     return args
 
 
-def resolve_config(args: argparse.Namespace):
-    """The config file plus overrides and flags, checked against a run already in ``--logdir``."""
+def resolve_config(args: argparse.Namespace, count_classes: bool = True):
+    """The config file plus overrides and flags, checked against a run already in ``--logdir``;
+    ``count_classes``: a folder's classes resolved (``image_folder.resolve_classes``)."""
     from sagan_tf import config as config_lib
 
     saved_path = Path(args.logdir) / CONFIG_FILE if args.logdir else None
@@ -76,6 +87,10 @@ def resolve_config(args: argparse.Namespace):
         if getattr(args, flag) is not None:
             overrides.append(f"{key}={getattr(args, flag)}")
     cfg = config_lib.load(source, overrides)
+    if count_classes and cfg.data.source == "folder":
+        from sagan_tf.data.image_folder import resolve_classes
+
+        resolve_classes(cfg.data)
     if saved:
         saved = config_lib.load(saved_path)
         mine, theirs = _flatten(cfg.model_signature()), _flatten(saved.model_signature())
@@ -162,8 +177,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.print_config:
         from sagan_tf import config as config_lib
 
-        print(config_lib.dump(resolve_config(args)), end="")
+        print(config_lib.dump(resolve_config(args, count_classes=False)), end="")
         return 0
+    if args.dry_run:
+        return dry_run(args)
     logdir = Path(args.logdir)
     multiworker = args.strategy == "multiworker"
     # Before TensorFlow is imported or any server starts: a second trainer is refused at once.
@@ -177,6 +194,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.virtual_cpus > 1:
             distribute.split_cpu(args.virtual_cpus)
         cfg = resolve_config(args)
+        for line in check_data(cfg):
+            print(f"warning: {line}", file=sys.stderr)
         if args.deterministic:
             import tensorflow as tf
 
@@ -186,6 +205,58 @@ def main(argv: list[str] | None = None) -> int:
         distribute.check_global_batch(cfg.train.batch_size, strategy)
         resolve_precision(cfg, strategy)
         run(cfg, logdir, strategy, data_dir=args.data_dir, verbose=args.verbose, stop_requests=stop_requests)
+    return 0
+
+
+def check_data(cfg):
+    """Surveys a folder of images (``data.folder_survey``): raises where the config does not fit the
+    images, returns the warnings ([] for TFDS data)."""
+    if cfg.data.source != "folder":
+        return []
+    from sagan_tf.data.folder_survey import check_fit, survey
+
+    return check_fit(cfg.data, survey(cfg.data), cfg.train.batch_size * cfg.train.d_steps)
+
+
+def dry_run(args: argparse.Namespace) -> int:
+    """``--dry-run``: what training would do, on stdout; nothing is written."""
+    from sagan_tf import config as config_lib
+
+    cfg = resolve_config(args)
+    if args.virtual_cpus > 1:
+        from sagan_tf.training import distribute
+
+        distribute.split_cpu(args.virtual_cpus)
+    print(config_lib.dump(cfg), end="")
+    print("---")
+    if cfg.data.source == "folder":
+        from sagan_tf.data.folder_survey import check_fit, survey
+
+        found = survey(cfg.data)
+        print("\n".join(found.report()))
+        for line in check_fit(cfg.data, found, cfg.train.batch_size * cfg.train.d_steps):
+            print(f"warning: {line}")
+    else:
+        print(f"data: TFDS {cfg.data.name}, split {cfg.data.split!r}, {cfg.data.num_classes} classes "
+              "(read when training starts)")
+
+    import numpy as np
+
+    from sagan_tf.training import distribute
+    from sagan_tf.training.builders import build_discriminator, build_generator
+
+    strategy = distribute.make_strategy(args.strategy, args.tpu)
+    distribute.check_global_batch(cfg.train.batch_size, strategy)
+    resolve_precision(cfg, strategy)
+    with strategy.scope():
+        g, d = build_generator(cfg), build_discriminator(cfg)
+    counts = [int(sum(np.prod(v.shape) for v in net.trainable_weights)) for net in (g, d)]
+    replicas, batch = strategy.num_replicas_in_sync, cfg.train.batch_size
+    print(f"model: {cfg.model.arch}, G {counts[0]:,} and D {counts[1]:,} trainable parameters, "
+          f"precision {cfg.train.precision}")
+    print(f"replicas: {replicas} ({args.strategy}), global batch {batch} = {batch // replicas} per replica, "
+          f"{cfg.train.d_steps} D update(s) per step, {cfg.train.steps} steps")
+    print("dry run: nothing written")
     return 0
 
 

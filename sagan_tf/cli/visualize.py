@@ -39,6 +39,7 @@ def attention_command(args) -> int:
     import numpy as np
     import tensorflow as tf
 
+    from sagan_tf.data.class_names import class_names
     from sagan_tf.evaluation.attention import attention_picture, load_discriminator
     from sagan_tf.images import write_png
     from sagan_tf.training.run_dir import load_generator
@@ -46,7 +47,7 @@ def attention_command(args) -> int:
     generator, cfg = load_generator(args.logdir, ema=not args.raw, checkpoint=args.checkpoint)
     discriminator = load_discriminator(args.logdir, args.checkpoint) if args.network == "d" else None
     default = ",".join(str(c) for c in range(min(4, cfg.data.num_classes))) or None
-    classes = parse_classes(args.classes or default, cfg.data.num_classes)
+    classes = parse_classes(args.classes or default, cfg.data.num_classes, class_names(cfg.data))
     labels = tf.constant(np.asarray(classes, np.int32))
     z = tf.random.stateless_normal([len(classes), cfg.model.z_dim], seed=[args.seed, 0])
     points = parse_points(args.points, cfg.data.resolution, args.num_points)

@@ -1,6 +1,7 @@
 """The names of a run's classes as its data source knows them, for ``export.json`` and ``sagan-explore``.
 
-TFDS datasets name their classes in the label feature (Fashion-MNIST: "T-shirt/top", "Trouser",
+``data.class_names`` when the config gives them (``sagan-train`` records a folder's subfolders
+there, so the names stay with the run when the folder moves). Otherwise TFDS datasets name their classes in the label feature (Fashion-MNIST: "T-shirt/top", "Trouser",
 ...; read from the dataset's builder, which needs no prepared data for datasets defined in code); an
 image folder names them by its sorted subfolders (``data.image_folder``). Names are a
 convenience: when they cannot be found (an unknown dataset, a folder that is not there,
@@ -19,6 +20,8 @@ def class_names(cfg: DataConfig, data_dir: str | None = None) -> list[str] | Non
     """One name per class (``data.num_classes`` of them), or None when the source has none to give."""
     if cfg.num_classes <= 0:
         return None
+    if cfg.class_names is not None:
+        return list(cfg.class_names)
     try:
         names = _tfds_names(cfg, data_dir) if cfg.source == "tfds" else _folder_names(cfg)
     except Exception:  # any failure of the lookup only costs the names

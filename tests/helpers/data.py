@@ -45,3 +45,26 @@ def folder_config(path, **kw):
     return DataConfig(**args)
 
 
+def colour(rng, w, h):
+    return rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
+
+
+def write_mixed_folder(root, seed=0):
+    """Three classes of colour images of mixed sizes and formats, and one text file named .jpg.
+    Returns {file name: (width, height, Pillow mode)}."""
+    rng = np.random.default_rng(seed)
+    made = {}
+
+    def save(path, image, **kw):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        image.save(path, **kw)
+        made[path.name] = (*image.size, image.mode)
+
+    save(root / "daisy" / "a.jpg", Image.fromarray(colour(rng, 60, 40)), quality=95)
+    save(root / "daisy" / "b.png", Image.fromarray(colour(rng, 48, 48)).convert("RGBA"))
+    save(root / "rose" / "c.jpg", Image.fromarray(colour(rng, 40, 64)).convert("CMYK"), quality=95)
+    save(root / "rose" / "d.png", Image.fromarray(rng.integers(0, 65536, (36, 36), dtype=np.uint16).astype(np.int32), "I").convert("I;16"))
+    save(root / "tulip" / "e.gif", Image.fromarray(colour(rng, 50, 30)).convert("P"))
+    save(root / "tulip" / "f.png", Image.fromarray(rng.integers(0, 256, (20, 20), dtype=np.uint8), "L"))
+    (root / "tulip" / "notes.jpg").write_text("not an image")
+    return made

@@ -1,0 +1,115 @@
+"""sagan-train on a folder of the user's images: the folder configs, classes found by themselves,
+--dry-run, and one line for a config that does not fit the images."""
+
+import numpy as np
+import pytest
+import yaml
+from PIL import Image
+
+from sagan_tf import config as config_lib
+from sagan_tf.data.class_names import class_names
+from sagan_tf.training.builders import build_discriminator, build_generator
+from tests.helpers.cli import run_cli
+from tests.helpers.data import write_mixed_folder
+
+# folder32 made tiny: 6 images, batches of 4, two steps
+TINY_FOLDER = ["model.ch=4", "model.z_dim=16", "train.batch_size=4", "log.samples_per_class=1", "log.samples_every=100",
+               "data.shuffle_buffer=8", "train.precision=float32"]
+
+
+def folder_run(logdir, path, *extra, config="folder32", steps=2):
+    return ["--config", config, "--logdir", str(logdir), "--steps", str(steps), "--verbose", "0",
+            "--set", f"data.path={path}", *TINY_FOLDER, *extra]
+
+
+@pytest.fixture(scope="module")
+def mixed_folder(tmp_path_factory):
+    root = tmp_path_factory.mktemp("flowers")
+    write_mixed_folder(root)
+    return root
+
+
+def test_a_folder_of_mixed_images_trains_and_samples_by_class_name(tmp_path, mixed_folder):
+    run = tmp_path / "run"
+    result = run_cli("sagan_tf.train", *folder_run(run, mixed_folder))
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert f"skipping {mixed_folder / 'tulip' / 'notes.jpg'}: not a PNG, JPEG, GIF or BMP image" in result.stderr
+    assert "skipping 1 unreadable image file(s)" in result.stderr
+    saved = yaml.safe_load((run / "config.yaml").read_text())["data"]
+    assert saved["num_classes"] == 3 and saved["class_names"] == ["daisy", "rose", "tulip"]
+    assert (saved["channels"], saved["resize"], saved["center_crop"], saved["random_flip"]) == (3, "area", True, True)
+
+    grid = tmp_path / "grid.png"
+    sampled = run_cli("sagan_tf.cli.sample", "--logdir", str(run), "--out", str(grid), "--classes", "tulip,0", "--n", "3")
+    assert sampled.returncode == 0, sampled.stderr[-2000:]
+    assert "2 rows x 3" in sampled.stderr and "(tulip, daisy)" in sampled.stderr
+    assert np.asarray(Image.open(grid)).shape[:2] == (2 * 32 + 3 * 2, 3 * 32 + 4 * 2)  # 2-pixel borders
+
+    unknown = run_cli("sagan_tf.cli.sample", "--logdir", str(run), "--out", str(grid), "--classes", "lily")
+    assert unknown.returncode == 2 and "one of the names daisy, rose, tulip; got 'lily'" in unknown.stderr
+
+
+def test_the_class_names_stay_with_the_run_when_the_folder_moves(tmp_path, mixed_folder):
+    cfg = config_lib.load("folder32", [f"data.path={tmp_path / 'moved'}", "data.num_classes=3",
+                                       "data.class_names=[daisy,rose,tulip]"])
+    assert class_names(cfg.data) == ["daisy", "rose", "tulip"]
+
+
+def test_images_without_subfolders_train_unconditionally(tmp_path, mixed_folder):
+    flat = tmp_path / "flat"
+    flat.mkdir()
+    for path in mixed_folder.rglob("*.*"):
+        (flat / f"{path.parent.name}_{path.name}").write_bytes(path.read_bytes())
+    run = tmp_path / "run"
+    result = run_cli("sagan_tf.train", *folder_run(run, flat))
+    assert result.returncode == 0, result.stderr[-3000:]
+    saved = yaml.safe_load((run / "config.yaml").read_text())["data"]
+    assert saved["num_classes"] == 0 and saved["class_names"] is None
+    sampled = run_cli("sagan_tf.cli.sample", "--logdir", str(run), "--out", str(tmp_path / "g.png"), "--n", "2")
+    assert sampled.returncode == 0 and "8 rows x 2" in sampled.stderr
+
+
+def test_dry_run_reports_the_data_model_and_replicas_and_writes_nothing(tmp_path, mixed_folder):
+    run = tmp_path / "run"
+    result = run_cli("sagan_tf.train", *folder_run(run, mixed_folder), "--strategy", "mirrored", "--virtual-cpus", "2",
+                     "--dry-run")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert not run.exists()
+    out = result.stdout
+    config_text, report = out.split("\n---\n")
+    resolved = yaml.safe_load(config_text)
+    assert resolved["data"]["num_classes"] == 3 and resolved["data"]["class_names"] == ["daisy", "rose", "tulip"]
+    for line in ("images: 6 in", "classes: 3", "0  daisy: 2 images", "1  rose: 2 images", "2  tulip: 2 images",
+                 "image sizes: 6 distinct, from 20x20 to 40x64", "files skipped: 1",
+                 "replicas: 2 (mirrored), global batch 4 = 2 per replica, 1 D update(s) per step, 2 steps",
+                 "dry run: nothing written"):
+        assert line in report, (line, report)
+    cfg = config_lib.load("folder32", [f"data.path={mixed_folder}", *TINY_FOLDER, "data.num_classes=3"])
+    g, d = build_generator(cfg), build_discriminator(cfg)
+    counts = [sum(int(np.prod(v.shape)) for v in net.trainable_weights) for net in (g, d)]
+    assert f"G {counts[0]:,} and D {counts[1]:,} trainable parameters" in report
+
+
+@pytest.mark.parametrize(
+    "config, extra, message",
+    [
+        ("fashion_mnist32", ["data.source=folder", "data.num_classes=auto"],
+         "holds colour images (5 of the 5 looked at) but data.channels is 1; set data.channels=3"),  # with big.jpg
+        ("folder32", ["data.resize=pad", "data.center_crop=false"], "but data.resize is pad"),
+        ("folder32", ["data.num_classes=5"], "data.num_classes is 5 but"),
+    ],
+    ids=["colour-into-grayscale", "pad-large-images", "class-count"],
+)
+def test_a_config_that_does_not_fit_the_images_is_one_line_and_writes_nothing(tmp_path, mixed_folder, config, extra,
+                                                                             message):
+    big = mixed_folder / "rose" / "big.jpg"
+    Image.new("RGB", (500, 375), (200, 30, 60)).save(big)
+    try:
+        run = tmp_path / "run"
+        result = run_cli("sagan_tf.train", *folder_run(run, mixed_folder, *extra, config=config))
+    finally:
+        big.unlink()
+    assert result.returncode == 2, result.stderr[-2000:]
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and message in errors[0] and "Traceback" not in result.stderr, result.stderr[-2000:]
+    assert not run.exists()
