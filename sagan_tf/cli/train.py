@@ -306,7 +306,7 @@ def run(
 
     from sagan_tf.data import pipeline as data
     from sagan_tf.evaluation.callbacks import evaluation_callbacks
-    from sagan_tf.training import callbacks, distribute, loop, samples
+    from sagan_tf.training import callbacks, distribute, loop, record, samples
     from sagan_tf.training.builders import build_sagan
     from sagan_tf.training.checkpointing import Checkpointer
 
@@ -335,14 +335,17 @@ def run(
     prepare_logdir(logdir, cfg, chief)  # only once the data is known to load: a failed start writes nothing
 
     log = cfg.log
-    cbs: list[keras.callbacks.Callback] = [callbacks.PeriodicCheckpoint(checkpointer, log.checkpoint_every)]
+    periodic = callbacks.PeriodicCheckpoint(checkpointer, log.checkpoint_every)
+    cbs: list[keras.callbacks.Callback] = [periodic]
     if chief:
         writer = tf.summary.create_file_writer(str(logdir / SUMMARY_DIR))
         z, labels, cols = samples.fixed_sample_inputs(cfg.model.z_dim, cfg.data.num_classes, log.samples_per_class)
         cbs = [
             callbacks.ScalarSummaries(writer, log.scalars_every),
             callbacks.SampleGrid(writer, log.samples_every, lambda: model.sampling_generator, z, labels, cols),
-        ] + cbs + evaluation_callbacks(cfg, model, writer, logdir, data_dir)
+            periodic,
+            record.TrainingRecord(logdir, periodic, record.session_info(cfg, strategy)),
+        ] + evaluation_callbacks(cfg, model, writer, logdir, data_dir)
     try:
         logs = loop.train(
             model, dataset, strategy, remaining, cbs, verbose=verbose, jit_compile=cfg.train.jit_compile,

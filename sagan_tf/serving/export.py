@@ -6,6 +6,8 @@ Writes one version of the model in TF Serving's layout, ``<out>/<version>/``::
     tflite/generator_float32.tflite              TFLite models (``sagan_tf.serving.tflite``)
     tflite/generator_float16.tflite
     export.json                                  source run, shapes, class names, file sizes, measured parity
+    MODEL_CARD.md                                data, training (steps, wall-clock, hardware), metrics
+                                                 with their protocol, intended use and limits
 
 ``--version`` defaults to the next free integer. Every file is written into a hidden temporary
 directory in ``<out>`` first (TF Serving ignores names that are not integers) and renamed to
@@ -163,8 +165,9 @@ def export_run(
 
     from sagan_tf.data.class_names import class_names
     from sagan_tf.serving import tflite
+    from sagan_tf.serving.model_card import CARD_FILE, run_model_card
     from sagan_tf.serving.signatures import SIGNATURES, label_count, write_saved_model
-    from sagan_tf.training.run_dir import latest_checkpoint, load_generator, load_run_config
+    from sagan_tf.training.run_dir import checkpoint_step, latest_checkpoint, load_generator, load_run_config
 
     load_run_config(logdir)  # "not a training run" comes before "no checkpoint yet"
     checkpoint = latest_checkpoint(logdir)  # pinned: a run may still be training and write a newer one
@@ -208,6 +211,8 @@ def export_run(
             "max_abs_error_vs_keras": parity,
             "check_batch": {"size": CHECK_BATCH, "labels": labels.tolist()},
         }
+        card = run_model_card(logdir, generator, cfg, checkpoint_step(checkpoint))
+        (staging / CARD_FILE).write_text(card)
         target, manifest = publish(staging, out, requested, manifest)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from pathlib import Path
 
@@ -12,6 +14,7 @@ CHECKPOINT_DIR = "checkpoints"
 SUMMARY_DIR = "train"
 BEST_DIR = "best_fid"  # beside checkpoints/: the generator with the lowest in-training FID
 LOCK_FILE = "trainer.lock"  # held by the live trainer (``sagan_tf.locks``); removed when it ends
+EVALUATIONS_DIR = "evaluations"  # every sagan-evaluate result on the run, one JSON file each
 
 
 def load_run_config(logdir: str | Path):
@@ -74,3 +77,37 @@ def resolve_checkpoint(logdir: str, which: str | None) -> str:
     if not tf.io.gfile.exists(which + ".index"):
         raise CheckpointError(f"checkpoint {which} not found (expected {which}.index)")
     return which
+
+
+def save_evaluation(logdir: str | Path, result: dict) -> Path:
+    """Keeps a ``sagan-evaluate`` result in ``RUN/evaluations/step-<N>-<hash>.json`` (written
+    atomically; the same protocol on the same checkpoint replaces its earlier result), where model
+    cards find it."""
+    from sagan_tf import files
+
+    text = json.dumps(result, indent=2, sort_keys=True) + "\n"
+    protocol = {k: v for k, v in result.items() if k in PROTOCOL_KEYS}
+    digest = hashlib.sha256(json.dumps(protocol, sort_keys=True).encode()).hexdigest()[:10]
+    directory = Path(logdir) / EVALUATIONS_DIR
+    directory.mkdir(exist_ok=True)
+    path = directory / f"step-{result.get('step')}-{digest}.json"
+    files.write_text(path, text)
+    return path
+
+
+# What makes two evaluations of one checkpoint comparable (the rest of a result is its numbers).
+PROTOCOL_KEYS = ("step", "generator", "features", "num_samples", "real_split", "num_real", "seed", "metrics")
+
+
+def read_evaluations(logdir: str | Path, step: int | None = None) -> list[dict]:
+    """The results kept in ``RUN/evaluations/`` (of checkpoint ``step`` only, if given), oldest first."""
+    directory = Path(logdir) / EVALUATIONS_DIR
+    results = []
+    for path in sorted(directory.glob("*.json"), key=lambda p: p.stat().st_mtime) if directory.is_dir() else []:
+        try:
+            result = json.loads(path.read_text())
+        except (OSError, ValueError):
+            continue
+        if isinstance(result, dict) and (step is None or result.get("step") == step):
+            results.append(result)
+    return results
