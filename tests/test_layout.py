@@ -19,7 +19,7 @@ FLOORS = {
     "models": 2,
     "training": 3,
     "evaluation": 4, "serving": 4,
-    "explore": 5,
+    "explore": 5, "pretrained": 5,
     "cli": 6,  # the verbs
     "train": 7,  # the ``python -m sagan_tf.train`` launcher of ``cli.train``
 }

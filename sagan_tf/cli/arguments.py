@@ -30,6 +30,23 @@ def parser(prog: str, doc: str) -> Parser:
     return Parser(prog=f"sagan-{prog}", description=description, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
 
 
+def add_run_source(p: argparse.ArgumentParser, required: bool = True) -> argparse._MutuallyExclusiveGroup:
+    """``--logdir RUN`` or ``--pretrained NAME`` (a generator the package ships), one of them."""
+    source = p.add_mutually_exclusive_group(required=required)
+    source.add_argument("--logdir", help="training run directory (config.yaml, checkpoints/)")
+    source.add_argument("--pretrained", metavar="NAME", help="a generator shipped with the package instead of a run: fashion_mnist32")
+    return source
+
+
+def run_directory(args: argparse.Namespace):
+    """The run directory that ``--logdir`` or ``--pretrained`` names (``args.logdir`` is set to it)."""
+    if getattr(args, "pretrained", None):
+        from sagan_tf import pretrained
+
+        args.logdir = str(pretrained.directory(args.pretrained))
+    return args.logdir
+
+
 def parse_classes(text: str | None, num_classes: int, names: list[str] | None = None) -> list[int]:
     """``"0,3,7"`` -> [0, 3, 7], each checked against ``num_classes``; a class may also be given by
     its name (``"daisy,3"``, ``names``: the run's class names); None -> all classes."""

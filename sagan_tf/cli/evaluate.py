@@ -5,7 +5,8 @@ trained G), class-balanced, and computes the Inception Score, FID and intra-FID 
 against the real images of the run's dataset (their statistics are cached and reused). Features come
 from Inception-v3 (``--inception-weights PATH`` without network) or, for domain metrics, from any
 Keras model (``--feature-model PATH``, e.g. made by ``sagan-train-feature-model``).
-Prints one JSON object on stdout (everything else goes to stderr); ``--out FILE`` also writes it.
+Prints one JSON object on stdout (everything else goes to stderr); ``--out FILE`` also writes it, and
+the run keeps it in ``RUN/evaluations/`` for the model card of its export.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import json
 import sys
 
 from sagan_tf import files
-from sagan_tf.cli.arguments import parser, positive
+from sagan_tf.cli.arguments import add_run_source, parser, positive, run_directory
 from sagan_tf.errors import SaganError, exits_cleanly
 
 
@@ -32,7 +33,7 @@ def parse_metrics(text: str, num_classes: int) -> list[str]:
 
 def parse_args(argv=None):
     p = parser("evaluate", __doc__)
-    p.add_argument("--logdir", required=True, help="training run directory (config.yaml, checkpoints/)")
+    add_run_source(p)
     p.add_argument("--num-samples", type=int, default=50000, help="generated images (paper: 50000)")
     p.add_argument("--metrics", default="is,fid", help="comma-separated subset of is, fid, intra_fid")
     p.add_argument("--feature-model", help="Keras model file for domain metrics (default: Inception-v3)")
@@ -91,6 +92,8 @@ def evaluate(args) -> dict:
         "num_samples": args.num_samples,
         "real_split": split if real is not None else None,
         "num_real": real.overall.count if real is not None else None,
+        "seed": args.seed,
+        "metrics": metrics,
     }
     try:
         result.update(compute_metrics(metrics, generated, real, ev.is_splits))
@@ -102,11 +105,20 @@ def evaluate(args) -> dict:
 @exits_cleanly
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    run_directory(args)
     result = evaluate(args)
     text = json.dumps(result, indent=2)
     print(text)
     if args.out:
         files.write_text(args.out, text + "\n")
+    if not args.pretrained:  # the package's own files are not written to
+        from sagan_tf.training.run_dir import save_evaluation
+
+        try:
+            save_evaluation(args.logdir, result)
+        except OSError as e:
+            print(f"warning: the result is not kept in the run ({e.strerror or e}); model cards will not show it",
+                  file=sys.stderr)
     return 0
 
 

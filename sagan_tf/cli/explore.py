@@ -1,7 +1,8 @@
 """Explore a trained generator in the browser: sagan-explore --model export/models/sagan.
 
 Starts a local web app on an exported generator (sagan-export's --out: the newest version unless
---version says which) or on a training run (--logdir: its EMA generator unless --raw). In the page:
+--version says which), on a training run (--logdir: its EMA generator unless --raw) or on a generator
+that ships with the package (--pretrained fashion_mnist32). In the page:
 pick a class and a seed, move the truncation, interpolate between two seeds and two classes, click
 any pixel of an image to see where each attention layer of G looks from there (paper eq. 1, Figures
 1 and 5), and download any image or grid as PNG. It listens on 127.0.0.1 unless --host says
@@ -12,7 +13,7 @@ from __future__ import annotations
 
 import sys
 
-from sagan_tf.cli.arguments import parser, positive
+from sagan_tf.cli.arguments import parser, positive, run_directory
 from sagan_tf.errors import SaganError, exits_cleanly
 
 
@@ -21,6 +22,7 @@ def parse_args(argv=None):
     source = p.add_mutually_exclusive_group(required=True)
     source.add_argument("--model", help="sagan-export's --out directory, or one version directory in it")
     source.add_argument("--logdir", help="a training run directory (config.yaml, checkpoints/) instead of an export")
+    source.add_argument("--pretrained", metavar="NAME", help="a generator shipped with the package: fashion_mnist32")
     p.add_argument("--version", type=int, help="with --model: the version to load, else the newest")
     p.add_argument("--raw", action="store_true", help="with --logdir: the trained G instead of its EMA")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (0.0.0.0: every network interface of the host)")
@@ -33,7 +35,7 @@ def check_args(args) -> None:
         raise SaganError("--version selects an export version: it goes with --model, not --logdir")
     positive("--version", args.version)
     if args.raw and args.logdir is None:
-        raise SaganError("--raw selects the trained G of a run: it goes with --logdir, not --model")
+        raise SaganError("--raw selects the trained G of a run: it goes with --logdir, not --model or --pretrained")
     if not 0 <= args.port <= 65535:
         raise SaganError(f"--port must be in [0, 65535], got {args.port}")
 
@@ -42,6 +44,7 @@ def check_args(args) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     check_args(args)
+    run_directory(args)
     try:
         import fastapi  # noqa: F401
         import uvicorn  # noqa: F401

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sys
 
-from sagan_tf.cli.arguments import parser
+from sagan_tf.cli.arguments import add_run_source, parser, run_directory
 from sagan_tf.errors import exits_cleanly
 
 FORMATS = ("saved_model", "tflite", "tflite_dynamic_range")
@@ -17,7 +17,7 @@ FORMATS = ("saved_model", "tflite", "tflite_dynamic_range")
 
 def parse_args(argv=None):
     p = parser("export", __doc__)
-    p.add_argument("--logdir", required=True, help="training run directory (config.yaml, checkpoints/)")
+    add_run_source(p)
     p.add_argument("--out", required=True, help="model base path, e.g. export/models/sagan")
     p.add_argument("--version", type=int, help="version directory to create (default: the next free integer)")
     p.add_argument("--formats", default="saved_model,tflite", help=f"comma-separated, from {', '.join(FORMATS)}")
@@ -27,6 +27,7 @@ def parse_args(argv=None):
 @exits_cleanly
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    run_directory(args)
     from sagan_tf.serving.export import export_run, summary
 
     target, manifest = export_run(args.logdir, args.out, args.version, args.formats)

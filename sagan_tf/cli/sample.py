@@ -1,20 +1,21 @@
 """Write a grid of samples of a trained run: sagan-sample --logdir RUN --out grid.png.
 
 One row per requested class (default: all; eight rows for an unconditional run), ``--n`` samples
-per row, from the run's latest checkpoint: its EMA generator when it has one.
+per row, from the run's latest checkpoint: its EMA generator when it has one. ``--pretrained NAME``
+samples a generator that ships with the package instead (no dataset, no network, no training).
 """
 
 from __future__ import annotations
 
 import sys
 
-from sagan_tf.cli.arguments import parse_classes, parser, positive
+from sagan_tf.cli.arguments import add_run_source, parse_classes, parser, positive, run_directory
 from sagan_tf.errors import exits_cleanly
 
 
 def parse_args(argv=None):
     p = parser("sample", __doc__)
-    p.add_argument("--logdir", required=True, help="training run directory (config.yaml, checkpoints/)")
+    add_run_source(p)
     p.add_argument("--out", required=True, help="PNG file to write")
     p.add_argument("--classes", help="comma-separated class ids or names, one row each (default: all classes)")
     p.add_argument("--n", type=int, default=8, help="samples per row")
@@ -27,6 +28,7 @@ def parse_args(argv=None):
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     positive("--n", args.n)
+    run_directory(args)
 
     import numpy as np
     import tensorflow as tf

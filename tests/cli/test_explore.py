@@ -78,7 +78,9 @@ def test_user_errors_are_one_line(explore_export, tmp_path, capsys):
         (["--model", str(tmp_path / "old")], "has no generate_truncated or explore signature"),
         (["--logdir", str(tmp_path / "empty")], "is not a training run"),
         (["--model", str(base), "--logdir", str(explore_export.run.logdir)], "not allowed with argument"),
-        ([], "one of the arguments --model --logdir is required"),
+        ([], "one of the arguments --model --logdir --pretrained is required"),
+        (["--pretrained", "nope"], "no pretrained generator 'nope'"),
+        (["--pretrained", "x", "--raw"], "--raw selects the trained G of a run: it goes with --logdir, not --model or --pretrained"),
     ]
     try:
         for args, message in cases:

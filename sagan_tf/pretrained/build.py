@@ -1,0 +1,126 @@
+"""Make a shipped generator from a training run: python -m sagan_tf.pretrained.build --logdir RUN --name NAME.
+
+Writes ``sagan_tf/pretrained/NAME/`` (see ``sagan_tf.pretrained``): the run's config, its EMA
+generator alone as a checkpoint, its ``training.json``, the evaluations of that checkpoint (without
+local paths), the model card, and ``reference.json`` + ``reference.npy``: the SHA-256 of the weights
+file and the float32 images of seeds 0 (one per class, as ``sagan-sample --n 1 --seed 0`` draws
+them). The directory is assembled beside its destination and renamed into place; an existing one
+is replaced only with ``--replace``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+from sagan_tf import config as config_lib
+from sagan_tf.errors import SaganError, exits_cleanly
+from sagan_tf.pretrained import REFERENCE_FILE, ROOT
+
+REFERENCE_IMAGES = "reference.npy"
+LOCAL_KEYS = ("logdir", "checkpoint")  # paths on the machine that measured, meaningless elsewhere
+
+
+def reference_inputs(num_classes: int, z_dim: int, seed: int = 0):
+    """One image per class (one for an unconditional generator), z as ``sagan-sample`` draws it."""
+    import numpy as np
+    import tensorflow as tf
+
+    labels = np.arange(max(num_classes, 1), dtype=np.int32)
+    z = tf.random.stateless_normal([len(labels), z_dim], seed=[seed, 0])
+    return z, tf.constant(labels)
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def build(logdir: str, name: str, root: Path = ROOT, replace: bool = False) -> Path:
+    import numpy as np
+    import tensorflow as tf
+
+    from sagan_tf.data.class_names import class_names
+    from sagan_tf.serving.model_card import CARD_FILE, model_card
+    from sagan_tf.training import record
+    from sagan_tf.training.checkpointing import generator_checkpoint
+    from sagan_tf.training.run_dir import (
+        CHECKPOINT_DIR,
+        CONFIG_FILE,
+        EVALUATIONS_DIR,
+        checkpoint_step,
+        latest_checkpoint,
+        load_generator,
+        read_evaluations,
+    )
+
+    target = root / name
+    if target.exists() and not replace:
+        raise SaganError(f"{target} exists; pass --replace to replace it")
+    checkpoint = latest_checkpoint(logdir)
+    step = checkpoint_step(checkpoint)
+    generator, cfg = load_generator(logdir, checkpoint=checkpoint)
+    staging = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=root))
+    os.chmod(staging, 0o755)  # mkdtemp makes it 0700: an installed package is read by every user
+    try:
+        config_lib.save(cfg, staging / CONFIG_FILE)
+        manager = tf.train.CheckpointManager(
+            generator_checkpoint(generator, generator.name), str(staging / CHECKPOINT_DIR), max_to_keep=1
+        )
+        saved = Path(manager.save(checkpoint_number=step))
+        sessions = record.read(logdir)
+        (staging / record.RECORD_FILE).write_text(json.dumps({"sessions": sessions}, indent=2) + "\n")
+        evaluations = [
+            {k: v for k, v in e.items() if k not in LOCAL_KEYS}
+            for e in read_evaluations(logdir, step)
+            if e.get("generator") == generator.name
+        ]
+        (staging / EVALUATIONS_DIR).mkdir()
+        for i, e in enumerate(evaluations):
+            (staging / EVALUATIONS_DIR / f"step-{step}-{i}.json").write_text(json.dumps(e, indent=2, sort_keys=True) + "\n")
+        names = class_names(cfg.data)
+        card = model_card(
+            cfg, step, generator.name, generator.count_params(), sessions, evaluations, names,
+            f"{name} (shipped with sagan_tf)",
+        )
+        (staging / CARD_FILE).write_text(card)
+        z, labels = reference_inputs(cfg.data.num_classes, cfg.model.z_dim)
+        images = generator((z, labels), training=False).numpy().astype(np.float32)
+        np.save(staging / REFERENCE_IMAGES, images)
+        weights = sorted(saved.parent.glob(saved.name + ".data-*"))
+        reference = {
+            "step": step,
+            "generator": generator.name,
+            "weights": {p.name: sha256(p) for p in weights},
+            "images": {"file": REFERENCE_IMAGES, "seed": 0, "labels": labels.numpy().tolist()},
+        }
+        (staging / REFERENCE_FILE).write_text(json.dumps(reference, indent=2) + "\n")
+        if target.exists():
+            shutil.rmtree(target)
+        staging.rename(target)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return target
+
+
+@exits_cleanly
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m sagan_tf.pretrained.build", description=__doc__.split("\n\n")[0])
+    p.add_argument("--logdir", required=True, help="the training run to ship")
+    p.add_argument("--name", required=True, help="the name users pass to --pretrained")
+    p.add_argument("--replace", action="store_true", help="replace a shipped generator of that name")
+    args = p.parse_args(argv)
+    target = build(args.logdir, args.name, replace=args.replace)
+    size = sum(f.stat().st_size for f in target.rglob("*") if f.is_file())
+    print(f"wrote {target} ({size / 2**20:.2f} MiB)", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
