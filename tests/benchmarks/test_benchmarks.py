@@ -184,6 +184,28 @@ def test_model_memory_runs_both_modes_with_the_same_losses():
     assert all(m["peak_rss_mib"] > 0 and m["s_per_step"] > 0 for m in (whole, chunked))
 
 
+def test_config_memory_state_is_the_hand_count_and_extends_the_measured_line():
+    from benchmarks import config_memory
+
+    tiny = ["model.ch=4", "model.z_dim=16", "model.g_attention=[16]", "model.d_attention=[16]"]
+    small, large = (config_memory.measure("fashion_mnist32", b, tiny) for b in (2, 4))
+    assert 0 < small["transient_mib"] < large["transient_mib"]
+    # G + EMA + D, every variable; Adam's m and v of every trainable one; 4 bytes each
+    from sagan_tf import config as config_lib
+    from sagan_tf.training.builders import build_sagan
+
+    model = build_sagan(config_lib.load("fashion_mnist32", tiny))
+    every = lambda net: sum(int(np.prod(v.shape)) for v in net.variables)  # noqa: E731
+    trainable = sum(int(np.prod(v.shape)) for v in model.generator.trainable_variables + model.discriminator.trainable_variables)
+    expected = 4 * (2 * every(model.generator) + every(model.discriminator) + 2 * trainable) / 2**20
+    assert small["state_mib"] == large["state_mib"] == pytest.approx(expected, abs=0.05)
+    line = config_memory.per_replica([{**small, "transient_mib": 10.0, "config_batch": 32},
+                                      {**large, "transient_mib": 16.0, "config_batch": 32}])
+    # transient 10 MiB at batch 2, 16 at batch 4: 3 MiB per image, 4 + 3 b above it
+    assert line["transient_mib_per_image"] == 3.0
+    assert line["per_replica_mib"] == {"1x32": round(small["state_mib"] + 4 + 96), "8x4": round(small["state_mib"] + 16)}
+
+
 def test_class_mean_rmse_against_hand_computation():
     real_means = np.stack([np.full((4, 4, 1), -0.5), np.full((4, 4, 1), 0.25)])
 
