@@ -45,7 +45,7 @@ def _training_lines(step: int | None, sessions: list[dict]) -> list[str]:
 
 def describe_session(s: dict) -> str:
     return (
-        f"{record.describe_hardware(s.get('hardware', {}))}, {s.get('precision')}, {s.get('strategy')} "
+        f"{record.describe_hardware(s.get('hardware', {}))}, {s.get('precision')}, strategy {s.get('strategy')} "
         f"with {s.get('replicas')} replica(s), global batch {s.get('batch_size')}, "
         f"TensorFlow {s.get('tensorflow')}"
     )

@@ -118,6 +118,17 @@ class TrainingRecord(keras.callbacks.Callback):
         files.write_text(self.path, json.dumps({"sessions": self.earlier + [self.session]}, indent=2) + "\n")
 
 
+def strategy_name(strategy) -> str:
+    """The ``--strategy`` value that builds ``strategy``: default, mirrored, multiworker or tpu."""
+    import tensorflow as tf
+
+    for kind, name in ((tf.distribute.TPUStrategy, "tpu"), (tf.distribute.MultiWorkerMirroredStrategy, "multiworker"),
+                       (tf.distribute.MirroredStrategy, "mirrored")):
+        if isinstance(strategy, kind):
+            return name
+    return "default"
+
+
 def session_info(cfg, strategy) -> dict:
     """The parts of a session known before it trains."""
     import tensorflow as tf
@@ -125,7 +136,7 @@ def session_info(cfg, strategy) -> dict:
     return {
         "hardware": hardware(strategy),
         "precision": cfg.train.precision,
-        "strategy": type(strategy).__name__.lstrip("_"),
+        "strategy": strategy_name(strategy),
         "replicas": strategy.num_replicas_in_sync,
         "batch_size": cfg.train.batch_size,
         "tensorflow": tf.__version__,

@@ -138,7 +138,8 @@ def test_a_second_trainer_is_refused_while_the_first_runs_and_allowed_after_it_i
         ], second.stderr[-2000:]
         assert "Traceback" not in second.stderr
         assert (run / "config.yaml").read_bytes() == config
-        assert {p.name for p in run.iterdir()} == {"config.yaml", "checkpoints", "train", "trainer.lock"}
+        assert {p.name for p in run.iterdir()} >= {"config.yaml", "checkpoints", "train", "trainer.lock"}
+        assert {p.name for p in run.iterdir()} <= {"config.yaml", "checkpoints", "train", "trainer.lock", "training.json"}
     finally:
         first.send_signal(signal.SIGKILL)
         first.wait()
@@ -181,7 +182,11 @@ def test_sigterm_to_one_worker_stops_both_after_the_same_step_with_one_checkpoin
     assert worker_ckpt == f"{chief_ckpt} (written by the chief)"
     state = tf.train.get_checkpoint_state(str(run / "checkpoints"))
     assert list(state.all_model_checkpoint_paths) == [chief_ckpt] and step_in(chief_ckpt) == chief_step
-    assert sorted(p.name for p in run.iterdir()) == ["checkpoints", "config.yaml", "train"]
+    assert sorted(p.name for p in run.iterdir()) == ["checkpoints", "config.yaml", "train", "training.json"]
+    # the chief's record: one session of both workers' replicas, up to the saved step
+    (session,) = json.loads((run / "training.json").read_text())["sessions"]
+    assert session["replicas"] == 2 and session["strategy"] == "multiworker"
+    assert (session["start_step"], session["end_step"]) == (0, chief_step)
 
 
 def test_the_agreement_sums_every_replicas_flags(mirrored):
