@@ -39,12 +39,12 @@ def main(argv: list[str] | None = None) -> int:
     from sagan_tf.training.samples import sample_grid
 
     generator, cfg = load_generator(args.logdir, ema=not args.raw)
-    classes = parse_classes(args.classes, cfg.data.num_classes, class_names(cfg.data))
+    names = class_names(cfg.data)
+    classes = parse_classes(args.classes, cfg.data.num_classes, names)
     rows = classes if cfg.data.num_classes > 0 else [0] * 8
     labels = tf.constant(np.repeat(rows, args.n).astype(np.int32))
     z = tf.random.stateless_normal([len(labels), cfg.model.z_dim], seed=[args.seed, 0])
     write_png(args.out, sample_grid(generator, z, labels, args.n))
-    names = class_names(cfg.data)
     which = ", ".join(names[c] for c in rows) if names and cfg.data.num_classes > 0 else None
     print(f"wrote {args.out}: {len(rows)} rows x {args.n} from {generator.name}" + (f" ({which})" if which else ""),
           file=sys.stderr)

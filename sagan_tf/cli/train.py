@@ -87,7 +87,7 @@ def resolve_config(args: argparse.Namespace, count_classes: bool = True):
         if getattr(args, flag) is not None:
             overrides.append(f"{key}={getattr(args, flag)}")
     cfg = config_lib.load(source, overrides)
-    if count_classes and cfg.data.source == "folder":
+    if count_classes:
         from sagan_tf.data.image_folder import resolve_classes
 
         resolve_classes(cfg.data)
@@ -194,7 +194,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.virtual_cpus > 1:
             distribute.split_cpu(args.virtual_cpus)
         cfg = resolve_config(args)
-        for line in check_data(cfg):
+        for line in check_data(cfg)[1]:
             print(f"warning: {line}", file=sys.stderr)
         if args.deterministic:
             import tensorflow as tf
@@ -209,13 +209,14 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def check_data(cfg):
-    """Surveys a folder of images (``data.folder_survey``): raises where the config does not fit the
-    images, returns the warnings ([] for TFDS data)."""
+    """``(survey, warnings)`` of a folder of images (``data.folder_survey``), raising where the config
+    does not fit the images; ``(None, [])`` for TFDS data."""
     if cfg.data.source != "folder":
-        return []
+        return None, []
     from sagan_tf.data.folder_survey import check_fit, survey
 
-    return check_fit(cfg.data, survey(cfg.data), cfg.train.batch_size * cfg.train.d_steps)
+    found = survey(cfg.data)
+    return found, check_fit(cfg.data, found, cfg.train.batch_size * cfg.train.d_steps)
 
 
 def dry_run(args: argparse.Namespace) -> int:
@@ -229,12 +230,10 @@ def dry_run(args: argparse.Namespace) -> int:
         distribute.split_cpu(args.virtual_cpus)
     print(config_lib.dump(cfg), end="")
     print("---")
-    if cfg.data.source == "folder":
-        from sagan_tf.data.folder_survey import check_fit, survey
-
-        found = survey(cfg.data)
+    found, warnings = check_data(cfg)
+    if found is not None:
         print("\n".join(found.report()))
-        for line in check_fit(cfg.data, found, cfg.train.batch_size * cfg.train.d_steps):
+        for line in warnings:
             print(f"warning: {line}")
     else:
         print(f"data: TFDS {cfg.data.name}, split {cfg.data.split!r}, {cfg.data.num_classes} classes "

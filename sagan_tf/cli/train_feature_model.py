@@ -81,10 +81,9 @@ def main(argv: list[str] | None = None) -> int:
     from sagan_tf.evaluation.metrics.statistics import real_images
 
     cfg = config_lib.load(args.config, args.set)
-    if cfg.data.source == "folder":
-        from sagan_tf.data.image_folder import resolve_classes
+    from sagan_tf.data.image_folder import resolve_classes
 
-        resolve_classes(cfg.data)  # num_classes: auto -> the class subfolders
+    resolve_classes(cfg.data)  # a folder's num_classes: auto -> its class subfolders
     if cfg.data.num_classes < 2:
         raise SaganError("a feature classifier needs a labelled dataset (data.num_classes >= 2)")
     keras.utils.set_random_seed(args.seed)

@@ -63,7 +63,10 @@ def folder_classes(root: Path) -> list[Path]:
 
 def resolve_classes(cfg: DataConfig) -> None:
     """``num_classes: auto`` -> the number of class subfolders (0: images directly in the folder), and
-    ``class_names`` -> the subfolders' names when the classes are subfolders and none were given."""
+    ``class_names`` -> the subfolders' names when the classes are subfolders and none were given.
+    Nothing changes for other sources (TFDS datasets know their classes)."""
+    if cfg.source != "folder":
+        return
     class_dirs = folder_classes(folder_root(cfg))
     if cfg.num_classes == AUTO_CLASSES:
         cfg.num_classes = len(class_dirs)

@@ -45,8 +45,7 @@ def build(logdir: str, name: str, root: Path = ROOT, replace: bool = False) -> P
     import numpy as np
     import tensorflow as tf
 
-    from sagan_tf.data.class_names import class_names
-    from sagan_tf.serving.model_card import CARD_FILE, model_card
+    from sagan_tf.serving.model_card import CARD_FILE, run_model_card
     from sagan_tf.training import record
     from sagan_tf.training.checkpointing import generator_checkpoint
     from sagan_tf.training.run_dir import (
@@ -83,11 +82,8 @@ def build(logdir: str, name: str, root: Path = ROOT, replace: bool = False) -> P
         (staging / EVALUATIONS_DIR).mkdir()
         for i, e in enumerate(evaluations):
             (staging / EVALUATIONS_DIR / f"step-{step}-{i}.json").write_text(json.dumps(e, indent=2, sort_keys=True) + "\n")
-        names = class_names(cfg.data)
-        card = model_card(
-            cfg, step, generator.name, generator.count_params(), sessions, evaluations, names,
-            f"{name} (shipped with sagan_tf)",
-        )
+        # the card of what is shipped, read from the staged directory as an export reads a run
+        card = run_model_card(staging, generator, cfg, step, f"{name} (shipped with sagan_tf)")
         (staging / CARD_FILE).write_text(card)
         z, labels = reference_inputs(cfg.data.num_classes, cfg.model.z_dim)
         images = generator((z, labels), training=False).numpy().astype(np.float32)
