@@ -136,11 +136,16 @@ def check_logdir_writable(logdir: Path) -> None:
         raise SaganError(f"cannot write to --logdir {logdir}: {probe} is not writable")
 
 
-def prepare_logdir(logdir: Path, cfg, chief: bool) -> None:
+def prepare_logdir(logdir: Path, cfg, chief: bool, precision: str | None = None) -> None:
+    """The run directory with its ``config.yaml`` (``train.precision`` as requested: ``precision``)."""
+    import dataclasses
+
     from sagan_tf import config as config_lib
 
     if not chief:
         return
+    if precision is not None:
+        cfg = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, precision=precision))
     try:
         (logdir / CHECKPOINT_DIR).mkdir(parents=True, exist_ok=True)
         config_lib.save(cfg, logdir / CONFIG_FILE)
@@ -203,7 +208,6 @@ def main(argv: list[str] | None = None) -> int:
         strategy = distribute.make_strategy(args.strategy, args.tpu)
         stop_requests.reclaim()  # a multi-worker strategy takes SIGTERM over
         distribute.check_global_batch(cfg.train.batch_size, strategy)
-        resolve_precision(cfg, strategy)
         run(cfg, logdir, strategy, data_dir=args.data_dir, verbose=args.verbose, stop_requests=stop_requests)
     return 0
 
@@ -246,7 +250,7 @@ def dry_run(args: argparse.Namespace) -> int:
 
     strategy = distribute.make_strategy(args.strategy, args.tpu)
     distribute.check_global_batch(cfg.train.batch_size, strategy)
-    resolve_precision(cfg, strategy)
+    resolve_precision(cfg, strategy, Path(args.logdir) if args.logdir else None)
     with strategy.scope():
         g, d = build_generator(cfg), build_discriminator(cfg)
     counts = [int(sum(np.prod(v.shape) for v in net.trainable_weights)) for net in (g, d)]
@@ -259,17 +263,26 @@ def dry_run(args: argparse.Namespace) -> int:
     return 0
 
 
-def resolve_precision(cfg, strategy) -> None:
-    """``train.precision: auto`` -> the policy for this hardware, said in one line; the run's
-    ``config.yaml`` then records the resolved policy."""
+def resolve_precision(cfg, strategy, logdir: Path | None = None) -> str:
+    """``train.precision: auto`` -> the policy for the devices ``strategy`` computes on, said in one
+    line, with a second line when the run in ``logdir`` last trained in another; returns the
+    requested precision, which the run's ``config.yaml`` keeps (``auto`` decides again on every start)."""
     import tensorflow as tf
 
-    from sagan_tf.training.precision import resolve
+    from sagan_tf.training import record
+    from sagan_tf.training.precision import resolve, strategy_gpus
 
     requested = cfg.train.precision
-    cfg.train.precision, reason = resolve(requested, tpu=isinstance(strategy, tf.distribute.TPUStrategy))
+    tpu = isinstance(strategy, tf.distribute.TPUStrategy)
+    cfg.train.precision, reason = resolve(requested, tpu=tpu, gpus=None if tpu else strategy_gpus(strategy))
     if reason is not None:
         print(f"precision {requested}: {cfg.train.precision} ({reason})", file=sys.stderr)
+        sessions = record.read(logdir) if logdir is not None else []
+        last = sessions[-1].get("precision") if sessions else None
+        if last and last != cfg.train.precision:
+            print(f"precision {requested}: this session trains in {cfg.train.precision}, the run's last one trained in "
+                  f"{last} (--precision {last} keeps it)", file=sys.stderr)
+    return requested
 
 
 def interruption_message(stop: interrupts.Interrupted, checkpoint: str | None, logdir: Path, chief: bool) -> str:
@@ -297,6 +310,7 @@ def run(
     batches are a deterministic function of ``train.seed``), so with ``--deterministic`` a run that
     was interrupted and resumed ends with the same weights as one that was not.
 
+    ``train.precision: auto`` is decided here for the devices of ``strategy`` (``resolve_precision``).
     A signal recorded by ``stop_requests`` ends training after the current step, with a checkpoint
     of it, by raising ``errors.Stopped`` (its line and exit status).
     """
@@ -312,6 +326,7 @@ def run(
     chief = distribute.is_chief(strategy)
     if chief:
         check_logdir_writable(logdir)
+    requested_precision = resolve_precision(cfg, strategy, logdir)
     keras.utils.set_random_seed(cfg.train.seed)
     with strategy.scope():
         model = build_sagan(cfg)
@@ -320,6 +335,7 @@ def run(
         # The config, not the checkpoint, decides the learning rates of a resumed run.
         model.g_optimizer.learning_rate.assign(cfg.train.g_lr)
         model.d_optimizer.learning_rate.assign(cfg.train.d_lr)
+    stop_requests.last_checkpoint = lambda: checkpointer.last_path
     start = int(model.step.numpy())
     if restored:
         print(f"resuming from {restored} at step {start}", file=sys.stderr)
@@ -331,7 +347,7 @@ def run(
     if cfg.data.resume == "reshuffle" and start:
         seed, skip = (cfg.train.seed * 1_000_003 + start) % 2**31, 0
     dataset = data.make_dataset(cfg.data, cfg.train.batch_size * cfg.train.d_steps, data_dir, seed, skip_batches=skip)
-    prepare_logdir(logdir, cfg, chief)  # only once the data is known to load: a failed start writes nothing
+    prepare_logdir(logdir, cfg, chief, requested_precision)  # only once the data is known to load: a failed start writes nothing
 
     log = cfg.log
     periodic = callbacks.PeriodicCheckpoint(checkpointer, log.checkpoint_every)
@@ -354,7 +370,7 @@ def run(
         raise DataError(describe_data_failure(cfg, e)) from None
     except interrupts.Interrupted as stop:  # the checkpoint callback has saved stop.step on the way out
         message = interruption_message(stop, checkpointer.latest, logdir, chief)
-        raise Stopped(message, interrupts.exit_status(stop.signals)) from None
+        raise Stopped(message, stop_requests.status(stop)) from None
     summary = ", ".join(f"{k}={v:.4f}" for k, v in logs.items() if k in ("d_loss", "g_loss", "d_real", "d_fake"))
     print(f"step {int(model.step.numpy())}: {summary}; checkpoint {checkpointer.latest}", file=sys.stderr)
     return model

@@ -5,7 +5,8 @@
   the training data and, when the feature model has logits, the Inception Score; TensorBoard
   scalars ``fid`` and ``is``. A new lowest FID saves G (and its EMA, and D) into ``LOGDIR/best_fid``
   beside the latest checkpoints, with ``best_fid.json`` ({"step", "fid"}); a resumed run keeps
-  the recorded best.
+  the recorded best. A signal stops the FID where it is (``training.loop``); the best checkpoint
+  and its ``best_fid.json`` are written together or not at all.
 * ``AttentionImages`` every ``log.attention_every`` steps: the attention picture of
   ``sagan-visualize`` for fixed z (G's last attention layer, and D's on the same samples).
 """
@@ -23,6 +24,7 @@ import tensorflow as tf
 
 from sagan_tf import files
 from sagan_tf.layers.attention import SelfAttention
+from sagan_tf.training import interrupts
 from sagan_tf.training.checkpointing import variables_by_path
 from sagan_tf.training.ema import SHADOW_NAME
 from sagan_tf.training.run_dir import BEST_DIR
@@ -51,8 +53,9 @@ class BestFIDCheckpoint:
         """Saves when ``fid`` is a new best; returns whether it did."""
         if not fid < self.best:
             return False
-        self.manager.save(checkpoint_number=step)
-        files.write_text(self.directory / BEST_FILE, json.dumps({"step": step, "fid": fid}) + "\n")
+        with interrupts.uninterrupted():  # the checkpoint and its FID are written together
+            self.manager.save(checkpoint_number=step)
+            files.write_text(self.directory / BEST_FILE, json.dumps({"step": step, "fid": fid}) + "\n")
         self.best = fid
         return True
 

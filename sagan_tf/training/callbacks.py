@@ -1,7 +1,8 @@
 """Keras callbacks of a training run: TensorBoard scalars, sample grids, periodic checkpoints.
 
 They work with ``model.fit`` and with ``sagan_tf.training.loop.train``. The step is the model's own counter
-(``SAGAN.step``), so numbering continues across resumed runs.
+(``SAGAN.step``), so numbering continues across resumed runs. ``always_runs = True`` marks the cheap
+ones that ``loop.train`` runs first at every step and also after a SIGTERM (the others are skipped then).
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ def _step(model) -> int:
 
 class ScalarSummaries(keras.callbacks.Callback):
     """Writes every logged value (losses, D outputs, gammas, learning rates) every ``every`` steps."""
+
+    always_runs = True
 
     def __init__(self, writer: tf.summary.SummaryWriter, every: int):
         super().__init__()
@@ -60,6 +63,8 @@ class PeriodicCheckpoint(keras.callbacks.Callback):
     """Saves every ``every`` steps and at the end of training, also when training ends early on a
     signal or an error (unless the loss went non-finite, or no step ran: the state at the start is
     already on disk, or is the seeded initialisation)."""
+
+    always_runs = True
 
     def __init__(self, checkpointer: Checkpointer, every: int):
         super().__init__()

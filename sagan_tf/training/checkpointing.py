@@ -101,6 +101,7 @@ class Checkpointer:
         self.chief = chief
         self.checkpoint = training_checkpoint(model)
         self.manager = tf.train.CheckpointManager(self.checkpoint, directory, max_to_keep=keep) if chief else None
+        self.last_path: str | None = None  # the newest checkpoint restored or written by this process
 
     @property
     def latest(self) -> str | None:
@@ -131,7 +132,7 @@ class Checkpointer:
             raise _Unreadable(_first_line(e)) from None
         # A run that trained without EMA: the shadow starts from the restored G.
         copy_ema = self.model.ema is not None and SHADOW_NAME not in names
-        # A checkpoint from before the step counter existed: its step is G's update count.
+        # A checkpoint from before the step counter existed: its step is the number in its name.
         copy_step = "step" not in names
         if copy_ema or copy_step:
             restore(training_checkpoint(self.model, ema=not copy_ema, step=not copy_step), path)
@@ -140,20 +141,32 @@ class Checkpointer:
         if copy_ema:
             self.model.ema.copy_from_source()
         if copy_step:
-            self.model.step.assign(self.model.g_optimizer.iterations)
+            self.model.step.assign(step_of(path, self.model))
+        self.last_path = path
 
     def save(self, step: int) -> str | None:
         variables = self.model.generator.variables + self.model.discriminator.variables
         if not all_finite(variables):
             raise DivergenceError(f"weights are NaN or Inf at step {step}; not writing a checkpoint")
         if self.chief:
-            return self.manager.save(checkpoint_number=step)
+            path = self.manager.save(checkpoint_number=step)
+            self.last_path = path
+            return path
         scratch = tempfile.mkdtemp(prefix="sagan_worker_ckpt_")
         try:
             self.checkpoint.write(f"{scratch}/ckpt")
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
+        self.last_path = f"{self.directory}/ckpt-{step} (written by the chief)"
         return None
+
+
+def step_of(path: str, model: SAGAN) -> int:
+    """The step of a checkpoint written without the step counter: the number its name ends with
+    (``CheckpointManager`` names ``ckpt-<step>``), else G's update count (which misses float16 updates
+    skipped for overflow)."""
+    match = re.search(r"-(\d+)$", path)
+    return int(match[1]) if match else int(model.g_optimizer.iterations.numpy())
 
 
 class _Unreadable(Exception):

@@ -6,13 +6,20 @@ runs this small loop instead: ``strategy.run(model.train_step)`` on a distribute
 one ``tf.function``, the replicas' logs averaged, Keras callbacks and progress bar around it.
 After every step the losses are checked: a NaN or Inf stops training with a ``DivergenceError``
 naming the step, before any callback (checkpoint) sees the broken state (``divergence``).
-After the callbacks a SIGTERM or SIGINT ends training with ``interrupts.Interrupted``, and the
-checkpoint callback saves that step on the way out. Under ``multiworker`` the workers first sum
-their signal flags over all replicas (``make_agreement``), so that all of them stop after the same
-step even when only one was signalled.
+
+The callbacks run in two groups. Those with ``always_runs = True`` (the periodic checkpoint, the
+training record, the scalar summaries, the progress bar) run first, at every step. The others (sample
+grids, FID, attention pictures: the slow ones) run after them, and only while no signal has arrived:
+a SIGTERM or SIGINT skips them, or stops them where they are (``interrupts.StopRequests.stoppable``).
+Then the signal ends training with ``interrupts.Interrupted``, and the checkpoint callback saves
+that step on the way out: within one step plus one save of the signal. Under ``multiworker`` the
+workers first sum their signal flags over all replicas (``make_agreement``), so that all of them
+stop after the same step even when only one was signalled.
 """
 
 from __future__ import annotations
+
+import contextlib
 
 import keras
 import tensorflow as tf
@@ -83,15 +90,27 @@ def train(
     iterator = iter(strategy.experimental_distribute_dataset(dataset))
     step_fn = make_step_function(model, strategy, jit_compile)
     agree = make_agreement(strategy) if is_multi_client(strategy) else None
-    callback_list = keras.callbacks.CallbackList(
-        list(callbacks), add_history=False, add_progbar=verbose > 0, model=model, verbose=verbose, epochs=1, steps=steps
+    first = [cb for cb in callbacks if getattr(cb, "always_runs", False)]
+    rest = [cb for cb in callbacks if not getattr(cb, "always_runs", False)]
+    always = keras.callbacks.CallbackList(
+        first, add_history=False, add_progbar=verbose > 0, model=model, verbose=verbose, epochs=1, steps=steps
     )
+    stoppable = keras.callbacks.CallbackList(rest, add_history=False, add_progbar=False, model=model, epochs=1, steps=steps)
+
+    def unless_stopped(call, *args):
+        """``call(*args)`` on the stoppable callbacks, skipped or cut short by a signal."""
+        with contextlib.suppress(interrupts.CallbacksStopped), stop_requests.stoppable():
+            call(*args)
+
     logs: dict[str, float] = {}
-    callback_list.on_train_begin()
-    callback_list.on_epoch_begin(0)
+    always.on_train_begin()
+    stoppable.on_train_begin()
+    always.on_epoch_begin(0)
+    stoppable.on_epoch_begin(0)
     try:
         for batch in range(steps):
-            callback_list.on_train_batch_begin(batch)
+            always.on_train_batch_begin(batch)
+            stoppable.on_train_batch_begin(batch)
             logs = {k: float(v) for k, v in step_fn(iterator).items()}
             stop_requests.start_training()  # a step has run: from now on a signal waits for the step's end
             reason = divergence(logs)
@@ -99,12 +118,15 @@ def train(
                 raise DivergenceError(
                     f"training diverged at step {int(model.step.numpy())}: {reason}; the last checkpoint is kept"
                 )
-            callback_list.on_train_batch_end(batch, logs)
+            always.on_train_batch_end(batch, logs)
+            unless_stopped(stoppable.on_train_batch_end, batch, logs)
             signals = signals_to_stop(stop_requests, agree)
             if signals and batch < steps - 1:
-                callback_list.on_epoch_end(0, logs)  # the epoch ends early; the progress bar ends its line
+                always.on_epoch_end(0, logs)  # the epoch ends early; the progress bar ends its line
                 raise interrupts.Interrupted(int(model.step.numpy()), signals, here=bool(stop_requests.received))
-        callback_list.on_epoch_end(0, logs)
+        always.on_epoch_end(0, logs)
+        unless_stopped(stoppable.on_epoch_end, 0, logs)
     finally:
-        callback_list.on_train_end(logs)
+        always.on_train_end(logs)  # the checkpoint of the last step
+        unless_stopped(stoppable.on_train_end, logs)
     return logs

@@ -24,14 +24,17 @@ The policy is applied while the networks are built (``policy_scope``) and stored
 it does not leak into other models of the same process.
 
 ``auto`` (``resolve``) picks ``mixed_bfloat16`` where the hardware runs bfloat16 fast and float32
-elsewhere: GPUs of compute capability 8.0 or higher (all of them, when there are GPUs), TPUs, and
-CPUs with AMX-BF16 or AVX512-BF16 (oneDNN's bfloat16 kernels); the trainer states the choice in one
-line and records the resolved precision in the run's ``config.yaml``.
+elsewhere: GPUs of compute capability 8.0 or higher (the GPUs the strategy computes on: GPU 0 for
+the default strategy, all of a mirrored strategy's), TPUs, and CPUs with AMX-BF16 or AVX512-BF16
+(oneDNN's bfloat16 kernels). The trainer states the choice in one line and records it per session
+in ``training.json``; the run's ``config.yaml`` keeps ``auto``, so a run resumed on other hardware
+decides again (and says so when the choice differs from its last session's).
 """
 
 from __future__ import annotations
 
 import contextlib
+import re
 from pathlib import Path
 
 from sagan_tf.config import PRECISIONS
@@ -66,7 +69,27 @@ def cpu_flags(cpuinfo: str | Path = "/proc/cpuinfo") -> set[str]:
     return set()
 
 
+def gpu_indices(device_names) -> list[int]:
+    """The GPU numbers in device names (``/job:worker/replica:0/task:1/device:GPU:2`` -> 2), sorted."""
+    found = {int(m[1]) for name in device_names if (m := re.search(r"device:GPU:(\d+)$", name, re.IGNORECASE))}
+    return sorted(found)
+
+
+def strategy_gpus(strategy) -> list[int] | None:
+    """The local GPUs ``strategy`` computes on: [0] for the default strategy (TensorFlow places
+    its ops on the first GPU), the GPUs among a distributed strategy's devices, None when it names none."""
+    import tensorflow as tf
+
+    if not tf.distribute.has_strategy() and strategy is tf.distribute.get_strategy():
+        return [0]
+    try:
+        return gpu_indices(strategy.extended.worker_devices) or None
+    except (AttributeError, RuntimeError, ValueError):
+        return None
+
+
 def gpu_capabilities() -> list[tuple[int, int]]:
+    """Compute capabilities of the visible GPUs, in TensorFlow's numbering."""
     import tensorflow as tf
 
     capabilities = []
@@ -76,12 +99,15 @@ def gpu_capabilities() -> list[tuple[int, int]]:
     return capabilities
 
 
-def resolve(precision: str, tpu: bool = False) -> tuple[str, str | None]:
+def resolve(precision: str, tpu: bool = False, gpus: list[int] | None = None) -> tuple[str, str | None]:
     """``(policy, reason)``: ``precision`` itself (reason None), or for ``auto`` the choice for this
-    machine and why."""
+    machine and why, looking at the GPUs numbered ``gpus`` (None: all visible ones)."""
     if precision != "auto":
         return precision, None
-    return choose_precision(cpu_flags(), gpu_capabilities(), tpu)
+    capabilities = gpu_capabilities()
+    if gpus is not None:
+        capabilities = [c for number, c in enumerate(capabilities) if number in gpus]
+    return choose_precision(cpu_flags(), capabilities, tpu)
 
 
 @contextlib.contextmanager

@@ -85,6 +85,8 @@ class TrainingRecord(keras.callbacks.Callback):
     that ``checkpoints`` (a ``callbacks.PeriodicCheckpoint`` placed before it) has written: the
     record never counts steps that are not on disk (a diverged end is not saved)."""
 
+    always_runs = True
+
     def __init__(self, logdir: str | Path, checkpoints, session: dict):
         super().__init__()
         self.path = Path(logdir) / RECORD_FILE

@@ -171,7 +171,24 @@ def test_cpu_flags_are_read_from_cpuinfo(tmp_path):
     assert cpu_flags(tmp_path / "missing") == set()
 
 
-def test_auto_resolves_in_the_builders_and_is_stated_and_recorded_by_the_trainer(tmp_path, tfds_dir):
+def test_auto_looks_at_the_gpus_the_strategy_computes_on(monkeypatch, mirrored):
+    from sagan_tf.training import precision
+
+    monkeypatch.setattr(precision, "gpu_capabilities", lambda: [(8, 6), (7, 0)])  # an A10 and a V100
+    monkeypatch.setattr(precision, "cpu_flags", lambda: set())
+    assert precision.resolve("auto", gpus=[0]) == ("mixed_bfloat16", "GPUs of compute capability >= 8.0 (lowest 8.6)")
+    assert precision.resolve("auto", gpus=[1])[0] == "float32"
+    assert precision.resolve("auto", gpus=[0, 1])[0] == precision.resolve("auto")[0] == "float32"
+    assert precision.resolve("float32", gpus=[0]) == ("float32", None)  # explicit: kept
+    assert precision.gpu_indices(["/job:worker/replica:0/task:1/device:GPU:1", "/device:CPU:0",
+                                  "/job:localhost/replica:0/task:0/device:GPU:0"]) == [0, 1]
+    assert precision.strategy_gpus(tf.distribute.get_strategy()) == [0]  # the default strategy: the first GPU
+    assert precision.strategy_gpus(mirrored) is None  # a mirrored strategy over CPUs names no GPU
+
+
+def test_auto_is_decided_again_on_resume_and_a_changed_choice_is_said(tmp_path, tfds_dir):
+    import json
+
     from sagan_tf.training.precision import resolve
     from tests.helpers.cli import TINY, run_cli
 
@@ -179,8 +196,23 @@ def test_auto_resolves_in_the_builders_and_is_stated_and_recorded_by_the_trainer
     model = build_sagan(precision_config("auto"))
     assert model.generator.blocks[0].conv1.layer.compute_dtype == COMPUTE[expected]
     logdir = tmp_path / "run"
-    result = run_cli("sagan_tf.train", "--config", "fashion_mnist32", "--logdir", str(logdir), "--steps", "1",
-                     "--precision", "auto", "--verbose", "0", "--set", *TINY, tfds_dir=tfds_dir)
+    args = ["--config", "fashion_mnist32", "--logdir", str(logdir), "--precision", "auto", "--verbose", "0",
+            "--set", *TINY]
+    result = run_cli("sagan_tf.train", *args, "--steps", "1", tfds_dir=tfds_dir)
     assert result.returncode == 0, result.stderr[-2000:]
     assert f"precision auto: {expected} ({reason})" in result.stderr
-    assert f"precision: {expected}" in (logdir / "config.yaml").read_text()
+    assert "precision: auto" in (logdir / "config.yaml").read_text()  # not pinned to this machine's choice
+    record = json.loads((logdir / "training.json").read_text())
+    assert [s["precision"] for s in record["sessions"]] == [expected]
+
+    # As if the first session had run on other hardware: this machine decides again, and says so.
+    other = "float32" if expected == "mixed_bfloat16" else "mixed_bfloat16"
+    record["sessions"][0]["precision"] = other
+    (logdir / "training.json").write_text(json.dumps(record))
+    resumed = run_cli("sagan_tf.train", "--logdir", str(logdir), "--steps", "2", "--verbose", "0", tfds_dir=tfds_dir)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert (f"precision auto: this session trains in {expected}, the run's last one trained in {other} "
+            f"(--precision {other} keeps it)") in resumed.stderr
+    sessions = json.loads((logdir / "training.json").read_text())["sessions"]
+    assert [s["precision"] for s in sessions] == [other, expected]
+    assert "precision: auto" in (logdir / "config.yaml").read_text()

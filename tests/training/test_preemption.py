@@ -105,6 +105,25 @@ def test_a_signal_saves_the_reached_step_and_the_same_command_resumes_exactly(tm
     assert_same_training(straight, run, STEPS)
 
 
+def test_sigint_then_sigterm_stop_the_trainer_at_once_with_143_naming_a_checkpoint_on_disk(tmp_path, tfds_dir):
+    run = tmp_path / "run"
+    proc = start(run, 100_000, env={"TFDS_DATA_DIR": tfds_dir}, stderr_path=tmp_path / "run.stderr")
+    wait_until(lambda: tf.train.latest_checkpoint(str(run / "checkpoints")) is not None, [proc])
+    proc.send_signal(signal.SIGINT)
+    proc.send_signal(signal.SIGTERM)  # the second signal: no waiting for the step or the save
+    proc.wait(timeout=30)
+    stderr = proc.stderr_path.read_text()
+    assert proc.returncode == 143, stderr[-3000:]
+    lines = [line for line in stderr.splitlines() if line.startswith("interrupted")]
+    assert len(lines) == 1 and "Traceback" not in stderr, stderr[-3000:]
+    match = re.fullmatch(r"interrupted by SIGINT and SIGTERM \(a second signal\): stopped at once, the step in flight "
+                         r"is not saved; "
+                         r"the last checkpoint is (.+); run the same command to resume", lines[0])
+    assert match, lines[0]
+    state = tf.train.get_checkpoint_state(str(run / "checkpoints"))
+    assert match[1] in state.all_model_checkpoint_paths and step_in(match[1]) == int(match[1].rsplit("-", 1)[1])
+
+
 def test_a_signal_during_start_up_stops_at_once_and_a_new_run_leaves_nothing(tmp_path, tfds_dir):
     run = tmp_path / "runs" / "new"
     proc = start(run, STEPS, env={"TFDS_DATA_DIR": tfds_dir}, stderr_path=tmp_path / "new.stderr")
