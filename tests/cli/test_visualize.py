@@ -11,12 +11,12 @@ from sagan_tf.evaluation.attention import attention_picture
 from sagan_tf.evaluation.attention_maps import (
     default_query_points,
     key_map_to_image,
-    overlay,
     panel_box,
     query_index,
     render,
 )
 from sagan_tf.models import Generator
+from tests.helpers import numpy_overlay
 from tests.helpers.cli import TINY_RUN_STEPS, read_events, run_main
 
 
@@ -53,13 +53,16 @@ def test_picture_maps_are_the_rows_of_the_layers_beta(variant, keys):
             row = (y // 2) * 16 + x // 2
             expected = np.kron(beta[b, row].reshape(keys, keys), np.ones((cell, cell)))
             np.testing.assert_allclose(result.maps[b, q], expected, rtol=1e-6)
-    # The picture's panels are exactly those maps over the generated image (markers aside).
-    plain = render(result, scale=2, mark=False)
-    assert plain.shape == picture.shape == (4 + 2 * (64 + 4), 4 + 3 * (64 + 4), 3)
-    top, left, bottom, right = panel_box(1, 2, 32, 2, 4)
-    want = overlay(result.images[1], result.maps[1, 1]).repeat(2, 0).repeat(2, 1)
-    np.testing.assert_array_equal(plain[top:bottom, left:right], want)
+    # The picture is the reference drawing of those beta rows over the generated images, with and
+    # without the query markers.
     np.testing.assert_array_equal(result.images, ((images.numpy() + 1) * 127.5).round().clip(0, 255).astype(np.uint8))
+    assert picture.shape == (4 + 2 * (64 + 4), 4 + 3 * (64 + 4), 3)
+    np.testing.assert_array_equal(picture, numpy_overlay.picture(result.images, beta, points, scale=2))
+    plain = render(result, scale=2, mark=False)
+    np.testing.assert_array_equal(plain, numpy_overlay.picture(result.images, beta, points, scale=2, mark_points=False))
+    top, left, bottom, right = panel_box(1, 2, 32, 2, 4)
+    panel = numpy_overlay.beta_panel(result.images[1], beta[1], points[1], scale=2, mark_point=False)
+    np.testing.assert_array_equal(plain[top:bottom, left:right], panel)
     assert (picture != plain).any()  # the query markers
 
 

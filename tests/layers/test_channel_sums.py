@@ -36,3 +36,27 @@ def test_add_bias_value_and_gradients(dtype, tol):
     np.testing.assert_allclose(as64(y), as64(tx) + as64(tb), rtol=tol, atol=tol)
     np.testing.assert_array_equal(as64(dx), as64(tdy))
     np.testing.assert_allclose(as64(db), as64(tdy).sum(axis=(0, 1, 2)), rtol=tol, atol=tol * 5)
+
+
+def test_add_bias_in_bfloat16_equals_the_plain_addition_in_bfloat16():
+    """The same sum, and gradients within one rounding: the value and dx are the plain op's
+    (``x + bias`` rounded once; dx = dy); the bias gradient is a float32-accumulated sum rounded
+    once to bfloat16 in both (the matmul with ones here, TensorFlow's reduction there), so they
+    differ at most by one bfloat16 step (2^-7 of the value) plus twice the float32 accumulation
+    error of the other order (N 2^-24 of the sum of |dy|, N = 4096 terms)."""
+    rng = np.random.default_rng(2)
+    shape = (4, 32, 32, 8)
+    tx, tb, tdy = (tf.constant(t, tf.bfloat16) for t in (rng.normal(size=shape), rng.normal(size=8), rng.normal(size=shape)))
+    results = []
+    for add in (add_bias, lambda x, b: x + b):
+        with tf.GradientTape() as tape:
+            tape.watch([tx, tb])
+            y = add(tx, tb)
+        results.append([y, *tape.gradient(y, [tx, tb], output_gradients=tdy)])
+    (y, dx, db), (want_y, want_dx, want_db) = ([np.asarray(tf.cast(t, tf.float64)) for t in r] for r in results)
+    assert results[0][2].dtype == tf.bfloat16
+    np.testing.assert_array_equal(y, want_y)
+    np.testing.assert_array_equal(dx, want_dx)
+    count = np.prod(shape[:-1])
+    abs_sums = np.abs(np.asarray(tf.cast(tdy, tf.float64))).sum(axis=(0, 1, 2))
+    assert np.all(np.abs(db - want_db) <= 2.0**-7 * np.abs(want_db) + 2 * count * 2.0**-24 * abs_sums)

@@ -4,6 +4,8 @@ The layer runs in float32; normalized outputs of order 1 are compared with rtol=
 (a little looser, 2e-5, where the variance of inputs with mean ~3 is computed as E[x^2] - E[x]^2).
 """
 
+import collections
+
 import keras
 import numpy as np
 import pytest
@@ -11,6 +13,16 @@ import tensorflow as tf
 
 from sagan_tf.layers import ConditionalBatchNormalization
 from sagan_tf.layers.running_state import frozen_state
+from sagan_tf.training.precision import policy_scope
+from tests.helpers.traced import (
+    COMPUTE_DTYPE,
+    as_float64,
+    compute_dtypes,
+    heavy_op_dtypes,
+    op_counts,
+    unit_roundoff,
+    xla_kernels,
+)
 
 RTOL = 1e-5
 ATOL = 1e-5
@@ -28,11 +40,13 @@ def _batch_stats(x):
     return x.mean(axis=(0, 1, 2)), x.var(axis=(0, 1, 2))  # biased variance, as in batch norm
 
 
-def _make(num_classes=3, seed=0, randomize=True, **kwargs):
+def _make(num_classes=3, seed=0, randomize=True, precision="float32", **kwargs):
+    """A layer built under the dtype policy ``precision`` (as ``training.builders`` builds G)."""
     keras.utils.set_random_seed(seed)
     rng = np.random.default_rng(seed)
-    layer = ConditionalBatchNormalization(num_classes, **kwargs)
-    layer.build(SHAPE)
+    with policy_scope(precision):
+        layer = ConditionalBatchNormalization(num_classes, **kwargs)
+        layer.build(SHAPE)
     rows = max(num_classes, 1)
     if randomize:
         layer.gamma.embeddings.assign((1.0 + 0.5 * rng.normal(size=(rows, SHAPE[-1]))).astype(np.float32))
@@ -204,33 +218,62 @@ def test_synchronized_uses_global_batch_statistics(mirrored):
 
 
 @pytest.mark.parametrize("relu", [False, True])
-@pytest.mark.parametrize("dtype, tol", [("float32", 1e-5), ("mixed_bfloat16", 3e-2)])
-def test_fused_training_path_matches_keras_batch_norm(dtype, tol, relu):
+@pytest.mark.parametrize("precision", ["float32", "mixed_bfloat16"])
+def test_fused_training_path_matches_keras_batch_norm(precision, relu):
     """One replica, training: the fused kernels (batch norm; with ``relu=True`` also the affine and
     the ReLU, ``layers.scale_shift_relu``) give Keras BatchNormalization's output, gradients (input,
-    per-class gamma and beta) and moving statistics, followed by ``tf.nn.relu``."""
-    fused, x = _make(momentum=0.7, dtype=dtype)
-    reference, _ = _make(momentum=0.7, dtype=dtype)
+    per-class gamma and beta) and moving statistics, followed by ``tf.nn.relu``, in the same precision.
+
+    Tolerances. Both paths normalize in float32 and round the result once to the compute dtype,
+    then scale, shift (and ReLU) with the same roundings; the gradients are float32 sums rounded
+    once. float32: rtol=atol=1e-5 of the tensor's scale (sums of at most 96 terms in another
+    order). bfloat16 (u = 2^-8): float32 results that differ in their last bits may round to
+    neighbouring bfloat16 values: one step, 2u of the element or, for elements near 0 after a
+    cancellation, of the tensor's largest element. The moving statistics are float32 variables
+    computed in float32 from the same inputs in both paths: 1e-5.
+    """
+    compute = COMPUTE_DTYPE[precision]
+    fused, x = _make(momentum=0.7, precision=precision)
+    reference, _ = _make(momentum=0.7, precision=precision)
     reference._fusable = lambda x, training: False  # force the Keras sublayer path
+    for layer in (fused, reference):
+        assert set(compute_dtypes(layer).values()) == {compute}, compute_dtypes(layer)
     assert fused._fusable(tf.constant(x, tf.float32), True)
     tx, ty = tf.constant(x, tf.float32), tf.constant([0, 1, 2, 2, 1, 0])
     loss_weights = tf.sin(tx)
-    if relu and dtype != "float32":
-        # The fused kernel rounds gamma * x_hat + beta to bfloat16 once, the separate ops twice: where
-        # that pre-activation is within a rounding of 0 the two ReLUs may pass or stop its gradient,
-        # so those outputs are left out of the loss.
+    if relu and compute != "float32":
+        # Where the pre-activation is within a rounding of 0, the two ReLUs may pass or stop its
+        # gradient: those outputs are left out of the loss.
         with frozen_state():
             pre_activation = tf.cast(reference(tx, ty, training=True), tf.float32)
         away_from_zero = tf.cast(tf.abs(pre_activation) > 0.05, tf.float32)
         assert 0.9 < float(tf.reduce_mean(away_from_zero)) < 1.0
         loss_weights *= away_from_zero
-    results = []
+    results, graphs = [], []
     for layer in (fused, reference):
-        with tf.GradientTape() as tape:
-            tape.watch(tx)
-            y = layer(tx, ty, training=True, relu=relu)
-            loss = tf.reduce_sum(tf.cast(y, tf.float32) * loss_weights)
-        grads = [tf.convert_to_tensor(g) for g in tape.gradient(loss, [tx, layer.gamma.embeddings, layer.beta.embeddings])]
-        results.append([tf.cast(y, tf.float32)] + grads + [layer.batch_norm.moving_mean, layer.batch_norm.moving_variance])
-    for got, want in zip(*results, strict=True):
-        np.testing.assert_allclose(np.asarray(got), np.asarray(want), rtol=tol, atol=tol)
+
+        def step(tx, ty, layer=layer):
+            with tf.GradientTape() as tape:
+                tape.watch(tx)
+                y = layer(tx, ty, training=True, relu=relu)
+                loss = tf.reduce_sum(tf.cast(y, tf.float32) * loss_weights)
+            grads = tape.gradient(loss, [tx, layer.gamma.embeddings, layer.beta.embeddings])
+            return [y, *(tf.convert_to_tensor(g) for g in grads)]
+
+        concrete = tf.function(step).get_concrete_function(tx, ty)
+        graphs.append(concrete.graph)
+        results.append([*concrete(tx, ty), layer.batch_norm.moving_mean, layer.batch_norm.moving_variance])
+
+    fused_graph, reference_graph = graphs
+    assert op_counts(fused_graph, "FusedBatchNormV3", "FusedBatchNormGradV3") == {"FusedBatchNormV3": 1, "FusedBatchNormGradV3": 1}
+    assert op_counts(reference_graph, "FusedBatchNormV3", "FusedBatchNormGradV3") == {"FusedBatchNormV3": 0, "FusedBatchNormGradV3": 0}
+    fused_kernels = collections.Counter({"_forward": 1, "_backward_elementwise": 1} if relu else {})
+    assert xla_kernels(fused_graph) == fused_kernels and xla_kernels(reference_graph) == collections.Counter()
+    assert heavy_op_dtypes(fused_graph) == {compute}
+    assert results[0][0].dtype == results[1][0].dtype == compute
+
+    names = ("output", "input", "gamma", "beta", "moving_mean", "moving_variance")
+    for name, got, want in zip(names, *results, strict=True):
+        got, want = as_float64(got), as_float64(want)
+        tol = 1e-5 if compute == "float32" or name.startswith("moving") else 2 * unit_roundoff(compute)
+        np.testing.assert_allclose(got, want, rtol=tol, atol=tol * np.abs(want).max(), err_msg=name)

@@ -8,8 +8,11 @@ import tensorflow as tf
 from sagan_tf import config as config_lib
 from sagan_tf.layers import SelfAttention
 from sagan_tf.layers.residual_substitute import ResidualSubstitute, substitute_shape
+from sagan_tf.layers.running_state import frozen_state
 from sagan_tf.training.builders import build_discriminator, build_generator
+from sagan_tf.training.precision import policy_scope
 from tests.helpers import REPO
+from tests.helpers.traced import compute_dtypes
 
 
 def trainable_count(layer) -> int:
@@ -52,6 +55,46 @@ def test_forward_is_gated_residual_of_two_sn_convolutions():
     np.testing.assert_allclose(layer(x).numpy(), expected, rtol=1e-4, atol=1e-5)
     clone = ResidualSubstitute.from_config(layer.get_config())
     assert clone.variant == "pooled"
+
+
+def test_training_under_mixed_bfloat16_computes_in_bfloat16_within_its_rounding():
+    """Built under the mixed_bfloat16 policy (as the networks are), the block's convolutions
+    compute in bfloat16, and a training call (running state frozen: the kernels of the stored u)
+    gives the float64 composition of its kernels within a bound on bfloat16's rounding.
+
+    The bound follows each operation (unit roundoff u = 2^-8; convolutions accumulate in float32,
+    whose error is covered by the factor 2.1 instead of 2): a convolution of an input known to
+    within e, with its kernel W and its result rounded to bfloat16, is known to within
+    |W| * e + 2.1 u |W| * |input| (``*``: the same convolution of magnitudes); ReLU does not
+    increase an error; gamma h and x + gamma h add one rounding each (u of their magnitudes, gamma
+    rounded too).
+    """
+    keras.utils.set_random_seed(1)
+    with policy_scope("mixed_bfloat16"):
+        layer = ResidualSubstitute("pooled")
+        layer.build((2, 6, 6, 16))
+    assert set(compute_dtypes(layer).values()) == {"bfloat16"}
+    layer.gamma.assign(0.7)
+    x = tf.cast(tf.constant(np.random.default_rng(1).normal(size=(2, 6, 6, 16))), tf.bfloat16)
+    with frozen_state():
+        y = layer(tf.cast(x, tf.float32), training=True)
+    assert y.dtype == tf.bfloat16
+
+    u = 2.0**-8
+    x = np.asarray(tf.cast(x, tf.float64))
+    wa = layer.conv_a.normalized_weight().numpy().astype(np.float64)
+    wb = layer.conv_b.normalized_weight().numpy().astype(np.float64)
+    a = np.maximum(x, 0)
+    c = numpy_conv_same(a, wa)
+    error_c = 2.1 * u * numpy_conv_same(np.abs(a), np.abs(wa))
+    r = np.maximum(c, 0)
+    h = numpy_conv_same(r, wb)
+    error_h = numpy_conv_same(error_c, np.abs(wb)) + 2.1 * u * numpy_conv_same(np.abs(r), np.abs(wb))
+    expected = x + 0.7 * h
+    bound = 0.7 * error_h + 2.1 * u * 0.7 * np.abs(h) + u * (np.abs(x) + 0.7 * np.abs(h))
+    error = np.abs(np.asarray(tf.cast(y, tf.float64)) - expected)
+    assert np.all(error <= bound), (error - bound).max()
+    assert error.max() > 0  # it did round
 
 
 def test_ablation_configs_differ_from_the_recipe_only_in_the_attention_block():

@@ -63,6 +63,40 @@ def test_bfloat16_matches_the_closed_form_of_its_rounded_inputs():
         np.testing.assert_allclose(got_t, want_t, rtol=1e-2, atol=1e-2 * np.abs(want_t).max(), err_msg=name)
 
 
+def test_bfloat16_matches_the_unfused_ops_in_bfloat16():
+    """The fused kernels against TensorFlow's separate ops, both in bfloat16 (unit roundoff
+    u = 2^-8), element by element within the rounding each may do differently:
+
+    * y: each path rounds g x and g x + b at most once each (a relative error <= u), so the two
+      differ by at most 2u (|g x| + |g x + b|); a pre-activation rounded to the other side of 0
+      changes y by less than that too.
+    * dx = g dz: a product of two bfloat16 numbers is exact in float32 and rounded once: the same
+      value, given the same ReLU mask; the mask can differ only where |g x + b| <= 2u (|g x| +
+      |b|), so dy is set to 0 there (none of those here but the exact zeros).
+    * dgamma, dbeta: per-element products rounded once, summed in float32 (24 terms: error <=
+      24 2^-24 of the sum of their magnitudes) and rounded once: at most one bfloat16 step apart
+      (2u of the value) plus twice that float32 error.
+    """
+    x, g, b, dy = (np.asarray(tf.cast(tf.cast(t, tf.bfloat16), tf.float64)) for t in _inputs(4))
+    u = 2.0**-8
+    gx = g[:, None, None, :] * x
+    z = gx + b[:, None, None, :]
+    dy = np.where(np.abs(z) <= 2 * u * (np.abs(gx) + np.abs(b[:, None, None, :])), 0.0, dy)
+    fused = _run(scale_shift_relu, x, g, b, dy, tf.bfloat16)
+    unfused = _run(_unfused, x, g, b, dy, tf.bfloat16)
+    terms = SHAPE[1] * SHAPE[2]
+    dz = np.abs(dy) * (z > 0)
+    bounds = (
+        2 * u * (np.abs(gx) + np.abs(z)),
+        2 * u * np.abs(unfused[1]),
+        2 * u * np.abs(unfused[2]) + 2 * terms * 2.0**-24 * (dz * np.abs(x)).sum(axis=(1, 2)),
+        2 * u * np.abs(unfused[3]) + 2 * terms * 2.0**-24 * dz.sum(axis=(1, 2)),
+    )
+    for name, got, want, bound in zip(("y", "dx", "dgamma", "dbeta"), fused, unfused, bounds, strict=True):
+        excess = np.abs(got - want) - bound
+        assert np.all(excess <= 0), (name, excess.max())
+
+
 def test_unknown_batch_size_in_a_traced_function():
     x, g, b, dy = _inputs(2)
     spec4, spec2 = tf.TensorSpec([None, *SHAPE[1:]], tf.float32), tf.TensorSpec([None, SHAPE[-1]], tf.float32)
