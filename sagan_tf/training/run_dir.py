@@ -96,7 +96,7 @@ def save_evaluation(logdir: str | Path, result: dict) -> Path:
 
 
 # What makes two evaluations of one checkpoint comparable (the rest of a result is its numbers).
-PROTOCOL_KEYS = ("step", "generator", "features", "num_samples", "real_split", "num_real", "seed", "metrics")
+PROTOCOL_KEYS = ("step", "generator", "features", "num_samples", "real_split", "num_real", "seed", "metrics", "protocol")
 
 
 def read_evaluations(logdir: str | Path, step: int | None = None) -> list[dict]:

@@ -1,4 +1,5 @@
-"""Sample-quality metrics of SAGAN section 5: Inception Score, FID, intra-FID, domain feature models."""
+"""Sample-quality metrics: Inception Score, FID and intra-FID of SAGAN section 5, domain feature
+models, and the metrics of raw feature sets: KID, precision/recall, density/coverage."""
 
 from sagan_tf.evaluation.metrics.fid import (
     ClassStatsAccumulator,
@@ -8,13 +9,22 @@ from sagan_tf.evaluation.metrics.fid import (
     intra_fid,
 )
 from sagan_tf.evaluation.metrics.inception_score import inception_score, inception_score_from_probs
+from sagan_tf.evaluation.metrics.kid import kid
+from sagan_tf.evaluation.metrics.manifold import density_coverage, manifold_metrics, precision_recall
+from sagan_tf.evaluation.metrics.reference_file import load_reference_stats, save_reference_stats
 
 __all__ = [
     "ClassStatsAccumulator",
     "GaussianStats",
     "StatsAccumulator",
+    "density_coverage",
     "frechet_distance",
     "inception_score",
     "inception_score_from_probs",
     "intra_fid",
+    "kid",
+    "load_reference_stats",
+    "manifold_metrics",
+    "precision_recall",
+    "save_reference_stats",
 ]

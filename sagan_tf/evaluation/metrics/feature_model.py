@@ -42,8 +42,18 @@ class KerasFeatureExtractor:
         shape = model.inputs[0].shape
         self._size = (shape[1], shape[2]) if shape[1] is not None else None
         self._channels = shape[-1]
-        self.identity = f"{Path(path).stem}-{file_digest(path)}"
+        self.file, self.sha256 = Path(path).name, file_digest(path, 64)
+        self.identity = f"{Path(path).stem}-{self.sha256[:16]}"
+        self.dim = int(np.prod(outputs[0].shape[1:])) if None not in outputs[0].shape[1:] else None
         self._run = tf.function(self._forward, reduce_retracing=True)
+
+    def describe(self, image_size: tuple[int, int] | None = None) -> dict:
+        """The model file's name and SHA-256, the feature dimension and how images of ``image_size``
+        (height, width) are resized, for a result's ``protocol``."""
+        resize = "none"
+        if self._size is not None and (image_size is None or tuple(image_size) != tuple(self._size)):
+            resize = f"bilinear to {self._size[0]}x{self._size[1]}, tf.image.resize (no antialiasing)"
+        return {"name": self.file, "weights": "file", "sha256": self.sha256, "dim": self.dim, "resize": resize}
 
     def _adapt(self, images):
         if self._channels == 3 and images.shape[-1] == 1:

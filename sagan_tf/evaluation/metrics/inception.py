@@ -24,6 +24,7 @@ from sagan_tf.errors import SaganError
 
 INCEPTION_SIZE = 299
 RANDOM = "random"
+RESIZE = "bilinear to 299x299, tf.compat.v1.image.resize_bilinear (align_corners=False, no antialiasing)"
 
 
 def preprocess_for_inception(images: tf.Tensor) -> tf.Tensor:
@@ -69,9 +70,22 @@ class InceptionExtractor:
         self.network = net  # the full classifier (softmax output)
         self._model = keras.Model(net.inputs, pool)
         self._kernel, self._bias = dense.kernel, dense.bias
-        source = {None: "imagenet", RANDOM: RANDOM}.get(weights) or file_digest(weights)
-        self.identity = f"inception_v3-{source}"
+        self.weights = {None: "imagenet", RANDOM: RANDOM}.get(weights, "file")
+        self.sha256 = file_digest(weights, 64) if self.weights == "file" else None
+        self.identity = f"inception_v3-{self.sha256[:16] if self.sha256 else self.weights}"
+        self.dim = int(pool.shape[-1])
         self._run = tf.function(self._forward, reduce_retracing=True)
+
+    def describe(self, image_size: tuple[int, int] | None = None) -> dict:
+        """The network, its weights (``imagenet``, ``random`` or ``file`` with the file's SHA-256), the
+        feature dimension and how images are resized, for a result's ``protocol``."""
+        return {
+            "name": "inception_v3",
+            "weights": self.weights,
+            "sha256": self.sha256,
+            "dim": self.dim,
+            "resize": RESIZE,
+        }
 
     def _forward(self, images):
         features = self._model(preprocess_for_inception(images), training=False)

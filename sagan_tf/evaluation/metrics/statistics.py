@@ -3,6 +3,11 @@
 Reference statistics depend on the dataset, split, image preparation and feature model, and are
 expensive (a pass of Inception over the split), so they are cached in one ``.npz`` per key
 (``reference_key``) under ``cache_dir`` (default ``~/.cache/sagan_tf/fid_stats``) and reused.
+
+KID, precision/recall and density/coverage compare the feature vectors themselves, not their
+Gaussian: with ``keep_features`` the features are also kept (float32, one row per image, so
+``num_samples`` or ``num_real`` rows), and the reference pass then reads the images even when
+their Gaussian statistics are cached.
 """
 
 from __future__ import annotations
@@ -19,18 +24,50 @@ import tensorflow as tf
 from sagan_tf.config import DataConfig
 from sagan_tf.evaluation.metrics.fid import ClassStatsAccumulator, GaussianStats, frechet_distance, intra_fid
 from sagan_tf.evaluation.metrics.inception_score import inception_score
+from sagan_tf.evaluation.metrics.kid import kid
+from sagan_tf.evaluation.metrics.manifold import MANIFOLD_METRICS, manifold_metrics
 from sagan_tf.files import atomic_path
 
-METRICS = ("is", "fid", "intra_fid")
+FEATURE_SET_METRICS = ("kid", *MANIFOLD_METRICS)  # need the feature vectors of both sets
+METRICS = ("is", "fid", "intra_fid", *FEATURE_SET_METRICS)
 
 
 @dataclasses.dataclass
 class Statistics:
-    """Overall feature Gaussian, one per class (may be empty), and the logits (generated only)."""
+    """Overall feature Gaussian, one per class (may be empty), the logits (generated only) and the
+    feature vectors (float32, when kept)."""
 
     overall: GaussianStats
     classes: dict[int, GaussianStats]
     logits: np.ndarray | None = None
+    features: np.ndarray | None = None
+
+
+@dataclasses.dataclass
+class FeatureSetOptions:
+    """Settings of the metrics of feature sets: k of the k-NN radii of precision/recall
+    (Kynkaanniemi et al. 2019: 3) and of density/coverage (Naeem et al. 2020: 5), KID's subsets
+    (clean-fid's and torch-fidelity's defaults: 100 subsets of 1000) and their seed."""
+
+    k_pr: int = 3
+    k_dc: int = 5
+    kid_subset_size: int = 1000
+    kid_subsets: int = 100
+    seed: int = 0
+
+
+class FeatureCollector:
+    """Batches of features, kept as float32 rows (or not at all when ``keep`` is false)."""
+
+    def __init__(self, keep: bool):
+        self.keep, self.parts = keep, []
+
+    def add(self, features) -> None:
+        if self.keep:
+            self.parts.append(np.asarray(features, np.float32))
+
+    def result(self) -> np.ndarray | None:
+        return np.concatenate(self.parts) if self.keep and self.parts else None
 
 
 def default_cache_dir() -> Path:
@@ -107,19 +144,22 @@ def reference_statistics(
     batch_size: int = 100,
     data_dir: str | None = None,
     cache_dir: str | Path | None = None,
+    keep_features: bool = False,
 ) -> Statistics:
-    """Statistics of the real images, from the cache when it holds them (with classes if needed)."""
+    """Statistics of the real images, from the cache when it holds them (with classes if needed)
+    and the features are not asked for (``keep_features``)."""
     key = reference_key(data, split, num_real, extractor.identity)
     path = cache_path(cache_dir or default_cache_dir(), key)
     per_class = per_class and data.num_classes > 0
     cached = load_statistics(path, key)
-    if cached is not None and (cached.classes or not per_class):
+    if cached is not None and (cached.classes or not per_class) and not keep_features:
         return cached
-    acc = ClassStatsAccumulator(per_class)
+    acc, kept = ClassStatsAccumulator(per_class), FeatureCollector(keep_features)
     for images, labels in real_images(data, split, num_real, batch_size, data_dir):
         features, _ = extractor(images)
         acc.add(features, labels.numpy())
-    stats = Statistics(*acc.result())
+        kept.add(features)
+    stats = Statistics(*acc.result(), features=kept.result())
     try:
         save_statistics(path, stats, key)
     except OSError as e:  # a read-only cache is not fatal
@@ -140,10 +180,12 @@ def generated_statistics(
     per_class: bool = True,
     batch_size: int = 100,
     seed: int = 0,
+    keep_features: bool = False,
 ) -> Statistics:
-    """Statistics of ``num_samples`` images of ``generator`` (inference mode), class-balanced labels."""
+    """Statistics of ``num_samples`` images of ``generator`` (inference mode), class-balanced labels;
+    their features too with ``keep_features``."""
     labels_all = balanced_labels(num_samples, num_classes)
-    acc = ClassStatsAccumulator(per_class and num_classes > 0)
+    acc, kept = ClassStatsAccumulator(per_class and num_classes > 0), FeatureCollector(keep_features)
     logits = []
     sample = tf.function(lambda z, y: generator((z, y), training=False), reduce_retracing=True)
     for start in range(0, num_samples, batch_size):
@@ -151,14 +193,31 @@ def generated_statistics(
         z = tf.random.stateless_normal([len(labels), generator.z_dim], seed=[seed, start])
         features, batch_logits = extractor(sample(z, tf.constant(labels)))
         acc.add(features, labels)
+        kept.add(features)
         if batch_logits is not None:
             logits.append(batch_logits)
     overall, classes = acc.result()
-    return Statistics(overall, classes, np.concatenate(logits) if logits else None)
+    return Statistics(overall, classes, np.concatenate(logits) if logits else None, kept.result())
 
 
-def compute_metrics(metrics, generated: Statistics, real: Statistics | None, is_splits: int = 10) -> dict:
-    """``{"is": .., "is_std": .., "fid": .., "intra_fid": .., "intra_fid_per_class": {..}}``."""
+def compute_metrics(
+    metrics,
+    generated: Statistics,
+    real: Statistics | None,
+    is_splits: int = 10,
+    options: FeatureSetOptions | None = None,
+) -> dict:
+    """``{"is": .., "is_std": .., "fid": .., "intra_fid": .., "intra_fid_per_class": {..}, "kid": ..,
+    "kid_std": .., "precision": .., "recall": .., "density": .., "coverage": ..}`` for the names in
+    ``metrics``; the feature-set metrics need ``features`` on both sides (``options``: their k,
+    KID subsets and seed)."""
+    unknown = [m for m in metrics if m not in METRICS]
+    if unknown:
+        raise ValueError(f"unknown metric {unknown[0]!r} (known: {', '.join(METRICS)})")
+    options = options or FeatureSetOptions()
+    wanted = [m for m in metrics if m in FEATURE_SET_METRICS]
+    if wanted and (generated.features is None or real is None or real.features is None):
+        raise ValueError(f"{', '.join(wanted)} need the feature vectors of both sets (keep_features)")
     out: dict = {}
     for name in metrics:
         if name == "is":
@@ -170,6 +229,11 @@ def compute_metrics(metrics, generated: Statistics, real: Statistics | None, is_
         elif name == "intra_fid":
             mean, per_class = intra_fid(generated.classes, real.classes)
             out["intra_fid"], out["intra_fid_per_class"] = mean, {str(c): v for c, v in per_class.items()}
-        else:
-            raise ValueError(f"unknown metric {name!r} (known: {', '.join(METRICS)})")
+        elif name == "kid":
+            out["kid"], out["kid_std"] = kid(
+                real.features, generated.features, options.kid_subset_size, options.kid_subsets, options.seed
+            )
+        elif name not in out:  # precision, recall, density, coverage: one pass over the pairs for all
+            manifold = [m for m in metrics if m in MANIFOLD_METRICS]
+            out.update(manifold_metrics(real.features, generated.features, manifold, options.k_pr, options.k_dc))
     return out

@@ -11,7 +11,10 @@ import tensorflow_datasets as tfds
 
 from sagan_tf.config import DataConfig
 from sagan_tf.evaluation.metrics.fid import GaussianStats, frechet_distance
+from sagan_tf.evaluation.metrics.kid import kid
+from sagan_tf.evaluation.metrics.manifold import density_coverage, precision_recall
 from sagan_tf.evaluation.metrics.statistics import (
+    FeatureSetOptions,
     Statistics,
     balanced_labels,
     cache_path,
@@ -63,8 +66,14 @@ def test_reference_statistics_equal_numpy_on_the_padded_images_and_are_cached(tf
     path = cache_path(tmp_path, reference_key(data, "test", 300, extractor.identity))
     assert path.exists() and extractor.calls == 3
     again = reference_statistics(data, extractor, "test", num_real=300, data_dir=tfds_dir, cache_dir=tmp_path)
-    assert extractor.calls == 3  # served from the cache
+    assert extractor.calls == 3 and again.features is None  # served from the cache
     np.testing.assert_array_equal(again.classes[3].sigma, stats.classes[3].sigma)
+    # The feature vectors are not cached: asking for them reads the images again.
+    kept = reference_statistics(data, extractor, "test", num_real=300, batch_size=128, data_dir=tfds_dir,
+                                cache_dir=tmp_path, keep_features=True)
+    assert extractor.calls == 6 and kept.features.dtype == np.float32
+    np.testing.assert_allclose(kept.features, f, atol=1e-6)
+    np.testing.assert_allclose(kept.overall.sigma, stats.overall.sigma, atol=1e-12)
     # Another split, count or feature model is another key, hence another file.
     keys = {reference_key(data, s, n, i) for s, n, i in [("test", 300, "a"), ("train", 300, "a"), ("test", 0, "a"),
                                                           ("test", 300, "b")]}
@@ -85,7 +94,10 @@ def test_balanced_labels_and_generated_statistics_of_a_known_generator():
             return tf.tile(value, [1, 32, 32, 1])
 
     stats = generated_statistics(ClassGenerator(), PoolingExtractor(), 40, num_classes=4, batch_size=16)
-    assert stats.logits.shape == (40, 10)
+    assert stats.logits.shape == (40, 10) and stats.features is None
+    kept = generated_statistics(ClassGenerator(), PoolingExtractor(), 40, num_classes=4, batch_size=16,
+                                keep_features=True)
+    np.testing.assert_allclose(kept.features, np.repeat((np.arange(40) % 4 / 10.0)[:, None], 16, axis=1), atol=1e-7)
     assert sorted(stats.classes) == [0, 1, 2, 3] and all(s.count == 10 for s in stats.classes.values())
     np.testing.assert_allclose(stats.classes[2].mu, np.full(16, 0.2), atol=1e-6)
     np.testing.assert_allclose(stats.overall.mu, np.full(16, 0.15), atol=1e-6)
@@ -104,3 +116,22 @@ def test_compute_metrics_dispatches_to_the_right_statistics():
     assert out["intra_fid"] == pytest.approx((frechet_distance(g[0], r[0]) + frechet_distance(g[1], r[1])) / 2)
     with pytest.raises(ValueError, match="logits"):
         compute_metrics(["is"], Statistics(g[0], g), real)
+
+
+def test_compute_metrics_passes_the_feature_sets_and_options_to_each_metric():
+    rng = np.random.default_rng(1)
+    fake, real = rng.normal(size=(30, 4)) + 0.3, rng.normal(size=(50, 4))
+    generated = Statistics(GaussianStats.from_features(fake), {}, features=fake)
+    reference = Statistics(GaussianStats.from_features(real), {}, features=real)
+    options = FeatureSetOptions(k_pr=2, k_dc=4, kid_subset_size=20, kid_subsets=5, seed=9)
+    names = ["coverage", "kid", "fid", "precision", "recall", "density"]
+    out = compute_metrics(names, generated, reference, options=options)
+    assert (out["kid"], out["kid_std"]) == kid(real, fake, 20, 5, seed=9)
+    assert (out["precision"], out["recall"]) == precision_recall(real, fake, k=2)
+    assert (out["density"], out["coverage"]) == density_coverage(real, fake, k=4)
+    assert out["fid"] == frechet_distance(generated.overall, reference.overall)
+    assert set(out) == {*names, "kid_std"}
+    with pytest.raises(ValueError, match="kid need the feature vectors"):
+        compute_metrics(["fid", "kid"], Statistics(generated.overall, {}), reference)
+    with pytest.raises(ValueError, match="unknown metric 'lpips'"):
+        compute_metrics(["fid", "lpips"], generated, reference)
