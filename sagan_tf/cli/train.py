@@ -15,6 +15,11 @@ the exit status is 128 + the signal's number (143, 130); under ``multiworker`` e
 after the same step (``sagan_tf.training.interrupts``). One trainer per run directory: while a
 trainer runs, ``DIR/trainer.lock`` is locked (by the chief under ``multiworker``) and a second
 trainer on ``DIR`` is refused at once (``sagan_tf.locks``).
+
+``--cluster`` says where ``--strategy multiworker`` finds its cluster: ``tf_config`` (each process's
+``TF_CONFIG``) or ``slurm`` (the job step of ``srun``, through TensorFlow's ``SlurmClusterResolver``;
+task 0 is the chief). ``precision: auto`` is decided once for the whole cluster: every worker trains
+in the same precision.
 """
 
 from __future__ import annotations
@@ -41,7 +46,23 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--logdir", help="run directory: config.yaml, checkpoints/, TensorBoard events (required to train)")
     p.add_argument(
         "--strategy", choices=STRATEGIES, default="default",
-        help="default: one device; mirrored: all local GPUs (else the CPU); multiworker: reads TF_CONFIG; tpu: with --tpu",
+        help="default: one device; mirrored: all local GPUs (else the CPU); multiworker: several processes, "
+        "see --cluster; tpu: with --tpu",
+    )
+    p.add_argument(
+        "--cluster", choices=cluster.CLUSTERS, default="tf_config",
+        help="where --strategy multiworker finds the cluster: tf_config: the TF_CONFIG environment variable; "
+        "slurm: the Slurm job step (run under srun; task 0 is the chief)",
+    )
+    p.add_argument(
+        "--port-base", type=int, default=None, metavar="PORT",
+        help="--cluster slurm: the tasks of a node listen on PORT, PORT+1, ... (default: 8888, "
+        "as TensorFlow's SlurmClusterResolver)",
+    )
+    p.add_argument(
+        "--gpus-per-task", type=int, default=None, metavar="N",
+        help="--cluster slurm: GPUs per task (default: the node's GPUs shared evenly by its tasks; "
+        "0: keep the CUDA_VISIBLE_DEVICES Slurm gives each task)",
     )
     p.add_argument("--tpu", help="TPU name, grpc:// address or 'local', for --strategy tpu")
     p.add_argument("--steps", type=int, help="train until this many steps in total (train.steps)")
@@ -68,6 +89,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args = p.parse_args(argv)
     if args.logdir is None and not (args.print_config or args.dry_run):
         p.error("--logdir is required")
+    if args.cluster != "tf_config" and args.strategy != "multiworker":
+        p.error(f"--cluster {args.cluster} needs --strategy multiworker")
+    for flag, value in (("--port-base", args.port_base), ("--gpus-per-task", args.gpus_per_task)):
+        if value is not None and args.cluster != "slurm":
+            p.error(f"{flag} needs --cluster slurm")
     return args
 
 
@@ -189,13 +215,15 @@ def main(argv: list[str] | None = None) -> int:
     logdir = Path(args.logdir)
     multiworker = args.strategy == "multiworker"
     # Before TensorFlow is imported or any server starts: a second trainer is refused at once.
-    chief = not multiworker or cluster.is_chief_process(cluster.read_tf_config(os.environ.get("TF_CONFIG")))
+    chief = not multiworker or cluster.is_chief(args.cluster, os.environ)
     stop_requests = interrupts.StopRequests()
     with stop_requests.installed(), lock_run_dir(logdir, chief):
         if not multiworker:  # several workers stop together, after a step (``interrupts``)
             stop_requests.stop_at_once()
         from sagan_tf.training import distribute
 
+        if multiworker:  # before the devices are set up: the cluster may say which GPUs this task gets
+            distribute.join_cluster(args.cluster, args.port_base, args.gpus_per_task)
         if args.virtual_cpus > 1:
             distribute.split_cpu(args.virtual_cpus)
         cfg = resolve_config(args)
@@ -228,9 +256,11 @@ def dry_run(args: argparse.Namespace) -> int:
     from sagan_tf import config as config_lib
 
     cfg = resolve_config(args)
-    if args.virtual_cpus > 1:
-        from sagan_tf.training import distribute
+    from sagan_tf.training import distribute
 
+    if args.strategy == "multiworker":
+        distribute.join_cluster(args.cluster, args.port_base, args.gpus_per_task)
+    if args.virtual_cpus > 1:
         distribute.split_cpu(args.virtual_cpus)
     print(config_lib.dump(cfg), end="")
     print("---")
@@ -245,7 +275,6 @@ def dry_run(args: argparse.Namespace) -> int:
 
     import numpy as np
 
-    from sagan_tf.training import distribute
     from sagan_tf.training.builders import build_discriminator, build_generator
 
     strategy = distribute.make_strategy(args.strategy, args.tpu)
@@ -263,18 +292,30 @@ def dry_run(args: argparse.Namespace) -> int:
     return 0
 
 
-def resolve_precision(cfg, strategy, logdir: Path | None = None) -> str:
+def resolve_precision(cfg, strategy, logdir: Path | None = None, cpu_flags: set[str] | None = None) -> str:
     """``train.precision: auto`` -> the policy for the devices ``strategy`` computes on, said in one
     line, with a second line when the run in ``logdir`` last trained in another; returns the
-    requested precision, which the run's ``config.yaml`` keeps (``auto`` decides again on every start)."""
+    requested precision, which the run's ``config.yaml`` keeps (``auto`` decides again on every start).
+
+    Under ``multiworker`` ``auto`` is the cluster's decision (``precision.cluster_choice``: bfloat16
+    only if every worker would pick it); a worker whose hardware would have picked otherwise says so
+    in its line. ``cpu_flags``: this machine's CPU feature flags (default: read from the system).
+    """
     import tensorflow as tf
 
-    from sagan_tf.training import record
-    from sagan_tf.training.precision import resolve, strategy_gpus
+    from sagan_tf.training import distribute, loop, record
+    from sagan_tf.training.precision import cluster_choice, resolve, strategy_gpus
 
     requested = cfg.train.precision
     tpu = isinstance(strategy, tf.distribute.TPUStrategy)
-    cfg.train.precision, reason = resolve(requested, tpu=tpu, gpus=None if tpu else strategy_gpus(strategy))
+    cfg.train.precision, reason = resolve(requested, tpu=tpu, gpus=None if tpu else strategy_gpus(strategy), flags=cpu_flags)
+    if reason is not None and distribute.is_multi_client(strategy):
+        agree = loop.make_agreement(strategy)
+        mine = cfg.train.precision
+        cfg.train.precision, lacking, replicas = cluster_choice(mine, lambda v: agree(tf.constant(v, tf.float32)).numpy().tolist())
+        if cfg.train.precision != mine:
+            reason = (f"the cluster's choice: {lacking} of its {replicas} replicas run on hardware without fast bfloat16; "
+                      f"this worker alone would train in {mine}: {reason}")
     if reason is not None:
         print(f"precision {requested}: {cfg.train.precision} ({reason})", file=sys.stderr)
         sessions = record.read(logdir) if logdir is not None else []
@@ -303,6 +344,7 @@ def run(
     data_dir: str | None = None,
     verbose: int = 1,
     stop_requests: interrupts.StopRequests = interrupts.NEVER,
+    cpu_flags: set[str] | None = None,
 ):
     """Builds everything under ``strategy``, resumes if possible and trains to ``train.steps``.
 
@@ -310,7 +352,9 @@ def run(
     batches are a deterministic function of ``train.seed``), so with ``--deterministic`` a run that
     was interrupted and resumed ends with the same weights as one that was not.
 
-    ``train.precision: auto`` is decided here for the devices of ``strategy`` (``resolve_precision``).
+    ``train.precision: auto`` is decided here for the devices of ``strategy`` (``resolve_precision``,
+    for this machine's CPU feature ``cpu_flags``, default: read from the system), under
+    ``multiworker`` once for all workers, before the networks are built.
     A signal recorded by ``stop_requests`` ends training after the current step, with a checkpoint
     of it, by raising ``errors.Stopped`` (its line and exit status).
     """
@@ -326,7 +370,7 @@ def run(
     chief = distribute.is_chief(strategy)
     if chief:
         check_logdir_writable(logdir)
-    requested_precision = resolve_precision(cfg, strategy, logdir)
+    requested_precision = resolve_precision(cfg, strategy, logdir, cpu_flags)
     keras.utils.set_random_seed(cfg.train.seed)
     with strategy.scope():
         model = build_sagan(cfg)

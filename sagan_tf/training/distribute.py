@@ -20,6 +20,20 @@ def split_cpu(n: int) -> None:
     tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration() for _ in range(n)])
 
 
+def join_cluster(kind: str, port_base: int | None = None, gpus_per_task: int | None = None) -> None:
+    """Makes ``TF_CONFIG`` describe this process's task of a ``kind`` cluster (``cluster.CLUSTERS``),
+    before TensorFlow initializes its devices: ``tf_config`` finds it set, ``slurm`` writes it from
+    the job step (``sagan_tf.training.slurm``, listening from ``port_base``)."""
+    if kind == "tf_config":
+        return
+    if kind == "slurm":
+        from sagan_tf.training import slurm
+
+        slurm.write_tf_config(slurm.DEFAULT_PORT_BASE if port_base is None else port_base, gpus_per_task)
+        return
+    raise ConfigError(f"unknown cluster {kind!r} (choose from {', '.join(cluster.CLUSTERS)})")
+
+
 def make_strategy(name: str, tpu: str | None = None) -> tf.distribute.Strategy:
     """Builds the strategy; ``multiworker`` reads ``TF_CONFIG``, ``tpu`` connects to ``tpu``."""
     if name == "default":

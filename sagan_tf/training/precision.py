@@ -29,12 +29,19 @@ the default strategy, all of a mirrored strategy's), TPUs, and CPUs with AMX-BF1
 (oneDNN's bfloat16 kernels). The trainer states the choice in one line and records it per session
 in ``training.json``; the run's ``config.yaml`` keeps ``auto``, so a run resumed on other hardware
 decides again (and says so when the choice differs from its last session's).
+
+Several processes (``multiworker``) decide ``auto`` once for all of them (``cluster_choice``): every
+worker states whether its hardware would pick ``mixed_bfloat16``, the flags are summed over the
+replicas of all workers (one small all-reduce) and the cluster trains in ``mixed_bfloat16`` only if
+every worker would, else in ``float32`` (correct everywhere; bfloat16 without fast hardware is slow).
+All workers then build the same networks, and the step's collectives carry the same dtypes.
 """
 
 from __future__ import annotations
 
 import contextlib
 import re
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from sagan_tf.config import PRECISIONS
@@ -99,15 +106,27 @@ def gpu_capabilities() -> list[tuple[int, int]]:
     return capabilities
 
 
-def resolve(precision: str, tpu: bool = False, gpus: list[int] | None = None) -> tuple[str, str | None]:
+def resolve(
+    precision: str, tpu: bool = False, gpus: list[int] | None = None, flags: set[str] | None = None
+) -> tuple[str, str | None]:
     """``(policy, reason)``: ``precision`` itself (reason None), or for ``auto`` the choice for this
-    machine and why, looking at the GPUs numbered ``gpus`` (None: all visible ones)."""
+    machine and why, looking at the GPUs numbered ``gpus`` (None: all visible ones) and at the CPU
+    feature ``flags`` (None: this machine's, ``cpu_flags``)."""
     if precision != "auto":
         return precision, None
     capabilities = gpu_capabilities()
     if gpus is not None:
         capabilities = [c for number, c in enumerate(capabilities) if number in gpus]
-    return choose_precision(cpu_flags(), capabilities, tpu)
+    return choose_precision(cpu_flags() if flags is None else flags, capabilities, tpu)
+
+
+def cluster_choice(mine: str, sum_over_replicas: Callable[[list[float]], Sequence[float]]) -> tuple[str, int, int]:
+    """``(policy, replicas without fast bfloat16, replicas)``: the policy every worker trains in,
+    given the one ``auto`` picks for this worker's hardware (``mine``: ``mixed_bfloat16`` or
+    ``float32``). ``sum_over_replicas`` sums a vector of this worker's numbers over every replica of
+    every worker, returning the same sums on all (``loop.make_agreement``); every worker calls it once."""
+    bf16, replicas = (round(x) for x in sum_over_replicas([1.0 if mine == "mixed_bfloat16" else 0.0, 1.0]))
+    return ("mixed_bfloat16" if bf16 == replicas else "float32"), replicas - bf16, replicas
 
 
 @contextlib.contextmanager

@@ -104,3 +104,32 @@ def free_ports(n):
     for s in sockets:
         s.close()
     return ports
+
+
+def free_port_base(n, attempts=50):
+    """A port P such that P, P+1, ..., P+n-1 are all free on this host (for ``--port-base P``)."""
+    for _ in range(attempts):
+        (base,) = free_ports(1)
+        sockets = []
+        try:
+            for port in range(base, base + n):
+                s = socket.socket()
+                sockets.append(s)
+                s.bind(("0.0.0.0", port))
+            return base
+        except OSError:
+            continue
+        finally:
+            for s in sockets:
+                s.close()
+    raise RuntimeError(f"no {n} consecutive free ports found")
+
+
+def slurm_step(rank, tasks=2, node="127.0.0.1"):
+    """The ``SLURM_*`` variables ``srun`` gives task ``rank`` of a one-node job step of ``tasks`` tasks."""
+    return {
+        "SLURM_JOB_ID": "4242", "SLURM_STEP_ID": "0", "SLURM_PROCID": str(rank), "SLURM_LOCALID": str(rank),
+        "SLURM_NODEID": "0", "SLURM_NNODES": "1", "SLURM_NTASKS": str(tasks), "SLURM_STEP_NUM_TASKS": str(tasks),
+        "SLURM_STEP_NUM_NODES": "1", "SLURM_STEP_NODELIST": node, "SLURM_JOB_NODELIST": node,
+        "SLURM_STEP_TASKS_PER_NODE": str(tasks), "SLURM_TASKS_PER_NODE": str(tasks), "SLURMD_NODENAME": node,
+    }

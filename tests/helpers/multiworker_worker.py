@@ -1,9 +1,13 @@
 """One worker of a 2-process MultiWorkerMirroredStrategy run on 127.0.0.1 (used by test_multiworker).
 
-Usage: python -m tests.helpers.multiworker_worker INDEX PORT0,PORT1 LOGDIR OUT.npz STEPS [--set k=v ...]
+Usage: python -m tests.helpers.multiworker_worker INDEX CLUSTER LOGDIR OUT.npz STEPS [k=v ...]
+CLUSTER is ``PORT0,PORT1`` (the helper writes TF_CONFIG) or ``slurm:PORT_BASE`` (the process's
+Slurm environment describes the cluster: ``--cluster slurm --port-base PORT_BASE``).
 Trains through ``sagan_tf.cli.train.run`` (the code path of ``--strategy multiworker``) and saves this
-worker's final G and D weights to OUT.npz. ``SAGAN_TEST_POISON=REPLICA:STEP`` makes that replica's
-noise overflow float16 in that step (both updates' losses become NaN there, on that worker only).
+worker's final G and D weights to OUT.npz, with its step, replicas, updates and G's dtype policy.
+``SAGAN_TEST_POISON=REPLICA:STEP`` makes that replica's noise overflow float16 in that step (both
+updates' losses become NaN there, on that worker only). ``SAGAN_TEST_CPU_FLAGS`` (a JSON list, one
+list of flags per worker) gives each worker the CPU feature flags ``precision: auto`` looks at.
 """
 
 import json
@@ -12,27 +16,35 @@ import sys
 
 
 def main():
-    index, ports, logdir, out, steps, *overrides = sys.argv[1:]
-    workers = [f"127.0.0.1:{p}" for p in ports.split(",")]
-    os.environ["TF_CONFIG"] = json.dumps({"cluster": {"worker": workers}, "task": {"type": "worker", "index": int(index)}})
+    index, where, logdir, out, steps, *overrides = sys.argv[1:]
+    if not where.startswith("slurm:"):
+        workers = [f"127.0.0.1:{p}" for p in where.split(",")]
+        os.environ["TF_CONFIG"] = json.dumps({"cluster": {"worker": workers}, "task": {"type": "worker", "index": int(index)}})
     from pathlib import Path
 
     import numpy as np
 
     from sagan_tf import config as config_lib
     from sagan_tf.cli import train
-    from sagan_tf.training.distribute import make_strategy
+    from sagan_tf.training.distribute import join_cluster, make_strategy
+
+    if where.startswith("slurm:"):
+        join_cluster("slurm", int(where.split(":", 1)[1]))
+    flags = None
+    if os.environ.get("SAGAN_TEST_CPU_FLAGS"):
+        flags = set(json.loads(os.environ["SAGAN_TEST_CPU_FLAGS"])[int(index)])
 
     if os.environ.get("SAGAN_TEST_POISON"):
         poison_noise(*(int(x) for x in os.environ["SAGAN_TEST_POISON"].split(":")))
     cfg = config_lib.load("configs/fashion_mnist32.yaml", [*overrides, f"train.steps={steps}"])
     strategy = make_strategy("multiworker")
-    model = train.run(cfg, Path(logdir), strategy, verbose=0)
+    model = train.run(cfg, Path(logdir), strategy, verbose=0, cpu_flags=flags)
     weights = {v.path: v.numpy() for v in model.generator.variables + model.discriminator.variables}
     weights["__step__"] = np.array(int(model.step.numpy()))
     weights["__replicas__"] = np.array(strategy.num_replicas_in_sync)
     weights["__g_updates__"] = np.array(int(model.g_optimizer.iterations.numpy()))
     weights["__d_updates__"] = np.array(int(model.d_optimizer.iterations.numpy()))
+    weights["__policy__"] = np.array(model.generator.dtype_policy.name)
     np.savez(out, **weights)
 
 

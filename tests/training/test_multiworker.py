@@ -1,5 +1,6 @@
 """Two worker processes on 127.0.0.1 under MultiWorkerMirroredStrategy (``--strategy multiworker``)."""
 
+import json
 import os
 import subprocess
 import sys
@@ -12,17 +13,21 @@ from tests.helpers import REPO
 from tests.helpers.cli import TINY, free_ports
 
 
-def start_workers(logdirs, outs, steps, tfds_dir, *extra, poison=None):
-    ports = ",".join(str(p) for p in free_ports(2))
+def start_workers(logdirs, outs, steps, tfds_dir, *extra, poison=None, cpu_flags=None, cluster=None, envs=(None, None)):
+    """Two helper workers (``tests.helpers.multiworker_worker``); ``cluster``: its CLUSTER argument
+    (default: two free ports, TF_CONFIG); ``envs``: each worker's extra environment variables."""
+    cluster = cluster or ",".join(str(p) for p in free_ports(2))
     env = dict(os.environ, TFDS_DATA_DIR=tfds_dir, TF_CPP_MIN_LOG_LEVEL="3")
     env.pop("TF_CONFIG", None)
     if poison:
         env["SAGAN_TEST_POISON"] = poison
+    if cpu_flags is not None:
+        env["SAGAN_TEST_CPU_FLAGS"] = json.dumps(cpu_flags)
     return [
         subprocess.Popen(
-            [sys.executable, "-m", "tests.helpers.multiworker_worker", str(i), ports, str(logdirs[i]), str(outs[i]),
+            [sys.executable, "-m", "tests.helpers.multiworker_worker", str(i), cluster, str(logdirs[i]), str(outs[i]),
              str(steps), *TINY, "train.batch_size=8", *extra],
-            cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            cwd=REPO, env=dict(env, **(envs[i] or {})), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         )
         for i in range(2)
     ]
@@ -84,7 +89,33 @@ def test_float16_overflow_on_one_worker_skips_the_step_on_both(tmp_path, tfds_di
     d_steps = config_lib.load(logdirs[0] / "config.yaml").train.d_steps  # as the chief recorded the run
     for w in (w0, w1):
         assert int(w["__step__"]) == 6 and int(w["__g_updates__"]) == 5 and int(w["__d_updates__"]) == 5 * d_steps
+    assert str(w0["__policy__"]) == str(w1["__policy__"]) == "mixed_float16"
     for name in w0.files:
-        if "/moving_" not in name:  # unsynchronized BN statistics are per replica by design
+        if "/moving_" not in name and name != "__policy__":  # unsynchronized BN statistics are per replica by design
             assert np.all(np.isfinite(w0[name])), name
             np.testing.assert_array_equal(w0[name], w1[name], err_msg=name)
+
+
+def test_auto_precision_is_decided_once_for_the_cluster(tmp_path, tfds_dir):
+    """Worker 1's CPU has AVX512-BF16 (``auto`` alone would pick mixed_bfloat16 there), the chief's
+    has neither it nor AMX-BF16: the cluster trains in float32 on both, worker 1 says in one line that
+    it follows the cluster, and both end identical."""
+    logdirs = [tmp_path / "chief_run", tmp_path / "worker1_run"]
+    outs = [tmp_path / "w0.npz", tmp_path / "w1.npz"]
+    procs = start_workers(logdirs, outs, 2, tfds_dir, "train.precision=auto", cpu_flags=[["avx2"], ["avx2", "avx512_bf16"]])
+    (code0, err0), (code1, err1) = wait_all(procs)
+    assert code0 == 0 and code1 == 0, (err0[-3000:], err1[-3000:])
+    lines = [[line for line in err.splitlines() if line.startswith("precision auto")] for err in (err0, err1)]
+    assert lines[0] == ["precision auto: float32 (CPU without AMX-BF16 or AVX512-BF16)"]
+    assert lines[1] == [
+        "precision auto: float32 (the cluster's choice: 1 of its 2 replicas run on hardware without fast bfloat16; "
+        "this worker alone would train in mixed_bfloat16: CPU with AVX512-BF16)"
+    ]
+    w0, w1 = np.load(outs[0]), np.load(outs[1])
+    assert str(w0["__policy__"]) == str(w1["__policy__"]) == "float32"
+    assert int(w0["__step__"]) == int(w1["__step__"]) == 2
+    for name in w0.files:
+        np.testing.assert_array_equal(w0[name], w1[name], err_msg=name)
+    (session,) = json.loads((logdirs[0] / "training.json").read_text())["sessions"]
+    assert session["precision"] == "float32"
+    assert config_lib.load(logdirs[0] / "config.yaml").train.precision == "auto"  # decided again on every start
