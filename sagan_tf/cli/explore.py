@@ -7,6 +7,13 @@ pick a class and a seed, move the truncation, interpolate between two seeds and 
 any pixel of an image to see where each attention layer of G looks from there (paper eq. 1, Figures
 1 and 5), and download any image or grid as PNG. It listens on 127.0.0.1 unless --host says
 otherwise and prints its URL on stdout; Ctrl+C stops it. Needs pip install 'sagan-tf[explore]'.
+
+It answers only requests whose Host header names the address it listens on (with --host
+127.0.0.1 also localhost and [::1]): a web page that points its own domain name at this machine
+(DNS rebinding) gets 403. --allowed-host NAME adds a name (a reverse proxy's, the machine's name on
+the network), --allow-any-host drops the check. At most --max-images images are computed at once
+across all requests, in generator calls of at most --batch; a request that does not fit within
+--wait seconds gets 503 with Retry-After, and uvicorn answers 503 beyond --max-connections.
 """
 
 from __future__ import annotations
@@ -15,6 +22,7 @@ import sys
 
 from sagan_tf.cli.arguments import parser, positive, run_directory
 from sagan_tf.errors import SaganError, exits_cleanly
+from sagan_tf.explore import limits as defaults
 
 
 def parse_args(argv=None):
@@ -27,6 +35,17 @@ def parse_args(argv=None):
     p.add_argument("--raw", action="store_true", help="with --logdir: the trained G instead of its EMA")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (0.0.0.0: every network interface of the host)")
     p.add_argument("--port", type=int, default=8080, help="port to listen on (0: any free port)")
+    p.add_argument("--allowed-host", action="append", default=[], metavar="NAME",
+                   help="also answer requests for this host name (NAME: at any port, NAME:PORT: at that port); repeatable")
+    p.add_argument("--allow-any-host", action="store_true",
+                   help="answer requests whatever host they name (no protection against DNS rebinding)")
+    p.add_argument("--max-images", type=int, default=defaults.MAX_IMAGES,
+                   help="images computed at once across all requests; a request holds min(its images, this)")
+    p.add_argument("--batch", type=int, default=defaults.BATCH, help="images per generator call at most")
+    p.add_argument("--wait", type=float, default=defaults.WAIT_SECONDS,
+                   help="seconds a request waits for room among --max-images before it gets 503")
+    p.add_argument("--max-connections", type=int, default=defaults.MAX_CONNECTIONS,
+                   help="open connections and running requests at most (uvicorn answers 503 beyond)")
     return p.parse_args(argv)
 
 
@@ -38,6 +57,17 @@ def check_args(args) -> None:
         raise SaganError("--raw selects the trained G of a run: it goes with --logdir, not --model or --pretrained")
     if not 0 <= args.port <= 65535:
         raise SaganError(f"--port must be in [0, 65535], got {args.port}")
+    for flag in ("--max-images", "--batch", "--max-connections"):
+        positive(flag, getattr(args, flag[2:].replace("-", "_")))
+    if not 0 <= args.wait <= 3600:
+        raise SaganError(f"--wait must be in [0, 3600] seconds, got {args.wait:g}")
+    if args.allow_any_host and args.allowed_host:
+        raise SaganError("--allow-any-host answers every host: --allowed-host has nothing to add to it")
+    from sagan_tf.explore.hosts import split_host
+
+    for name in args.allowed_host:
+        if split_host(name) is None:
+            raise SaganError(f"--allowed-host takes NAME or NAME:PORT, got {name!r}")
 
 
 @exits_cleanly
@@ -51,9 +81,13 @@ def main(argv: list[str] | None = None) -> int:
     except ImportError as e:
         raise SaganError(f"sagan-explore needs the web app's packages ({e.name} is missing): "
                          "pip install 'sagan-tf[explore]'") from None
-    from sagan_tf.explore.server import bind, make_server, url
+    from sagan_tf.explore.hosts import is_local
+    from sagan_tf.explore.limits import Limits
+    from sagan_tf.explore.server import bind, make_server, serving_hosts, url
 
     sock = bind(args.host, args.port)  # a busy port fails now, not after the model has loaded
+    hosts = serving_hosts(sock, args.host, args.allowed_host, args.allow_any_host)
+    limits = Limits(args.max_images, args.batch, args.wait, args.max_connections)
     from sagan_tf.explore.app import create_app
     from sagan_tf.explore.generators import load_export, load_run
 
@@ -62,10 +96,13 @@ def main(argv: list[str] | None = None) -> int:
 
     def started():
         print(f"sagan-explore: {generator.info.source}; Ctrl+C stops", file=sys.stderr, flush=True)
+        if not hosts.any_host and not is_local(args.host):
+            print(f"sagan-explore: answers requests for {', '.join(hosts.names())} only; "
+                  "--allowed-host NAME adds the name clients use", file=sys.stderr, flush=True)
         print(address, flush=True)
 
     try:
-        make_server(create_app(generator), on_started=started).run(sockets=[sock])
+        make_server(create_app(generator, limits, hosts), on_started=started).run(sockets=[sock])
     except KeyboardInterrupt:  # uvicorn shuts down gracefully, then re-raises Ctrl+C: the normal way to stop
         pass
     return 0

@@ -12,16 +12,27 @@ loads nothing from elsewhere, so it works offline. The API (all GET, parameters 
                               pixel (x, y) with its picture as ``sagan-visualize attention`` draws it
 ``/api/colorbar.png``         the colour scale of the attention pictures (0 to the picture's maximum)
 
-``truncation`` (> 0, absent: none) applies to every image. A request the model cannot answer (a
-wrong type, a label out of range, a non-positive truncation, a pixel outside the image, more images
-than the limits) gets status 400 and ``{"error": "<one sentence>"}``; the page shows that sentence.
-Handlers are plain functions, which FastAPI runs in its thread pool: concurrent requests run the
-TensorFlow functions in parallel.
+``truncation`` (>= ``views.MIN_TRUNCATION``, absent: none) applies to every image. Every answer
+other than an image or the page is JSON; every refusal is ``{"error": "<one sentence>"}``, which
+the page shows:
+
+* 400: a request the model cannot answer (a wrong type, a label out of range, a truncation below
+  the minimum or not a number, a pixel outside the image, more images than the limits);
+* 403: a ``Host`` header that names no address of the app (``hosts.HostCheck``, DNS rebinding);
+* 404 and 405: no such path, or not a GET;
+* 503 with ``Retry-After``: the images in flight across all requests are at ``Limits.max_images``
+  and the request's did not fit within ``Limits.wait_seconds`` (``budget.ImageBudget``).
+
+A request holds its images in the budget from its first generator call until its answer is
+encoded, and its generator calls take at most ``Limits.batch`` images each. Handlers are plain
+functions, which FastAPI runs in its thread pool (``Limits.max_connections`` threads, as many as
+uvicorn admits connections): concurrent requests run the TensorFlow functions in parallel.
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
 import math
 from pathlib import Path
 from typing import Annotated, Literal
@@ -31,10 +42,14 @@ from fastapi import Depends, FastAPI, Query
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException
 
 from sagan_tf.evaluation.attention_maps import colorize
 from sagan_tf.explore import views
+from sagan_tf.explore.budget import Busy, ImageBudget
 from sagan_tf.explore.generators import Generator
+from sagan_tf.explore.hosts import HostCheck, HostRule, loopback_rule
+from sagan_tf.explore.limits import Limits
 from sagan_tf.explore.views import ImageSpec, RequestError
 from sagan_tf.images import make_grid, png_bytes
 
@@ -44,8 +59,9 @@ Seed = Annotated[int, Query(ge=0, le=views.MAX_SEED, description="seed of z (gen
 Label = Annotated[int, Query(description="class")]
 OptionalSeed = Annotated[int | None, Query(ge=0, le=views.MAX_SEED, description="seed at t = 1 (default: seed)")]
 OptionalLabel = Annotated[int | None, Query(description="class at t = 1 (default: label)")]
-Truncation = Annotated[float | None, Query(gt=0, description="truncate z to [-t, t]; absent: no truncation")]
-Fraction = Annotated[float, Query(ge=0, le=1, description="point of the interpolation, 0 to 1")]
+Truncation = Annotated[float | None, Query(ge=views.MIN_TRUNCATION,
+                                           description="truncate z to [-t, t]; absent or inf: no truncation")]
+Fraction = Annotated[float, Query(ge=0, le=1, allow_inf_nan=False, description="point of the interpolation, 0 to 1")]
 PathName = Annotated[Literal[views.PATHS], Query(description="interpolation of z: spherical or linear")]
 Pixel = Annotated[int, Query(description="query pixel, from the left (x) or the top (y)")]
 Count = Annotated[int, Query(ge=1, le=views.MAX_COUNT, description="images per row (consecutive seeds)")]
@@ -80,6 +96,14 @@ def validation_message(error: RequestValidationError) -> str:
     return f"{name} {reason}" if kind == "missing" else f"{name} {reason}, got {first.get('input')!r}"
 
 
+def http_message(request, error: HTTPException) -> str:
+    if error.status_code == 404:
+        return f"there is no page {request.url.path}: the API is under /api/ (see /api/info)"
+    if error.status_code == 405:
+        return f"{request.method} is not allowed here: the API answers GET requests"
+    return str(error.detail)
+
+
 def data_url(image: np.ndarray) -> str:
     return "data:image/png;base64," + base64.b64encode(png_bytes(image)).decode("ascii")
 
@@ -112,10 +136,30 @@ def spec_name(spec: ImageSpec) -> str:
     return name + ("" if math.isinf(spec.truncation) else f"_trunc{spec.truncation:g}")
 
 
-def create_app(generator: Generator) -> FastAPI:
-    """The application around ``generator`` (``generators.load_export`` or ``load_run``)."""
+def create_app(generator: Generator, limits: Limits | None = None, hosts: HostRule | None = None) -> FastAPI:
+    """The application around ``generator`` (``generators.load_export`` or ``load_run``), within
+    ``limits`` (default ``Limits()``), answering the ``Host`` names of ``hosts`` (default: the
+    loopback names at any port; ``server.serving_hosts`` gives the rule of a bound socket).
+
+    ``app.state.budget`` is the ``budget.ImageBudget`` every image request holds its images in.
+    """
     info = generator.info
-    app = FastAPI(title="sagan-explore", docs_url=None, redoc_url=None)  # their pages load scripts from a CDN
+    limits = limits or Limits()
+    budget = ImageBudget(limits.max_images, limits.wait_seconds)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app):
+        import anyio.to_thread
+
+        # One thread per admitted connection: a request never queues for a thread unseen, it waits
+        # (at most wait_seconds) only for the budget.
+        anyio.to_thread.current_default_thread_limiter().total_tokens = limits.max_connections
+        yield
+
+    app = FastAPI(title="sagan-explore", docs_url=None, redoc_url=None, lifespan=lifespan)  # /docs loads from a CDN
+    app.state.budget = budget
+    app.state.limits = limits
+    app.add_middleware(HostCheck, rule=hosts or loopback_rule())
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     @app.exception_handler(RequestError)
@@ -125,6 +169,23 @@ def create_app(generator: Generator) -> FastAPI:
     @app.exception_handler(RequestValidationError)
     def invalid_parameter(request, error: RequestValidationError):
         return JSONResponse({"error": validation_message(error)}, status_code=400)
+
+    @app.exception_handler(Busy)
+    def busy(request, error: Busy):
+        return JSONResponse({"error": str(error)}, status_code=503, headers={"Retry-After": str(limits.retry_after)})
+
+    @app.exception_handler(HTTPException)
+    def http_error(request, error: HTTPException):
+        return JSONResponse({"error": http_message(request, error)}, status_code=error.status_code, headers=error.headers)
+
+    @app.exception_handler(Exception)
+    def server_error(request, error: Exception):  # the traceback goes to the server's log
+        return JSONResponse({"error": f"the app failed on this request ({type(error).__name__}); its log says why"},
+                            status_code=500)
+
+    def batch(slots: int) -> int:
+        """Images per generator call for a request holding ``slots`` images of the budget."""
+        return min(limits.batch, slots)
 
     @app.get("/", include_in_schema=False)
     def page():
@@ -143,44 +204,57 @@ def create_app(generator: Generator) -> FastAPI:
                 {"name": a.name, "query_grid": list(a.query_grid), "key_grid": list(a.key_grid)} for a in info.attention
             ],
             "limits": {"max_seed": views.MAX_SEED, "max_count": views.MAX_COUNT, "max_grid": views.MAX_GRID,
-                       "max_frames": views.MAX_FRAMES, "max_scale": views.MAX_SCALE},
+                       "max_frames": views.MAX_FRAMES, "max_scale": views.MAX_SCALE,
+                       "min_truncation": views.MIN_TRUNCATION, **limits.as_json()},
             "paths": list(views.PATHS),
         }
 
-    def grid_images(label: int | None, seed: int, count: int, truncation: float) -> tuple[list[int], list[int], np.ndarray]:
+    def grid_request(label: int | None, seed: int, count: int) -> tuple[list[int], list[int]]:
+        """(labels, seeds) of a grid, checked before it takes any capacity."""
         labels = list(range(info.label_count)) if label is None else [label]
+        for c in labels:
+            views.check_label(c, info)
         if len(labels) * count > views.MAX_GRID:
             raise RequestError(
                 f"a grid holds at most {views.MAX_GRID} images: {len(labels)} classes x {count} seeds is too many"
             )
         if seed + count - 1 > views.MAX_SEED:
             raise RequestError(f"seeds must be <= {views.MAX_SEED}: seed + count - 1 is {seed + count - 1}")
-        seeds = list(range(seed, seed + count))
-        return labels, seeds, views.grid(generator, labels, seeds, truncation)
+        return labels, list(range(seed, seed + count))
 
     @app.get("/api/grid")
     def grid(label: GridLabel = None, seed: Seed = 0, count: Count = 8, truncation: Truncation = None):
         t = truncation_value(truncation)
-        labels, seeds, images = grid_images(label, seed, count, t)
-        rows = [
-            {"label": c, "name": info.class_name(c),
-             "images": [{"seed": s, "png": data_url(images[r, k])} for k, s in enumerate(seeds)]}
-            for r, c in enumerate(labels)
-        ]
+        labels, seeds = grid_request(label, seed, count)
+        with budget.hold(len(labels) * len(seeds)) as slots:
+            images = views.grid(generator, labels, seeds, t, batch(slots))
+            rows = [
+                {"label": c, "name": info.class_name(c),
+                 "images": [{"seed": s, "png": data_url(images[r, k])} for k, s in enumerate(seeds)]}
+                for r, c in enumerate(labels)
+            ]
         return {"rows": rows, "seeds": seeds, "truncation": truncation_json(t)}
 
     @app.get("/api/grid.png")
     def grid_png(label: GridLabel = None, seed: Seed = 0, count: Count = 8, truncation: Truncation = None):
-        labels, seeds, images = grid_images(label, seed, count, truncation_value(truncation))
-        picture = make_grid(images.reshape(-1, *images.shape[2:]), cols=len(seeds))
+        labels, seeds = grid_request(label, seed, count)
         which = "all_classes" if label is None else f"class{label}"
-        return png_response(picture, f"sagan_grid_{which}_seeds{seeds[0]}-{seeds[-1]}.png")
+        with budget.hold(len(labels) * len(seeds)) as slots:
+            images = views.grid(generator, labels, seeds, truncation_value(truncation), batch(slots))
+            picture = make_grid(images.reshape(-1, *images.shape[2:]), cols=len(seeds))
+            return png_response(picture, f"sagan_grid_{which}_seeds{seeds[0]}-{seeds[-1]}.png")
+
+    def interpolation_slots(spec: ImageSpec, frames: int) -> int:
+        views.check_spec(spec, info)
+        return views.images_needed(views.interpolation_specs(spec, frames))
 
     @app.get("/api/interpolation")
     def interpolation(spec: Annotated[ImageSpec, Depends(image_spec)], frames: Frames = 8):
-        times, images = views.interpolation(generator, spec, frames)
+        with budget.hold(interpolation_slots(spec, frames)) as slots:
+            times, images = views.interpolation(generator, spec, frames, batch(slots))
+            pictures = [{"t": t, "png": data_url(image)} for t, image in zip(times, images, strict=True)]
         return {
-            "frames": [{"t": t, "png": data_url(image)} for t, image in zip(times, images, strict=True)],
+            "frames": pictures,
             "from": {"seed": spec.seed, "label": spec.label, "name": info.class_name(spec.label)},
             "to": {"seed": spec.end[0], "label": spec.end[1], "name": info.class_name(spec.end[1])},
             "truncation": truncation_json(spec.truncation),
@@ -189,40 +263,46 @@ def create_app(generator: Generator) -> FastAPI:
 
     @app.get("/api/interpolation.png")
     def interpolation_png(spec: Annotated[ImageSpec, Depends(image_spec)], frames: Frames = 8):
-        _, images = views.interpolation(generator, spec, frames)
         end = ImageSpec(spec.seed, spec.label, *spec.end, 1.0, spec.truncation)
-        return png_response(make_grid(images, cols=frames), f"{spec_name(end)}_{frames}frames.png")
+        with budget.hold(interpolation_slots(spec, frames)) as slots:
+            _, images = views.interpolation(generator, spec, frames, batch(slots))
+            return png_response(make_grid(images, cols=frames), f"{spec_name(end)}_{frames}frames.png")
 
     @app.get("/api/image.png")
     def image_png(spec: Annotated[ImageSpec, Depends(image_spec)]):
-        images, _ = views.render_specs(generator, [spec])
-        return png_response(images[0], f"{spec_name(spec)}.png")
+        views.check_spec(spec, info)
+        with budget.hold(views.images_needed([spec])) as slots:
+            return png_response(views.render(generator, [spec], batch(slots))[0], f"{spec_name(spec)}.png")
 
     @app.get("/api/attention")
     def attention(spec: Annotated[ImageSpec, Depends(image_spec)], x: Pixel, y: Pixel, scale: Scale = None):
         scale = scale or views.default_scale(info.resolution)
-        image, layers = views.attention(generator, spec, x, y, scale)
-        out = []
-        for layer in layers:
-            (hq, wq), (hk, wk) = layer.query_grid, layer.key_grid
-            r, c = divmod(layer.query_row, wq)
-            cell_h, cell_w = info.resolution // hq, info.resolution // wq
-            peak = int(np.argmax(layer.row))
-            out.append({
-                "name": layer.name,
-                "query_grid": [hq, wq],
-                "key_grid": [hk, wk],
-                "query_row": layer.query_row,
-                "query_cell": [r, c],
-                "query_box": [c * cell_w, r * cell_h, (c + 1) * cell_w, (r + 1) * cell_h],
-                "key_cell_pixels": [info.resolution // hk, info.resolution // wk],
-                "row": [float(v) for v in layer.row],
-                "max": float(layer.row.max()),
-                "argmax": [peak // wk, peak % wk],
-                "picture": data_url(layer.picture),
-            })
-        return {"image": data_url(image), "x": x, "y": y, "scale": scale, "layers": out,
-                "filename": spec_name(spec)}
+        views.check_spec(spec, info)
+        views.check_point(x, y, info)
+        with budget.hold(views.images_needed([spec])) as slots:
+            image, layers = views.attention(generator, spec, x, y, scale, batch(slots))
+            out = [layer_json(layer) for layer in layers]
+            picture = data_url(image)
+        return {"image": picture, "x": x, "y": y, "scale": scale, "layers": out, "filename": spec_name(spec)}
+
+    def layer_json(layer: views.LayerAttention) -> dict:
+        (hq, wq), (hk, wk) = layer.query_grid, layer.key_grid
+        r, c = divmod(layer.query_row, wq)
+        cell_h, cell_w = info.resolution // hq, info.resolution // wq
+        peak = int(np.argmax(layer.row))
+        return {
+            "name": layer.name,
+            "query_grid": [hq, wq],
+            "key_grid": [hk, wk],
+            "query_row": layer.query_row,
+            "query_cell": [r, c],
+            "query_box": [c * cell_w, r * cell_h, (c + 1) * cell_w, (r + 1) * cell_h],
+            "key_cell_pixels": [info.resolution // hk, info.resolution // wk],
+            "row": [float(v) for v in layer.row],
+            "max": float(layer.row.max()),
+            "argmax": [peak // wk, peak % wk],
+            "picture": data_url(layer.picture),
+        }
 
     @app.get("/api/colorbar.png", include_in_schema=False)
     def colorbar():

@@ -1,11 +1,14 @@
 """The generator behind ``sagan-explore``: an exported SavedModel, or a training run's Keras G.
 
-Both expose the same two calls, which are the export's signatures (``sagan_tf.serving.signatures``):
+Both expose the same three calls, which are the export's signatures (``sagan_tf.serving.signatures``):
 
 * ``generate(seeds, labels, truncation)``: ``generate_truncated``, the images a TF Serving client
   gets for (seed, label), and the z each seed stands for;
 * ``explore(z, class_weights)``: the images of a class mixture and every attention layer's map
-  beta (B, N_query, N_key), the softmax rows of paper eq. 1.
+  beta (B, N_query, N_key), the softmax rows of paper eq. 1;
+* ``mix(z, class_weights)``: the same images without the maps (``mix``). An export written before
+  ``mix`` existed has none: its images come from ``explore``, whose maps are dropped in the graph
+  call's own output and never copied out.
 
 For an export they are the SavedModel's own signatures; for a run (``--logdir``) they are the same
 ``ServingGraph`` functions traced around the run's generator (the EMA one when the run has one), so
@@ -25,7 +28,7 @@ import tensorflow as tf
 from sagan_tf.errors import SaganError
 from sagan_tf.evaluation.attention_maps import square_grid
 from sagan_tf.serving.export import MANIFEST, existing_versions
-from sagan_tf.serving.signatures import EXPLORE, GENERATE_TRUNCATED, ServingGraph, label_count
+from sagan_tf.serving.signatures import EXPLORE, GENERATE_TRUNCATED, MIX, ServingGraph, label_count
 
 IMAGE_OUTPUTS = ("images", "images_float")
 
@@ -73,12 +76,14 @@ def attention_layers(structured_outputs: dict) -> list[AttentionLayer]:
 
 
 class Generator:
-    """``generate`` and ``explore`` around two concrete functions with the export's signatures."""
+    """``generate``, ``explore`` and ``mix`` around concrete functions with the export's signatures
+    (``mix_fn`` None: ``mix`` takes the images of ``explore_fn``)."""
 
-    def __init__(self, info: ModelInfo, generate_fn, explore_fn):
+    def __init__(self, info: ModelInfo, generate_fn, explore_fn, mix_fn=None):
         self.info = info
         self._generate = generate_fn
         self._explore = explore_fn
+        self._mix = mix_fn
 
     def generate(self, seeds, labels, truncation: float = math.inf) -> tuple[np.ndarray, np.ndarray]:
         """(uint8 images (B, R, R, C), z (B, z_dim) float32) for each (seed, label)."""
@@ -96,6 +101,13 @@ class Generator:
         )
         maps = {layer.name: out[layer.name].numpy() for layer in self.info.attention}
         return out["images"].numpy(), maps
+
+    def mix(self, z, class_weights) -> np.ndarray:
+        """uint8 images (B, R, R, C) for z and class mixtures, without attention maps."""
+        inputs = {"z": tf.constant(np.asarray(z, np.float32)),
+                  "class_weights": tf.constant(np.asarray(class_weights, np.float32))}
+        function = self._explore if self._mix is None else self._mix
+        return function(**inputs)["images"].numpy()
 
 
 def version_directory(model: str | Path, version: int | None = None) -> Path:
@@ -144,7 +156,7 @@ def load_export(model: str | Path, version: int | None = None) -> Generator:
         class_names=manifest.get("class_names"),
         attention=attention_layers(explore_fn.structured_outputs),
     )
-    generator = Generator(info, loaded.signatures[GENERATE_TRUNCATED], explore_fn)
+    generator = Generator(info, loaded.signatures[GENERATE_TRUNCATED], explore_fn, loaded.signatures.get(MIX))
     generator.loaded = loaded  # keeps the SavedModel's variables alive with its functions
     return generator
 
@@ -161,6 +173,7 @@ def load_run(logdir: str | Path, raw: bool = False) -> Generator:
     specs = graph.input_signatures()
     generate_fn = tf.function(graph.generate_truncated).get_concrete_function(*specs[GENERATE_TRUNCATED])
     explore_fn = tf.function(graph.explore).get_concrete_function(*specs[EXPLORE])
+    mix_fn = tf.function(graph.mix).get_concrete_function(*specs[MIX])
     info = ModelInfo(
         source=f"{Path(logdir)} ({keras_generator.name} of {Path(checkpoint).name})",
         resolution=cfg.data.resolution,
@@ -170,6 +183,6 @@ def load_run(logdir: str | Path, raw: bool = False) -> Generator:
         class_names=class_names(cfg.data),
         attention=attention_layers(explore_fn.structured_outputs),
     )
-    generator = Generator(info, generate_fn, explore_fn)
+    generator = Generator(info, generate_fn, explore_fn, mix_fn)
     generator.keras_generator = keras_generator
     return generator

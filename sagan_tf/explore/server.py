@@ -1,16 +1,21 @@
 """Serving the app with uvicorn on a socket bound before the model loads (a busy port fails fast).
 
-``bind`` opens the listening socket (port 0: any free port), ``url`` says where it is, and
+``bind`` opens the listening socket (port 0: any free port), ``url`` says where it is,
+``serving_hosts`` is the ``Host`` rule of an app on that socket (``hosts.host_rule``), and
 ``make_server`` returns a uvicorn server for the app on that socket: ``server.run(sockets=[sock])``
 serves until Ctrl+C (or ``server.should_exit = True`` from another thread, as the tests do).
+uvicorn admits at most ``Limits.max_connections`` open connections and running requests
+(``limit_concurrency``); it answers a request beyond them 503 itself, before the app sees it.
 """
 
 from __future__ import annotations
 
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from sagan_tf.errors import SaganError
+from sagan_tf.explore.hosts import HostRule, host_rule
+from sagan_tf.explore.limits import Limits
 
 
 def bind(host: str, port: int) -> socket.socket:
@@ -35,8 +40,19 @@ def url(sock: socket.socket) -> str:
     return f"http://[{host}]:{port}/" if ":" in host else f"http://{host}:{port}/"
 
 
-def make_server(app, on_started: Callable[[], None] | None = None):
-    """A uvicorn server for ``app``; ``on_started()`` runs once it accepts connections."""
+def serving_hosts(sock: socket.socket, host: str | None = None, extra: Iterable[str] = (), any_host: bool = False) -> HostRule:
+    """The ``Host`` rule of an app on ``sock``: its address and ``host`` (the name it was bound by)
+    at its port, the loopback names when it listens on loopback, and ``extra`` (``--allowed-host``)."""
+    address, port = sock.getsockname()[:2]
+    try:
+        return host_rule([address] + ([host] if host else []), port, extra, any_host)
+    except ValueError as e:
+        raise SaganError(str(e)) from None
+
+
+def make_server(app, on_started: Callable[[], None] | None = None, limits: Limits | None = None):
+    """A uvicorn server for ``app`` within ``limits.max_connections`` (default: the limits the app was
+    created with); ``on_started()`` runs once it accepts connections."""
     import uvicorn
 
     class Server(uvicorn.Server):
@@ -45,5 +61,7 @@ def make_server(app, on_started: Callable[[], None] | None = None):
             if self.started and on_started is not None:
                 on_started()
 
-    config = uvicorn.Config(app, log_level="warning", access_log=False, timeout_graceful_shutdown=5)
+    limits = limits or getattr(getattr(app, "state", None), "limits", None) or Limits()  # create_app's own
+    config = uvicorn.Config(app, log_level="warning", access_log=False, timeout_graceful_shutdown=5,
+                            limit_concurrency=limits.max_connections)
     return Server(config)

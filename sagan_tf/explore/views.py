@@ -12,6 +12,14 @@ Attention (paper eq. 1, Figures 1 and 5): for a query pixel (x, y), each attenti
 beta for the query cell holding that pixel, over the layer's key grid, drawn by
 ``evaluation.attention_maps`` exactly as ``sagan-visualize attention`` draws it.
 
+Every generator call here takes at most ``batch`` images (the app passes the smaller of its
+``Limits.batch`` and the images its request holds in the budget): a grid of 256 images is 16 calls
+of 16. A seed's image does not depend on the batch around it (z is drawn from the seed alone and G
+computes each row on its own), so the pixels are those of one call of 256, up to the rounding of
+the kernels TensorFlow picks for a batch shape (the tests check a 250-image grid bit for bit).
+Grids come from ``generate_truncated``; single images and interpolation frames from ``mix``, which
+returns no attention map; only ``attention`` calls ``explore``, for its one image.
+
 Every request is checked against the model here (``check_*``) and fails with a ``RequestError``
 that says what is wrong; static bounds (types, limits) are checked by the app's parameter types.
 """
@@ -33,7 +41,7 @@ MAX_COUNT = 32  # images per grid row
 MAX_GRID = 256  # images per grid
 MAX_FRAMES = 32  # frames of an interpolation
 MAX_SCALE = 16  # pixel repetition of the attention pictures
-EXPLORE_BATCH = 8  # images per explore call: bounds the memory of the attention maps returned with them
+MIN_TRUNCATION = 1e-6  # smaller t are all z = 0 in effect, and below 1.4e-45 float32 holds 0, not t
 PANEL_SIZE = 256  # default size in pixels of an attention picture
 
 
@@ -101,11 +109,25 @@ def class_weights(label_a: int, label_b: int, t: float, count: int) -> np.ndarra
     return weights.astype(np.float32)
 
 
-def grid(generator: Generator, labels: list[int], seeds: list[int], truncation: float) -> np.ndarray:
+def batches(count: int, batch: int) -> list[slice]:
+    """Consecutive slices of at most ``batch`` items covering range(count)."""
+    if batch < 1:
+        raise ValueError(f"batch must be >= 1, got {batch}")
+    return [slice(start, min(start + batch, count)) for start in range(0, count, batch)]
+
+
+def generate(generator: Generator, seeds, labels, truncation: float, batch: int) -> tuple[np.ndarray, np.ndarray]:
+    """``generator.generate`` in calls of at most ``batch`` images: (images, z) of every (seed, label)."""
+    seeds, labels = np.asarray(seeds, np.int64), np.asarray(labels, np.int32)
+    parts = [generator.generate(seeds[part], labels[part], truncation) for part in batches(len(seeds), batch)]
+    return np.concatenate([images for images, _ in parts]), np.concatenate([z for _, z in parts])
+
+
+def grid(generator: Generator, labels: list[int], seeds: list[int], truncation: float, batch: int) -> np.ndarray:
     """(rows, cols, R, R, C) uint8: row r is class labels[r], column c seed seeds[c] (``generate_truncated``)."""
     for label in labels:
         check_label(label, generator.info)
-    images, _ = generator.generate(np.tile(seeds, len(labels)), np.repeat(labels, len(seeds)), truncation)
+    images, _ = generate(generator, np.tile(seeds, len(labels)), np.repeat(labels, len(seeds)), truncation, batch)
     return images.reshape(len(labels), len(seeds), *images.shape[1:])
 
 
@@ -114,31 +136,43 @@ def frame_times(frames: int) -> list[float]:
     return [i / (frames - 1) for i in range(frames)]
 
 
-def render_specs(generator: Generator, specs: list[ImageSpec]) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-    """Images and attention maps of ``specs`` (all at one truncation), through ``explore``."""
+def spec_seeds(specs: list[ImageSpec]) -> list[int]:
+    """The seeds whose z the images of ``specs`` need."""
+    return sorted({s.seed for s in specs} | {s.end[0] for s in specs})
+
+
+def images_needed(specs: list[ImageSpec]) -> int:
+    """The images a request for ``specs`` computes: theirs, or their seeds' when those are more."""
+    return max(len(specs), len(spec_seeds(specs)))
+
+
+def spec_inputs(generator: Generator, specs: list[ImageSpec], batch: int) -> tuple[np.ndarray, np.ndarray]:
+    """(z, class weights) of ``specs`` (all at one truncation): the seeds' z from ``generate_truncated``."""
     info = generator.info
     for spec in specs:
         check_spec(spec, info)
-    seeds = sorted({s.seed for s in specs} | {s.end[0] for s in specs})
-    _, z = generator.generate(seeds, [0] * len(seeds), specs[0].truncation)  # z depends on the seed alone
+    seeds = spec_seeds(specs)
+    _, z = generate(generator, seeds, [0] * len(seeds), specs[0].truncation, batch)  # z depends on the seed alone
     z_of = dict(zip(seeds, z, strict=True))
     zs = np.stack([interpolate_z(z_of[s.seed], z_of[s.end[0]], s.t, s.path) for s in specs])
     weights = np.stack([class_weights(s.label, s.end[1], s.t, info.label_count) for s in specs])
-    images, maps = [], {layer.name: [] for layer in info.attention}
-    for start in range(0, len(specs), EXPLORE_BATCH):
-        chunk_images, chunk_maps = generator.explore(zs[start : start + EXPLORE_BATCH], weights[start : start + EXPLORE_BATCH])
-        images.append(chunk_images)
-        for name, beta in chunk_maps.items():
-            maps[name].append(beta)
-    return np.concatenate(images), {name: np.concatenate(parts) for name, parts in maps.items()}
+    return zs, weights
 
 
-def interpolation(generator: Generator, start: ImageSpec, frames: int) -> tuple[list[float], np.ndarray]:
+def render(generator: Generator, specs: list[ImageSpec], batch: int) -> np.ndarray:
+    """Images (len(specs), R, R, C) of ``specs`` through ``mix``, at most ``batch`` per call."""
+    zs, weights = spec_inputs(generator, specs, batch)
+    return np.concatenate([generator.mix(zs[part], weights[part]) for part in batches(len(specs), batch)])
+
+
+def interpolation_specs(start: ImageSpec, frames: int) -> list[ImageSpec]:
+    """The frames from (start.seed, start.label) to ``start.end``, both ends included."""
+    return [ImageSpec(start.seed, start.label, *start.end, t, start.truncation, start.path) for t in frame_times(frames)]
+
+
+def interpolation(generator: Generator, start: ImageSpec, frames: int, batch: int) -> tuple[list[float], np.ndarray]:
     """(t of each frame, images (frames, R, R, C)) from (start.seed, start.label) to ``start.end``."""
-    times = frame_times(frames)
-    specs = [ImageSpec(start.seed, start.label, *start.end, t, start.truncation, start.path) for t in times]
-    images, _ = render_specs(generator, specs)
-    return times, images
+    return frame_times(frames), render(generator, interpolation_specs(start, frames), batch)
 
 
 def default_scale(resolution: int) -> int:
@@ -157,11 +191,15 @@ class LayerAttention:
     picture: np.ndarray  # (R * scale, R * scale, 3) uint8: ``sagan-visualize attention``'s panel
 
 
-def attention(generator: Generator, spec: ImageSpec, x: int, y: int, scale: int) -> tuple[np.ndarray, list[LayerAttention]]:
-    """The image of ``spec`` and, for each attention layer of G, the attention of query pixel (x, y)."""
+def attention(
+    generator: Generator, spec: ImageSpec, x: int, y: int, scale: int, batch: int
+) -> tuple[np.ndarray, list[LayerAttention]]:
+    """The image of ``spec`` and, for each attention layer of G, the attention of query pixel (x, y)
+    (``explore`` of that one image; its seeds' z in calls of at most ``batch``)."""
     info = generator.info
     check_point(x, y, info)
-    images, maps = render_specs(generator, [spec])
+    z, weights = spec_inputs(generator, [spec], batch)
+    images, maps = generator.explore(z, weights)
     layers = []
     for layer in info.attention:
         beta = maps[layer.name]

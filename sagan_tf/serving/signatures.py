@@ -1,6 +1,6 @@
 """The generator's serving graph: input checks, seed -> z, signatures, SavedModel for TF Serving.
 
-Four signatures (TF Serving's ``tensorflow/serving/predict`` method, batch size dynamic):
+Five signatures (TF Serving's ``tensorflow/serving/predict`` method, batch size dynamic):
 
 * ``serving_default``: ``z`` float32 [None, z_dim], ``labels`` int32 [None]
   -> ``images`` uint8 [None, R, R, C] and ``images_float`` float32 in [-1, 1] (the generator's
@@ -20,6 +20,10 @@ Four signatures (TF Serving's ``tensorflow/serving/predict`` method, batch size 
   conditional batch norm rows) -> ``images``, ``images_float`` and, for every attention layer of G,
   its map beta [None, N_query, N_key] under the layer's name (``attention_16``): the softmax rows of
   paper eq. 1. What ``sagan-explore`` draws; TF Serving clients may call it too.
+* ``mix``: ``explore``'s inputs -> ``images`` and ``images_float`` only: the same images without
+  returning any attention map, so that a batch of mixtures (``sagan-explore``'s interpolations)
+  never holds B x N_query x N_key floats per layer, and a chunked attention layer (``query_chunk``)
+  never forms its whole map.
 
 Bad inputs fail with ``InvalidArgument`` and a message that says what is wrong: labels outside
 [0, num_classes) (an unconditional model, num_classes 0, accepts only label 0), a ``labels``
@@ -56,7 +60,8 @@ SERVING_DEFAULT = "serving_default"
 GENERATE = "generate"
 GENERATE_TRUNCATED = "generate_truncated"
 EXPLORE = "explore"
-SIGNATURES = (SERVING_DEFAULT, GENERATE, GENERATE_TRUNCATED, EXPLORE)
+MIX = "mix"
+SIGNATURES = (SERVING_DEFAULT, GENERATE, GENERATE_TRUNCATED, EXPLORE, MIX)
 NO_TRUNCATION = math.inf
 WEIGHT_SUM_TOLERANCE = 1e-3  # |sum of a row of class weights - 1|
 
@@ -183,6 +188,13 @@ class ServingGraph:
         images, maps = self.generator((z, weights), training=False, return_attention=True)
         return {"images": to_uint8(images), "images_float": tf.cast(images, tf.float32), **maps}
 
+    def mix(self, z, class_weights):
+        """``explore``'s images alone: no attention map is returned (nor formed by a chunked layer)."""
+        z = self.checked_z(z)
+        weights = checked_class_weights(class_weights, tf.shape(z)[0], self.num_classes)
+        images = self.generator((z, weights), training=False)
+        return {"images": to_uint8(images), "images_float": tf.cast(images, tf.float32)}
+
     def input_signatures(self) -> dict[str, list[tf.TensorSpec]]:
         return {
             SERVING_DEFAULT: [
@@ -198,11 +210,15 @@ class ServingGraph:
                 tf.TensorSpec([None], tf.int32, name="labels"),
                 tf.TensorSpec([], tf.float32, name="truncation"),
             ],
-            EXPLORE: [
-                tf.TensorSpec([None, self.z_dim], tf.float32, name="z"),
-                tf.TensorSpec([None, label_count(self.num_classes)], tf.float32, name="class_weights"),
-            ],
+            EXPLORE: self.mixture_signature(),
+            MIX: self.mixture_signature(),
         }
+
+    def mixture_signature(self) -> list[tf.TensorSpec]:
+        return [
+            tf.TensorSpec([None, self.z_dim], tf.float32, name="z"),
+            tf.TensorSpec([None, label_count(self.num_classes)], tf.float32, name="class_weights"),
+        ]
 
 
 def write_saved_model(generator, num_classes: int, z_dim: int, path: str | Path) -> None:
@@ -218,4 +234,5 @@ def write_saved_model(generator, num_classes: int, z_dim: int, path: str | Path)
     archive.add_endpoint(GENERATE, graph.generate, input_signature=signatures[GENERATE])
     archive.add_endpoint(GENERATE_TRUNCATED, graph.generate_truncated, input_signature=signatures[GENERATE_TRUNCATED])
     archive.add_endpoint(EXPLORE, graph.explore, input_signature=signatures[EXPLORE])
+    archive.add_endpoint(MIX, graph.mix, input_signature=signatures[MIX])
     archive.write_out(str(path), verbose=False)

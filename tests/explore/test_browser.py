@@ -199,7 +199,7 @@ def test_the_interpolation_row_has_the_frames_asked_for_and_ends_at_the_two_imag
     "field, value, message",
     [
         ("#seed", "abc", "seed must be an integer, got 'abc'"),
-        ("#truncation", "-1", "truncation must be > 0, got '-1'"),
+        ("#truncation", "-1", "truncation must be >= 1e-06, got '-1'"),
         ("#count", "40", "count must be <= 32, got '40'"),
     ],
 )

@@ -32,8 +32,13 @@ def test_saved_model_cli_shows_explore_with_every_attention_layer(explore_export
         },
         "method": "tensorflow/serving/predict",
     }
+    assert signatures["mix"] == {
+        "inputs": {"z": ("DT_FLOAT", "(-1, 128)"), "class_weights": ("DT_FLOAT", "(-1, 10)")},
+        "outputs": {"images": ("DT_UINT8", "(-1, 32, 32, 1)"), "images_float": ("DT_FLOAT", "(-1, 32, 32, 1)")},
+        "method": "tensorflow/serving/predict",
+    }
     manifest = json.loads((explore_export.version_dir / "export.json").read_text())
-    assert manifest["signatures"] == ["serving_default", "generate", "generate_truncated", "explore"]
+    assert manifest["signatures"] == ["serving_default", "generate", "generate_truncated", "explore", "mix"]
     assert manifest["class_names"] == FASHION_MNIST
 
 
@@ -102,3 +107,32 @@ def test_explore_runs_in_the_session_path_tf_serving_uses(explore_reference, exp
     out = sess.run([sig.outputs[n].name for n in names], {sig.inputs["z"].name: z, sig.inputs["class_weights"].name: weights})
     for name, value in zip(names, out, strict=True):
         np.testing.assert_array_equal(value, expected[name])
+
+
+def test_mix_gives_the_images_of_explore_bit_for_bit_and_refuses_what_explore_refuses(explore_reference):
+    _, z = explore_reference.generate([3, 9, 9, 2**33], [0, 0, 0, 0], 1.2)
+    weights = np.zeros((4, 10), np.float32)
+    weights[0, 4] = 1.0
+    weights[1, [2, 8]] = 0.5
+    weights[2, [0, 1, 2, 3]] = 0.25
+    weights[3, [5, 6]] = [0.9, 0.1]
+    mix = explore_reference.loaded.signatures["mix"]
+    out = mix(z=tf.constant(z), class_weights=tf.constant(weights))
+    assert sorted(out) == ["images", "images_float"]
+    expected = explore_reference.explore(z, weights)
+    np.testing.assert_array_equal(out["images"].numpy(), expected["images"])
+    np.testing.assert_array_equal(out["images_float"].numpy(), expected["images_float"])
+    np.testing.assert_array_equal(out["images"].numpy()[0], explore_reference.generate([3], [4], 1.2)[0][0])
+    with pytest.raises(tf.errors.InvalidArgumentError, match="every row of class_weights must sum to 1"):
+        mix(z=tf.constant(z[:1]), class_weights=tf.constant(weights[:1] * 2))
+
+
+def test_a_generator_without_mix_takes_the_images_of_explore(explore_generator, explore_reference):
+    from sagan_tf.explore.generators import Generator
+
+    signatures = explore_reference.loaded.signatures
+    old = Generator(explore_generator.info, signatures["generate_truncated"], signatures["explore"])
+    _, z = explore_reference.generate([1, 2], [0, 0])
+    weights = explore_reference.one_hot([6, 1]) * 0.5 + explore_reference.one_hot([2, 2]) * 0.5
+    np.testing.assert_array_equal(old.mix(z, weights), explore_generator.mix(z, weights))
+    np.testing.assert_array_equal(old.mix(z, weights), explore_reference.explore(z, weights)["images"])

@@ -44,19 +44,28 @@ def command_serving(args, cwd, env) -> Iterator[tuple[str, subprocess.Popen]]:
 
 
 @contextlib.contextmanager
-def serving(generator) -> Iterator[str]:
-    """The app around ``generator`` served on 127.0.0.1 in a thread; yields its URL."""
+def serving(generator, limits=None, allowed_hosts=()) -> Iterator[str]:
+    """The app around ``generator`` served on 127.0.0.1 in a thread, as the command line serves it
+    (``limits``, the Host rule of its socket plus ``allowed_hosts``); yields its URL."""
+    with serving_app(generator, limits, allowed_hosts) as (address, _):
+        yield address
+
+
+@contextlib.contextmanager
+def serving_app(generator, limits=None, allowed_hosts=()) -> Iterator[tuple[str, object]]:
+    """``serving``, yielding (URL, the FastAPI app): ``app.state.budget`` is its image budget."""
     from sagan_tf.explore.app import create_app
-    from sagan_tf.explore.server import bind, make_server, url
+    from sagan_tf.explore.server import bind, make_server, serving_hosts, url
 
     sock = bind("127.0.0.1", 0)
     started = threading.Event()
-    server = make_server(create_app(generator), on_started=started.set)
+    app = create_app(generator, limits, serving_hosts(sock, "127.0.0.1", allowed_hosts))
+    server = make_server(app, on_started=started.set)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     try:
         assert started.wait(60), "the app did not start"
-        yield url(sock)
+        yield url(sock), app
     finally:
         server.should_exit = True
         thread.join(30)
@@ -65,11 +74,19 @@ def serving(generator) -> Iterator[str]:
 
 def get(url: str, timeout: float = 60) -> tuple[int, bytes, str]:
     """(status, body, content type) of a GET; 4xx and 5xx are answers too."""
+    status, body, headers = get_with_headers(url, timeout=timeout)
+    return status, body, headers.get("Content-Type", "")
+
+
+def get_with_headers(url: str, headers: dict | None = None, timeout: float = 60):
+    """(status, body, response headers: case-insensitive ``.get``) of a GET sending ``headers``
+    (a ``Host`` replaces urllib's own)."""
+    request = urllib.request.Request(url, headers=headers or {})
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as response:
-            return response.status, response.read(), response.headers.get("Content-Type", "")
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return response.status, response.read(), response.headers
     except urllib.error.HTTPError as e:
-        return e.code, e.read(), e.headers.get("Content-Type", "")
+        return e.code, e.read(), e.headers
 
 
 def get_json(url: str) -> dict:
@@ -125,3 +142,36 @@ def wait_until(condition, timeout: float = 30.0, interval: float = 0.05):
             return True
         time.sleep(interval)
     return False
+
+
+class Recording:
+    """A ``generators.Generator`` whose calls are recorded: ``calls`` lists (kind, images) of each
+    ``generate``, ``explore`` and ``mix`` call, ``peak`` is the most images inside calls at once."""
+
+    def __init__(self, generator):
+        self.generator = generator
+        self.info = generator.info
+        self.calls: list[tuple[str, int]] = []
+        self.peak = 0
+        self._inside = 0
+        self._lock = threading.Lock()
+
+    def _call(self, kind, images, function, *args):
+        with self._lock:
+            self.calls.append((kind, images))
+            self._inside += images
+            self.peak = max(self.peak, self._inside)
+        try:
+            return function(*args)
+        finally:
+            with self._lock:
+                self._inside -= images
+
+    def generate(self, seeds, labels, truncation=np.inf):
+        return self._call("generate", len(seeds), self.generator.generate, seeds, labels, truncation)
+
+    def explore(self, z, class_weights):
+        return self._call("explore", len(z), self.generator.explore, z, class_weights)
+
+    def mix(self, z, class_weights):
+        return self._call("mix", len(z), self.generator.mix, z, class_weights)

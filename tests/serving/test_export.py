@@ -142,7 +142,8 @@ def test_fresh_process_without_sagan_tf_matches_keras(conditional_export, tmp_pa
 
 def test_saved_model_cli_shows_both_signatures(conditional_export):
     signatures = parse_signature_defs(saved_model_cli_show(conditional_export.version_dir))
-    assert set(signatures) - {"__saved_model_init_op"} == {"serving_default", "generate", "generate_truncated", "explore"}
+    assert set(signatures) - {"__saved_model_init_op"} == {"serving_default", "generate", "generate_truncated", "explore",
+                                                           "mix"}
     image = ("DT_UINT8", "(-1, 32, 32, 1)")
     image_float = ("DT_FLOAT", "(-1, 32, 32, 1)")
     assert signatures["serving_default"] == {
