@@ -6,6 +6,12 @@ without TensorFlow (``--cluster``).
 * ``slurm``: the Slurm job step does (``slurm``): every task of an ``srun`` is one worker, and the
   task of rank 0 (``SLURM_PROCID``) is the chief. ``sagan_tf.training.slurm`` turns the step into
   this process's ``TF_CONFIG`` once TensorFlow is imported.
+* ``kubernetes``: the pod of a Kubernetes Indexed Job does (``kubernetes``): every pod is one worker,
+  the pod of completion index 0 is the chief, and the manifest names the worker count and addresses.
+  ``sagan_tf.training.kubernetes`` writes this pod's ``TF_CONFIG`` from them.
+
+Kubeflow's TFJob and Vertex AI set ``TF_CONFIG`` themselves (``tf_config``); ``vertex`` reads where a
+Vertex AI job wants the run's outputs (``AIP_*``), whatever the strategy.
 
 The trainer asks ``is_chief`` before TensorFlow is imported: only the chief locks and writes the
 run directory. Another source of cluster descriptions is one more name in ``CLUSTERS``, a module
@@ -17,12 +23,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from sagan_tf.cluster import slurm
-from sagan_tf.cluster.tf_config import is_chief_process, is_chief_task, read_tf_config
+from sagan_tf.cluster import kubernetes, slurm
+from sagan_tf.cluster.tf_config import is_chief_process, is_chief_task, read_tf_config, task_address
 
-CLUSTERS = ("tf_config", "slurm")  # --cluster
+CLUSTERS = ("tf_config", "slurm", "kubernetes")  # --cluster
 
-__all__ = ["CLUSTERS", "is_chief", "is_chief_process", "is_chief_task", "read_tf_config"]
+__all__ = ["CLUSTERS", "is_chief", "is_chief_process", "is_chief_task", "read_tf_config", "task_address"]
 
 
 def is_chief(kind: str, environ: Mapping[str, str]) -> bool:
@@ -32,4 +38,6 @@ def is_chief(kind: str, environ: Mapping[str, str]) -> bool:
         return is_chief_process(read_tf_config(environ.get("TF_CONFIG")))
     if kind == "slurm":
         return slurm.read_step(environ).rank == 0
+    if kind == "kubernetes":
+        return kubernetes.is_chief(environ)
     raise ValueError(f"unknown cluster {kind!r} (one of {', '.join(CLUSTERS)})")

@@ -7,6 +7,7 @@ import os
 import tensorflow as tf
 
 from sagan_tf import cluster
+from sagan_tf.cluster import ports
 from sagan_tf.config import STRATEGIES
 from sagan_tf.errors import ConfigError
 
@@ -22,14 +23,28 @@ def split_cpu(n: int) -> None:
 
 def join_cluster(kind: str, port_base: int | None = None, gpus_per_task: int | None = None) -> None:
     """Makes ``TF_CONFIG`` describe this process's task of a ``kind`` cluster (``cluster.CLUSTERS``),
-    before TensorFlow initializes its devices: ``tf_config`` finds it set, ``slurm`` writes it from
-    the job step (``sagan_tf.training.slurm``, listening from ``port_base``)."""
+    before TensorFlow initializes its devices: ``tf_config`` finds it set (and checks that this host
+    can listen on the task's port), ``slurm`` writes it from the job step (``sagan_tf.training.slurm``,
+    listening from ``port_base``), ``kubernetes`` from the pod of an Indexed Job
+    (``sagan_tf.training.kubernetes``)."""
     if kind == "tf_config":
+        spec = cluster.read_tf_config(os.environ.get("TF_CONFIG"))
+        address = cluster.task_address(spec)
+        why = ports.problem(int(address.rsplit(":", 1)[1]))
+        if why is not None:
+            task = spec["task"]
+            raise ConfigError(f"TF_CONFIG: this process, task {task['type']} {task['index']}, listens at {address}, "
+                              f"{why} on this host")
         return
     if kind == "slurm":
         from sagan_tf.training import slurm
 
         slurm.write_tf_config(slurm.DEFAULT_PORT_BASE if port_base is None else port_base, gpus_per_task)
+        return
+    if kind == "kubernetes":
+        from sagan_tf.training import kubernetes
+
+        kubernetes.write_tf_config()
         return
     raise ConfigError(f"unknown cluster {kind!r} (choose from {', '.join(cluster.CLUSTERS)})")
 

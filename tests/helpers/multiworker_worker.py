@@ -1,8 +1,9 @@
 """One worker of a 2-process MultiWorkerMirroredStrategy run on 127.0.0.1 (used by test_multiworker).
 
 Usage: python -m tests.helpers.multiworker_worker INDEX CLUSTER LOGDIR OUT.npz STEPS [k=v ...]
-CLUSTER is ``PORT0,PORT1`` (the helper writes TF_CONFIG) or ``slurm:PORT_BASE`` (the process's
-Slurm environment describes the cluster: ``--cluster slurm --port-base PORT_BASE``).
+CLUSTER is ``PORT0,PORT1`` (the helper writes TF_CONFIG), ``slurm:PORT_BASE`` (the process's
+Slurm environment describes the cluster: ``--cluster slurm --port-base PORT_BASE``) or ``kubernetes``
+(the process's Indexed-Job environment does: ``--cluster kubernetes``).
 Trains through ``sagan_tf.cli.train.run`` (the code path of ``--strategy multiworker``) and saves this
 worker's final G and D weights to OUT.npz, with its step, replicas, updates and G's dtype policy.
 ``SAGAN_TEST_POISON=REPLICA:STEP`` makes that replica's noise overflow float16 in that step (both
@@ -17,7 +18,7 @@ import sys
 
 def main():
     index, where, logdir, out, steps, *overrides = sys.argv[1:]
-    if not where.startswith("slurm:"):
+    if not where.startswith(("slurm:", "kubernetes")):
         workers = [f"127.0.0.1:{p}" for p in where.split(",")]
         os.environ["TF_CONFIG"] = json.dumps({"cluster": {"worker": workers}, "task": {"type": "worker", "index": int(index)}})
     from pathlib import Path
@@ -30,6 +31,8 @@ def main():
 
     if where.startswith("slurm:"):
         join_cluster("slurm", int(where.split(":", 1)[1]))
+    elif where == "kubernetes":
+        join_cluster("kubernetes")
     flags = None
     if os.environ.get("SAGAN_TEST_CPU_FLAGS"):
         flags = set(json.loads(os.environ["SAGAN_TEST_CPU_FLAGS"])[int(index)])

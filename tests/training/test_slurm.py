@@ -146,19 +146,24 @@ def srun(logdir, steps, base, tfds_dir, *extra, tasks=2):
     return wait_all(procs)
 
 
-def test_sagan_train_under_a_job_step_trains_one_run_written_by_task_0(tmp_path, tfds_dir):
-    run = tmp_path / "run"
-    results = srun(run, 4, free_port_base(2), tfds_dir)
+def assert_two_workers_trained_one_run(results, run, steps):
+    """Both workers exited 0 after one final line at ``steps`` with the same losses (reduced over
+    both), and ``run`` holds one run of two replicas, written by the chief."""
     for code, err in results:
         assert code == 0 and "Traceback" not in err, err[-3000:]
     finals = [[line for line in err.splitlines() if line.startswith("step ")] for _, err in results]
     assert [len(lines) for lines in finals] == [1, 1]
-    assert finals[0][0].startswith("step 4: ") and finals[1][0].startswith("step 4: ")
-    assert finals[0][0].split(";")[0] == finals[1][0].split(";")[0]  # the same losses, reduced over both tasks
+    assert finals[0][0].startswith(f"step {steps}: ") and finals[1][0].startswith(f"step {steps}: ")
+    assert finals[0][0].split(";")[0] == finals[1][0].split(";")[0]
     assert sorted(p.name for p in run.iterdir()) == ["checkpoints", "config.yaml", "train", "training.json"]
     (session,) = json.loads((run / "training.json").read_text())["sessions"]
     assert session["replicas"] == 2 and session["strategy"] == "multiworker"
-    assert (session["start_step"], session["end_step"]) == (0, 4)
+    assert (session["start_step"], session["end_step"]) == (0, steps)
+
+
+def test_sagan_train_under_a_job_step_trains_one_run_written_by_task_0(tmp_path, tfds_dir):
+    run = tmp_path / "run"
+    assert_two_workers_trained_one_run(srun(run, 4, free_port_base(2), tfds_dir), run, 4)
 
 
 def one_error_line(result) -> str:
