@@ -1,9 +1,15 @@
 """Training callbacks that measure and show the generator: FID / IS, best-FID checkpoint, attention maps.
 
 * ``FIDMonitor`` every ``log.fid_every`` steps: ``log.fid_samples`` class-balanced samples of the
-  sampling generator (the EMA when there is one), FID against the cached reference statistics of
-  the training data and, when the feature model has logits, the Inception Score; TensorBoard
-  scalars ``fid`` and ``is``. A new lowest FID saves G (and its EMA, and D) into ``LOGDIR/best_fid``
+  sampling generator (the EMA when there is one), in the feature space of the config's ``eval``
+  feature model (a domain classifier when the run names one, else Inception), and the metrics of
+  ``log.fid_metrics``: FID against the cached reference statistics of the training data; when the
+  feature model has logits, the Inception Score; KID (Binkowski et al. 2018: unbiased, so usable
+  at a few thousand samples) and precision/recall/density/coverage against the features of the
+  first ``log.fid_samples`` real images (as many real as generated, as Kynkaanniemi et al. and
+  Naeem et al. compare them), with ``FeatureSetOptions``' defaults (KID: 100 subsets of 1000;
+  k = 3 and 5). TensorBoard scalars under the metrics' names (``fid``, ``is``, ``kid``, ...).
+  A new lowest FID saves G (and its EMA, and D) into ``LOGDIR/best_fid``
   beside the latest checkpoints, with ``best_fid.json`` ({"step", "fid"}); a resumed run keeps
   the recorded best. A signal stops the FID where it is (``training.loop``); the best checkpoint
   and its ``best_fid.json`` are written together or not at all.
@@ -23,6 +29,7 @@ import numpy as np
 import tensorflow as tf
 
 from sagan_tf import files
+from sagan_tf.errors import SaganError
 from sagan_tf.layers.attention import SelfAttention
 from sagan_tf.training import interrupts
 from sagan_tf.training.checkpointing import variables_by_path
@@ -64,16 +71,27 @@ class FIDMonitor(keras.callbacks.Callback):
     """FID (and IS) of the sampling generator every ``every`` steps; see the module docstring."""
 
     def __init__(self, writer, every: int, num_samples: int, extractor, reference_fn, num_classes: int,
-                 best: BestFIDCheckpoint | None = None, batch_size: int = 100, is_splits: int = 10):
+                 best: BestFIDCheckpoint | None = None, batch_size: int = 100, is_splits: int = 10,
+                 metrics=("fid", "is")):
+        from sagan_tf.evaluation.metrics.statistics import FEATURE_SET_METRICS, FeatureSetOptions
+
         super().__init__()
         self.writer, self.every, self.num_samples = writer, every, num_samples
         self.extractor, self.reference_fn, self.reference = extractor, reference_fn, None
         self.num_classes, self.best, self.batch_size, self.is_splits = num_classes, best, batch_size, is_splits
+        self.metrics, self.options = list(metrics), FeatureSetOptions()
+        self.keep_features = any(m in FEATURE_SET_METRICS for m in self.metrics)
         self.history: list[tuple[int, dict]] = []
 
     def on_train_begin(self, logs=None):
         if self.reference is None:
             self.reference = self.reference_fn()
+        if self.keep_features:
+            least = max(self.options.k_pr, self.options.k_dc) + 1
+            have = 0 if self.reference.features is None else len(self.reference.features)
+            if have < least:
+                raise SaganError(f"log.fid_metrics {','.join(self.metrics)} need at least {least} real images, "
+                                 f"the reference split has {have} (eval.num_real, eval.split)")
 
     def on_train_batch_end(self, batch, logs=None):
         from sagan_tf.evaluation.metrics.statistics import compute_metrics, generated_statistics
@@ -83,10 +101,10 @@ class FIDMonitor(keras.callbacks.Callback):
             return
         stats = generated_statistics(
             self.model.sampling_generator, self.extractor, self.num_samples, self.num_classes,
-            per_class=False, batch_size=self.batch_size,
+            per_class=False, batch_size=self.batch_size, keep_features=self.keep_features,
         )
-        names = ["fid"] + (["is"] if stats.logits is not None else [])
-        values = compute_metrics(names, stats, self.reference, self.is_splits)
+        names = [m for m in self.metrics if m != "is" or stats.logits is not None]
+        values = compute_metrics(names, stats, self.reference, self.is_splits, self.options)
         self.history.append((step, values))
         with self.writer.as_default(step=step):
             for name in names:
@@ -141,16 +159,18 @@ def evaluation_callbacks(cfg, model, writer, logdir: Path, data_dir=None) -> lis
         out.append(AttentionImages(writer, log.attention_every, z, labels))
     if log.fid_every:
         from sagan_tf.evaluation.metrics.feature_model import load_extractor
-        from sagan_tf.evaluation.metrics.statistics import reference_statistics
+        from sagan_tf.evaluation.metrics.statistics import FEATURE_SET_METRICS, reference_statistics
 
         extractor = load_extractor(ev.feature_model, ev.inception_weights)
+        keep = log.fid_samples if any(m in FEATURE_SET_METRICS for m in log.fid_metrics) else False
 
         def reference():
             return reference_statistics(
-                cfg.data, extractor, ev.split or cfg.data.split, ev.num_real, False, ev.batch_size, data_dir, ev.stats_cache
+                cfg.data, extractor, ev.split or cfg.data.split, ev.num_real, False, ev.batch_size, data_dir,
+                ev.stats_cache, keep_features=keep,
             )
 
         best = BestFIDCheckpoint(model, logdir)
         out.append(FIDMonitor(writer, log.fid_every, log.fid_samples, extractor, reference, cfg.data.num_classes,
-                              best, ev.batch_size, ev.is_splits))
+                              best, ev.batch_size, ev.is_splits, log.fid_metrics))
     return out

@@ -5,7 +5,10 @@ It says what a user of the generator needs before trusting its images (after Mit
 trained (config, steps, wall-clock and hardware, from the run's ``training.json``), the metrics
 measured on this very checkpoint with the protocol that produced each (from ``RUN/evaluations/``,
 written by ``sagan-evaluate``), and its intended use and limits. Nothing in it is typed by hand:
-what the run did not record is said to be unknown.
+what the run did not record is said to be unknown. Every metric kept (IS, FID, intra-FID, KID,
+precision, recall, density, coverage) is shown with the protocol it was measured under; results of
+``sagan-evaluate --model`` on the export itself are added to the export's card afterwards
+(``with_export_metrics``).
 """
 
 from __future__ import annotations
@@ -13,7 +16,11 @@ from __future__ import annotations
 from sagan_tf.training import record
 
 CARD_FILE = "MODEL_CARD.md"
-METRIC_NAMES = {"is": "Inception Score", "is_std": "IS std over splits", "fid": "FID", "intra_fid": "intra-FID"}
+METRIC_NAMES = {
+    "is": "Inception Score", "is_std": "IS std over splits", "fid": "FID", "intra_fid": "intra-FID",
+    "kid": "KID", "kid_std": "KID std over subsets", "precision": "precision", "recall": "recall",
+    "density": "density", "coverage": "coverage",
+}
 
 
 def _data_source(data) -> str:
@@ -51,28 +58,98 @@ def describe_session(s: dict) -> str:
     )
 
 
+def _protocol_text(protocol: dict) -> str:
+    """One line of what a result's numbers depend on (its ``protocol`` object)."""
+    network, generator = protocol.get("feature_network") or {}, protocol.get("generator") or {}
+    reference = protocol.get("reference")
+    digest = f", SHA-256 `{network['sha256'][:16]}...`" if network.get("sha256") else ""
+    parts = [f"network `{network.get('name')}` ({network.get('weights')} weights{digest}, {network.get('dim')}-d)",
+             f"resize: {protocol.get('resize')}"]
+    truncation = generator.get("truncation")
+    export = generator.get("export")
+    parts.append(
+        f"generator {generator.get('name')} of `{generator.get('checkpoint')}`"
+        + (f" through the export `{export.get('path')}`" if export else "")
+        + (f", z truncated to [-{truncation:g}, {truncation:g}]" if truncation is not None else ", z untruncated")
+    )
+    parts.append(f"{protocol.get('num_generated')} generated ({protocol.get('labels')} labels, seed {protocol.get('seed')})")
+    if reference and reference.get("source") == "file":
+        parts.append(f"reference statistics file `{reference.get('file')}`")
+    elif reference:
+        prep = reference.get("preparation") or {}
+        parts.append(f"reference {protocol.get('num_reference')} images of `{reference.get('dataset')}` "
+                     f"split `{reference.get('split')}` ({prep.get('resolution')} px, {prep.get('channels')} channel(s), "
+                     f"resize {prep.get('resize')})")
+    if protocol.get("kid_subsets"):
+        parts.append(f"KID over {protocol['kid_subsets']} subsets of {protocol.get('kid_subset_size')}")
+    for key, what in (("k_precision_recall", "precision/recall"), ("k_density_coverage", "density/coverage")):
+        if protocol.get(key):
+            parts.append(f"{what} k = {protocol[key]}")
+    return "; ".join(parts) + "."
+
+
+def metric_table(evaluations: list[dict]) -> list[str]:
+    """A table with one row per metric of each result, and under it the protocols the rows cite."""
+    lines = ["| metric | value | features | generated | reference | generator | seed | protocol |",
+             "|---|---|---|---|---|---|---|---|"]
+    protocols: list[str] = []
+    for ev in evaluations:
+        reference = f"{ev.get('num_real')} of `{ev.get('real_split')}`" if ev.get("num_real") else "none"
+        cited = "not recorded"
+        if ev.get("protocol"):
+            text = _protocol_text(ev["protocol"])
+            if text not in protocols:
+                protocols.append(text)
+            cited = f"[{protocols.index(text) + 1}]"
+        for key, name in METRIC_NAMES.items():
+            if isinstance(ev.get(key), (int, float)):
+                lines.append(
+                    f"| {name} | {ev[key]:.4g} | `{ev.get('features')}` | {ev.get('num_samples')} | {reference} "
+                    f"| {ev.get('generator')} | {ev.get('seed')} | {cited} |"
+                )
+    if protocols:
+        lines += ["", "Protocols (what each number depends on besides the weights; equal protocols compare):"]
+        for i, text in enumerate(protocols, 1):
+            lines += ["", f"[{i}] {text}"]
+    return lines
+
+
+FEATURES_NOTE = [
+    "",
+    "Features named `inception_v3-...` are Keras' ImageNet Inception-v3, which is not the 2015 Inception",
+    "graph behind published tables; `inception-2015-12-05-...` is that graph (its SHA-256 prefix follows",
+    "the name); any other name is a domain classifier (`sagan-train-feature-model`) with the SHA-256 prefix",
+    "of its file: such numbers compare only with numbers from the same classifier file, never with",
+    "published Inception FID tables. A name ending in `-clean` resized images as clean-fid does.",
+]
+
+
 def _metric_lines(evaluations: list[dict]) -> list[str]:
     if not evaluations:
         return [
             "No metric was measured on this checkpoint: run `sagan-evaluate --logdir RUN` (which keeps its",
             "result in the run) before exporting to have it here.",
         ]
-    lines = ["| metric | value | features | generated | reference | generator | seed |", "|---|---|---|---|---|---|---|"]
-    for ev in evaluations:
-        reference = f"{ev.get('num_real')} of `{ev.get('real_split')}`" if ev.get("num_real") else "none"
-        for key, name in METRIC_NAMES.items():
-            if key in ev and ev[key] is not None:
-                lines.append(
-                    f"| {name} | {ev[key]:.4g} | `{ev.get('features')}` | {ev.get('num_samples')} | {reference} "
-                    f"| {ev.get('generator')} | {ev.get('seed')} |"
-                )
-    lines += [
-        "",
-        "Features named `inception_v3-...` are Keras' ImageNet Inception-v3; any other name is a domain",
-        "classifier (`sagan-train-feature-model`) with the SHA-256 prefix of its file: such numbers compare",
-        "only with numbers from the same classifier file, never with published Inception FID tables.",
-    ]
-    return lines
+    return metric_table(evaluations) + FEATURES_NOTE
+
+
+EXPORT_HEADING = "### Measured on this export"
+NEXT_SECTION = "## Intended use and limits"
+
+
+def with_export_metrics(card: str, evaluations: list[dict]) -> str:
+    """``card`` (a ``MODEL_CARD.md`` text) with its subsection of the results of ``sagan-evaluate
+    --model`` on the export, at the end of the metrics, replaced by one for ``evaluations``."""
+    lines = card.split("\n")
+    if EXPORT_HEADING in lines:  # drop the old subsection, up to the next heading of its level or above
+        start = lines.index(EXPORT_HEADING)
+        end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith(("## ", "### "))), len(lines))
+        lines = lines[:start] + lines[end:]
+    note = [] if FEATURES_NOTE[1] in lines else FEATURES_NOTE  # said once per card
+    section = [EXPORT_HEADING, "", "By `sagan-evaluate --model` on this exported SavedModel:", "",
+               *metric_table(evaluations), *note, ""]
+    at = lines.index(NEXT_SECTION) if NEXT_SECTION in lines else len(lines)
+    return "\n".join(lines[:at] + section + lines[at:])
 
 
 def model_card(

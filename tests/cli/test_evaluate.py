@@ -1,55 +1,37 @@
 """``sagan-evaluate`` on a tiny trained run, checked against an independent numpy FID, KID,
-precision/recall and density/coverage; its protocol object and reference statistics files."""
+precision/recall and density/coverage; its protocol object and reference statistics files; the
+metrics logged during training."""
 
 import hashlib
 import json
+import shutil
 from pathlib import Path
 
-import keras
 import numpy as np
 import pytest
+import scipy.special
 import tensorflow as tf
-import tensorflow_datasets as tfds
-from scipy.spatial.distance import cdist
 
 from sagan_tf import pretrained
 from sagan_tf.cli.evaluate import METRIC_NAMES, main
 from sagan_tf.evaluation.metrics.statistics import METRICS
-from sagan_tf.training.run_dir import load_generator
+from sagan_tf.serving.export import export_run
+from sagan_tf.serving.model_card import CARD_FILE
+from sagan_tf.training.run_dir import load_generator, read_evaluations
+from tests.evaluation.independent import (
+    assert_manifold_metrics,
+    classifier_features,
+    fashion_mnist_test_images,
+    generated_images,
+    keras_generate,
+    numpy_fid,
+    numpy_is,
+    numpy_mmd2,
+)
+from tests.evaluation.metrics import tiny_inception_graph as tiny_graph
+from tests.evaluation.metrics.test_resize import pil_clean
 from tests.helpers.cli import TINY_RUN_STEPS, read_events, run_main
-
-
-def numpy_fid(a: np.ndarray, b: np.ndarray) -> float:
-    """FID from two feature sets; tr sqrt(S1 S2) as the sum of sqrt of the (real, >= 0) eigenvalues."""
-    m1, m2 = a.mean(0), b.mean(0)
-    s1, s2 = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
-    eig = np.clip(np.linalg.eigvals(s1 @ s2).real, 0, None)
-    return float(np.sum((m1 - m2) ** 2) + np.trace(s1) + np.trace(s2) - 2 * np.sum(np.sqrt(eig)))
-
-
-def numpy_mmd2(x: np.ndarray, y: np.ndarray) -> float:
-    """Unbiased MMD^2 with k(a, b) = (a.b / d + 1)^3: kernel means with the diagonals masked out."""
-    d = x.shape[1]
-    kxx, kyy, kxy = ((x @ x.T) / d + 1) ** 3, ((y @ y.T) / d + 1) ** 3, ((x @ y.T) / d + 1) ** 3
-    off = lambda k: k[~np.eye(len(k), dtype=bool)].mean()  # noqa: E731
-    return float(off(kxx) + off(kyy) - 2 * kxy.mean())
-
-
-def cdist_metrics(real: np.ndarray, fake: np.ndarray, k_pr: int, k_dc: int, scale: float) -> dict:
-    """Precision, recall, density, coverage from scipy's Euclidean distances, every radius times ``scale``."""
-    def radii(x, k):
-        d = cdist(x, x)
-        np.fill_diagonal(d, np.inf)
-        return np.sort(d, axis=1)[:, k - 1] * scale
-
-    d = cdist(real, fake)
-    r_pr, f_pr, r_dc = radii(real, k_pr), radii(fake, k_pr), radii(real, k_dc)
-    return {
-        "precision": (d <= r_pr[:, None]).any(axis=0).mean(),
-        "recall": (d <= f_pr[None, :]).any(axis=1).mean(),
-        "density": (d <= r_dc[:, None]).sum() / (k_dc * len(fake)),
-        "coverage": (d.min(axis=1) <= r_dc).mean(),
-    }
+from tests.helpers.exports import make_run
 
 
 def evaluate_json(capsys, *argv):
@@ -67,28 +49,21 @@ def common_args(source, feature_model, tfds_dir, cache):
 @pytest.fixture(scope="module")
 def features_of(feature_model):
     """Images -> float64 features of the Keras model's ``features`` layer (not sagan_tf.evaluation)."""
-    model = keras.saving.load_model(feature_model)
-    features = keras.Model(model.inputs, model.get_layer("features").output)
-    return lambda images: features(images).numpy().astype(np.float64)
+    both = classifier_features(feature_model)
+    return lambda images: both(images)[0]
 
 
-def independent_generated_features(logdir, features_of) -> np.ndarray:
-    """The 100 images of ``common_args`` as documented: the EMA generator, z from the stateless RNG
-    seeded (0, first index of the batch of 64), balanced labels."""
-    g, _ = load_generator(logdir)
-    labels = np.arange(100) % 10
-    images = np.concatenate([
-        g((tf.random.stateless_normal([64 if s == 0 else 36, g.z_dim], seed=[0, s]), tf.constant(labels[s:s + 64])),
-          training=False).numpy() for s in (0, 64)])
-    return features_of(images)
+def independent_generated_features(logdir, features_of, checkpoint=None, n=100, batch=64) -> np.ndarray:
+    """The ``n`` images of ``common_args`` (batches of ``batch``) as documented: the EMA generator, z
+    from the stateless RNG seeded (0, first index of the batch), balanced labels."""
+    g, _ = load_generator(logdir, checkpoint=checkpoint)
+    return features_of(generated_images(keras_generate(g), g.z_dim, n, batch))
 
 
 @pytest.fixture(scope="module")
 def real_features(features_of, tfds_dir):
     """The first 300 test images, padded 28 -> 32 and scaled to [-1, 1], through the feature model."""
-    rows = list(tfds.as_numpy(tfds.load("fashion_mnist", split="test", data_dir=tfds_dir).take(300)))
-    real = np.stack([np.pad(r["image"], ((2, 2), (2, 2), (0, 0))) for r in rows]).astype(np.float32) / 127.5 - 1
-    return features_of(real)
+    return features_of(fashion_mnist_test_images(tfds_dir, 300))
 
 
 def test_evaluate_matches_an_independent_fid_and_reuses_the_cache(tiny_run, feature_model, tfds_dir,  # noqa: F811
@@ -127,6 +102,22 @@ def test_training_logged_fid_and_kept_the_best_generator(tiny_run, feature_model
     assert result["step"] == best["step"] and result["fid"] == pytest.approx(best["fid"], rel=1e-4)
 
 
+def test_training_logged_kid_and_the_manifold_metrics_in_the_domain_feature_space(tiny_run, features_of, tfds_dir):
+    """log.fid_metrics (default: all): at each FID step, KID and precision/recall/density/coverage of
+    the 40 samples against the first 40 real images (eval.split test), in the run's classifier's
+    feature space, as computed here from the checkpoint of that step."""
+    logdir, _ = tiny_run
+    scalars, _ = read_events(logdir / "train")
+    for name in ("kid", "precision", "recall", "density", "coverage"):
+        assert sorted(scalars[name]) == [3, TINY_RUN_STEPS], name
+    real = features_of(fashion_mnist_test_images(tfds_dir, 40))
+    for step in (3, TINY_RUN_STEPS):
+        fake = independent_generated_features(logdir, features_of, str(logdir / "checkpoints" / f"ckpt-{step}"), 40, 50)
+        assert scalars["kid"][step] == pytest.approx(numpy_mmd2(real, fake), rel=1e-3)
+        assert_manifold_metrics({name: scalars[name][step] for name in ("precision", "recall", "density", "coverage")},
+                                real, fake, 3, 5)
+
+
 def test_feature_set_metrics_match_independent_computations(feature_model, tfds_dir, features_of, real_features,
                                                              tmp_path, capsys):
     """On the shipped generator, whose samples are close enough to the real images for non-trivial
@@ -138,11 +129,7 @@ def test_feature_set_metrics_match_independent_computations(feature_model, tfds_
                            "--k-pr", "2", "--k-dc", "4")
     # Both sets hold no more than --kid-subset-size (1000) samples: one subset, the whole sets.
     assert result["kid"] == pytest.approx(numpy_mmd2(real, fake), rel=1e-3, abs=1e-12) and result["kid_std"] == 0.0
-    # Features agree to float32 rounding only: bound each count between radii 1e-4 smaller and larger.
-    lower, upper = cdist_metrics(real, fake, 2, 4, 1 - 1e-4), cdist_metrics(real, fake, 2, 4, 1 + 1e-4)
-    for name in ("precision", "recall", "density", "coverage"):
-        assert lower[name] <= result[name] <= upper[name], (name, lower[name], result[name], upper[name])
-        assert upper[name] - lower[name] <= 0.02, name
+    assert_manifold_metrics(result, real, fake, 2, 4)
     assert 0.5 < result["precision"] < 1 and 0.5 < result["recall"] < 1 and 0.2 < result["coverage"] < 1
     assert result["density"] > 0.5
 
@@ -151,7 +138,7 @@ def test_feature_set_metrics_match_independent_computations(feature_model, tfds_
         "feature_network": {"name": Path(feature_model).name, "weights": "file", "sha256": sha256, "dim": 128},
         "resize": "none",
         "generator": {"weights": "ema", "name": "generator_ema", "checkpoint": "checkpoints/ckpt-5000",
-                      "step": 5000, "pretrained": "fashion_mnist32", "truncation": None},
+                      "step": 5000, "pretrained": "fashion_mnist32", "truncation": None, "export": None},
         "num_generated": 100,
         "labels": "balanced",
         "seed": 0,
@@ -224,6 +211,11 @@ def test_the_help_names_every_metric():
     (["--k-dc", "0"], "--k-dc must be positive"),
     (["--num-samples", "0"], "--num-samples must be positive"),
     (["--checkpoint", "/nonexistent/ckpt-3"], "not found"),
+    (["--version", "1"], "--version goes with --model EXPORT_DIR"),
+    (["--truncation", "0"], "--truncation must be > 0, got 0.0"),
+    (["--inception-graph", "/nonexistent/classify_image_graph_def.pb"], "Inception graph not found"),
+    (["--inception-graph", "/a.pb", "--inception-weights", "/b.h5"], "--inception-graph and --inception-weights"),
+    (["--inception-graph-sha256", "ab" * 32], "--inception-graph-sha256 checks the file of --inception-graph"),
 ])
 def test_user_errors_exit_with_one_line(tiny_run, capsys, argv, message):  # noqa: F811
     logdir, _ = tiny_run
@@ -235,3 +227,147 @@ def test_user_errors_exit_with_one_line(tiny_run, capsys, argv, message):  # noq
 def test_missing_run_is_an_error(tmp_path, capsys):
     assert run_main(main, ["--logdir", str(tmp_path)]) == 2
     assert "is not a training run" in capsys.readouterr().err
+
+
+# An exported SavedModel (sagan-export), evaluated through its own signatures.
+
+def truncated_z(seeds, z_dim: int, t: float) -> np.ndarray:
+    """BigGAN's truncated normal by inverse CDF from each seed's uniform draw (the documented
+    construction of generate_truncated), with scipy's normal CDF and its inverse."""
+    u = np.stack([tf.random.stateless_uniform([z_dim], seed=[int(s), 0], dtype=tf.float64).numpy() for s in seeds])
+    low, high = scipy.special.ndtr(-t), scipy.special.ndtr(t)
+    return scipy.special.ndtri(low + (u + 2.0**-53) * (high - low)).astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory, feature_model, tfds_dir):
+    """(run, version directory, the flags of its evaluations): a tiny run measured with KID and
+    precision before it was exported, so that its card shows them."""
+    root = tmp_path_factory.mktemp("evaluate-export")
+    run = make_run(root / "run")
+    flags = ["--num-samples", "100", "--feature-model", feature_model, "--data-dir", tfds_dir, "--split", "test",
+             "--num-real", "300", "--stats-cache", str(root / "stats"), "--batch-size", "64"]
+    assert run_main(main, ["--logdir", str(run.logdir), *flags, "--metrics", "fid,kid,precision"]) == 0
+    target, _ = export_run(run.logdir, root / "models", formats=("saved_model",))
+    return run, target, flags
+
+
+def test_an_export_is_measured_as_its_run_and_keeps_the_result_in_its_card(exported, features_of, real_features,
+                                                                            capsys):
+    run, target, flags = exported
+    capsys.readouterr()
+    measured_run = read_evaluations(run.logdir)[0]
+    card = (target / CARD_FILE).read_text()
+    kid_row = next(line for line in card.splitlines() if line.startswith("| KID |"))
+    assert f"| {measured_run['kid']:.4g} |" in kid_row and kid_row.endswith("| [1] |")
+    assert "[1] network `fmnist.keras` (file weights" in card and "KID over 100 subsets of 1000" in card
+
+    result = evaluate_json(capsys, "--model", str(target.parent), *flags, "--metrics", "fid,kid,precision")
+    assert result["fid"] == pytest.approx(measured_run["fid"], rel=1e-4)
+    assert result["kid"] == pytest.approx(measured_run["kid"], rel=1e-4)
+    fake = features_of(generated_images(keras_generate(run.generator), 128, 100, 64))  # the in-memory G
+    assert result["fid"] == pytest.approx(numpy_fid(fake, real_features), rel=1e-3)
+    assert result["kid"] == pytest.approx(numpy_mmd2(real_features, fake), rel=1e-3)
+    assert result["logdir"] is None and result["model"] == str(target) and result["step"] == 1
+    assert result["protocol"]["generator"] == {
+        "weights": "raw", "name": "generator", "checkpoint": "checkpoints/ckpt-1", "step": 1, "pretrained": None,
+        "truncation": None, "export": {"path": str(target.resolve()), "version": 1},
+    }
+    assert {k: v for k, v in result["protocol"].items() if k != "generator"} == {
+        k: v for k, v in measured_run["protocol"].items() if k != "generator"}
+    assert read_evaluations(target) == [result]
+
+    card = (target / CARD_FILE).read_text()
+    section = card[card.index("### Measured on this export"):card.index("## Intended use and limits")]
+    assert f"| KID | {result['kid']:.4g} | `{result['features']}` | 100 | 300 of `test` | generator | 0 | [1] |" in section
+    assert f"through the export `{target.resolve()}`, z untruncated" in section
+    assert card.count("| KID |") == 2  # the run's row from the export and the export's own
+
+
+def test_truncation_draws_z_from_per_image_seeds_for_an_export_and_for_its_run(exported, features_of,
+                                                                              real_features, capsys):
+    run, target, flags = exported
+    capsys.readouterr()
+    args = [*flags, "--metrics", "kid", "--truncation", "0.5", "--seed", "3"]
+    result = evaluate_json(capsys, "--model", str(target), *args)
+    labels = (np.arange(100) % 10).astype(np.int32)
+    z = truncated_z(3 * 2**32 + np.arange(100), 128, 0.5)
+    assert np.abs(z).max() <= 0.5
+    fake = features_of(run.generator((tf.constant(z), tf.constant(labels)), training=False).numpy())
+    assert result["kid"] == pytest.approx(numpy_mmd2(real_features, fake), rel=1e-3)
+    assert result["protocol"]["generator"]["truncation"] == 0.5 and result["seed"] == 3
+    from_run = evaluate_json(capsys, "--logdir", str(run.logdir), *args)
+    assert from_run["kid"] == pytest.approx(result["kid"], rel=1e-4)
+    assert from_run["protocol"]["generator"]["truncation"] == 0.5 and from_run["protocol"]["generator"]["export"] is None
+    card = (target / CARD_FILE).read_text()
+    assert "z truncated to [-0.5, 0.5]" in card and "z untruncated" in card  # both results of the export
+
+
+def test_an_export_whose_run_is_gone_needs_a_config_that_fits_it(exported, tmp_path, capsys):
+    run, target, flags = exported
+    copy = tmp_path / "models" / "7"
+    shutil.copytree(target, copy)
+    manifest = json.loads((copy / "export.json").read_text())
+    manifest["source"]["logdir"] = str(tmp_path / "gone")
+    (copy / "export.json").write_text(json.dumps(manifest))
+    for argv, message in [
+        ([], "the run the export came from"),
+        (["--config", "cifar10_32"], "does not fit the export (32 px, 1 channel(s), 10 classes)"),
+        (["--raw"], "--raw is for runs"),
+        (["--truncation", "-1"], "--truncation must be > 0"),
+    ]:
+        assert run_main(main, ["--model", str(copy), *flags, "--metrics", "fid", *argv]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and err[0].startswith("error: ") and message in err[0], err
+    assert run_main(main, ["--model", str(tmp_path / "nothing"), "--metrics", "fid"]) == 2
+    assert "is not a directory" in capsys.readouterr().err
+    result = evaluate_json(capsys, "--model", str(copy.parent), *flags, "--metrics", "fid", "--config", "fashion_mnist32",
+                           "--num-samples", "20")
+    assert result["num_samples"] == 20 and result["protocol"]["generator"]["export"]["path"] == str(copy.resolve())
+
+
+# The 2015 Inception graph (a small stand-in with its tensor names) and clean-fid's resize.
+
+@pytest.fixture(scope="module")
+def graph_file(tmp_path_factory):
+    return tiny_graph.write_graph(tmp_path_factory.mktemp("graph") / "classify_image_graph_def.pb")
+
+
+@pytest.mark.parametrize("resize", ["tf", "clean"])
+def test_the_inception_graph_measures_what_numpy_computes(graph_file, tfds_dir, tmp_path, capsys, resize):
+    result = evaluate_json(capsys, "--pretrained", "fashion_mnist32", "--inception-graph", str(graph_file),
+                           "--resize", resize, "--metrics", "is,kid", "--num-samples", "20", "--num-real", "30",
+                           "--data-dir", tfds_dir, "--split", "test", "--batch-size", "20",
+                           "--stats-cache", str(tmp_path / "stats"))
+    g, _ = load_generator(pretrained.directory("fashion_mnist32"))
+    fake_images = generated_images(keras_generate(g), g.z_dim, 20, 20)
+    real_images = fashion_mnist_test_images(tfds_dir, 30)
+    if resize == "clean":
+        pixels = pil_clean
+    else:
+        def pixels(images):
+            return np.repeat((images.astype(np.float64) + 1.0) * 127.5, 3, axis=-1)
+    weights = tiny_graph.weights()
+    fake, logits = tiny_graph.numpy_network(pixels(fake_images), weights)
+    real, _ = tiny_graph.numpy_network(pixels(real_images), weights)
+    assert result["kid"] == pytest.approx(numpy_mmd2(real, fake), rel=1e-3)
+    assert result["is"] == pytest.approx(numpy_is(logits, 10), rel=1e-4)
+    digest = hashlib.sha256(graph_file.read_bytes()).hexdigest()
+    network = result["protocol"]["feature_network"]
+    assert network == {"name": "inception-2015-12-05", "weights": "file", "sha256": digest, "dim": 2048}
+    assert result["features"] == f"inception-2015-12-05-{digest[:16]}" + ("-clean" if resize == "clean" else "")
+    assert result["protocol"]["resize"].startswith("clean-fid: " if resize == "clean" else "bilinear to 299x299 inside")
+
+
+def test_a_wrong_graph_or_checksum_is_one_error_line(graph_file, feature_model, tmp_path, capsys):
+    not_inception = tmp_path / "other.pb"
+    not_inception.write_bytes(b"\n\x05\n\x01a\x12\x00")  # a GraphDef of one node "a"
+    for argv, message in [
+        (["--inception-graph", str(graph_file), "--inception-graph-sha256", "0" * 64], "not the expected " + "0" * 64),
+        (["--inception-graph", str(not_inception)], "not the 2015 Inception graph"),
+        (["--feature-model", feature_model, "--resize", "clean"], "--resize clean is for Inception's 299x299"),
+    ]:
+        assert run_main(main, ["--pretrained", "fashion_mnist32", "--metrics", "is", "--num-samples", "10", *argv]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert err[-1].startswith("error: ") and message in err[-1], err
+        assert not [line for line in err[:-1] if line.startswith("error")]

@@ -1,5 +1,8 @@
 """Sample-quality metrics: Inception Score, FID and intra-FID of SAGAN section 5, domain feature
-models, and the metrics of raw feature sets: KID, precision/recall, density/coverage."""
+models, and the metrics of raw feature sets: KID, precision/recall, density/coverage. Features come
+from Keras' InceptionV3 (``inception``), the 2015 Inception graph of published tables
+(``inception_graph``, ``inception_download``) or a domain classifier (``feature_model``), with the
+TF or clean-fid resize (``resize``)."""
 
 from sagan_tf.evaluation.metrics.fid import (
     ClassStatsAccumulator,

@@ -19,6 +19,7 @@ import tensorflow as tf
 
 from sagan_tf.errors import SaganError
 from sagan_tf.evaluation.metrics.inception import InceptionExtractor, file_digest
+from sagan_tf.evaluation.metrics.resize import TF
 
 FEATURE_LAYER = "features"
 
@@ -74,8 +75,29 @@ class KerasFeatureExtractor:
         return features, (out[1].numpy() if self.has_logits else None)
 
 
-def load_extractor(feature_model: str | None = None, inception_weights: str | None = None):
-    """The domain feature model at ``feature_model`` if given, else Inception-v3."""
+def load_extractor(
+    feature_model: str | None = None,
+    inception_weights: str | None = None,
+    inception_graph: str | None = None,
+    graph_sha256: str | None = None,
+    resize: str = TF,
+):
+    """The domain feature model at ``feature_model`` if given, else the 2015 Inception graph at
+    ``inception_graph`` (checked against ``graph_sha256`` when given; not with either of the
+    others), else Keras' Inception-v3 (``inception_weights``: its weights file);
+    ``resize`` (``tf`` or ``clean``) is how images reach Inception's 299x299."""
+    if inception_graph and (feature_model or inception_weights):
+        other = "--feature-model" if feature_model else "--inception-weights"
+        raise SaganError(f"--inception-graph and {other} name different feature networks: give one")
+    if graph_sha256 and not inception_graph:
+        raise SaganError("--inception-graph-sha256 checks the file of --inception-graph, which is not given")
     if feature_model:
+        if resize != TF:
+            raise SaganError(f"--resize {resize} is for Inception's 299x299 input; a feature model takes the images "
+                             "as its own input layer says")
         return KerasFeatureExtractor(feature_model)
-    return InceptionExtractor(inception_weights)
+    if inception_graph:
+        from sagan_tf.evaluation.metrics.inception_graph import InceptionGraphExtractor
+
+        return InceptionGraphExtractor(inception_graph, graph_sha256, resize)
+    return InceptionExtractor(inception_weights, resize)

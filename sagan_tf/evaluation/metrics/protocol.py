@@ -4,16 +4,22 @@ weights, so that two results can be compared (equal protocols) or told apart.
     {
       "feature_network": {"name", "weights", "sha256", "dim"},
       "resize": how generated and real images are resized for the feature network,
-      "generator": {"weights": "ema" | "raw", "name", "checkpoint", "step", "pretrained", "truncation"},
+      "generator": {"weights": "ema" | "raw", "name", "checkpoint", "step", "pretrained", "truncation",
+                    "export": null | {"path", "version"}},
       "num_generated", "labels": "balanced", "seed",
       "num_reference", "reference": {"source": "dataset", "dataset", "split", "preparation": {..}}
                                   | {"source": "file", "file", "sha256"} | null,
       "k_precision_recall", "k_density_coverage", "kid_subset_size", "kid_subsets"
     }
 
-``sha256`` is the whole SHA-256 of the weights or model file (null for Keras' ``imagenet``
-download and for ``random`` weights); the k values and KID's subsets are null when no metric used
-them; ``truncation`` is null: z is drawn from N(0, I) untruncated.
+``feature_network.name`` is ``keras-inception-v3-imagenet`` (Keras' InceptionV3), ``inception-2015-12-05``
+(the 2015 graph of published tables) or a feature model file's name; ``sha256`` is the whole
+SHA-256 of the weights, graph or model file (null for Keras' ``imagenet`` download and for
+``random`` weights); ``resize`` says how images reach the network (``tf`` or ``clean`` modes of
+``resize``). The k values and KID's subsets are null when no metric used them. ``truncation`` is
+null when z is drawn from N(0, I) untruncated (``samplers.LatentSampler``), else the t of the
+truncation trick (``samplers.SeedSampler``); ``export`` names the exported SavedModel
+(``sagan-evaluate --model``) whose signatures drew the images, null for a run's Keras generator.
 """
 
 from __future__ import annotations
@@ -45,22 +51,26 @@ def file_reference(path: str | Path, sha256: str) -> dict:
     return {"source": "file", "file": str(Path(path).resolve()), "sha256": sha256}
 
 
-def generator_description(name: str, logdir: str | Path, checkpoint: str, step: int | None,
-                          pretrained: str | None = None) -> dict:
+def generator_description(name: str, logdir: str | Path, checkpoint: str | None, step: int | None,
+                          pretrained: str | None = None, truncation: float | None = None,
+                          export: dict | None = None) -> dict:
     """Which generator: the EMA or the raw G (from its ``name``), its checkpoint (relative to the run
-    when inside it, so that copies of a run compare equal), its step and the shipped name if any."""
-    path = Path(checkpoint)
-    try:
-        shown = str(path.resolve().relative_to(Path(logdir).resolve()))
-    except ValueError:
-        shown = str(path)
+    when inside it, so that copies of a run compare equal), its step, the shipped name if any, the
+    truncation of z (None: untruncated) and the export it was read from (``{"path", "version"}``)."""
+    shown = None
+    if checkpoint:
+        try:
+            shown = str(Path(checkpoint).resolve().relative_to(Path(logdir).resolve()))
+        except ValueError:
+            shown = str(checkpoint)
     return {
         "weights": "ema" if name == SHADOW_NAME else "raw",
         "name": name,
         "checkpoint": shown,
         "step": step,
         "pretrained": pretrained,
-        "truncation": None,
+        "truncation": truncation,
+        "export": export,
     }
 
 

@@ -57,14 +57,18 @@ class FeatureSetOptions:
 
 
 class FeatureCollector:
-    """Batches of features, kept as float32 rows (or not at all when ``keep`` is false)."""
+    """Batches of features, kept as float32 rows: all of them (``keep`` True), the first ``keep``
+    (an int), or none (``keep`` false)."""
 
-    def __init__(self, keep: bool):
-        self.keep, self.parts = keep, []
+    def __init__(self, keep: bool | int):
+        self.keep, self.parts, self.count = bool(keep), [], 0
+        self.limit = None if isinstance(keep, bool) else int(keep)
 
     def add(self, features) -> None:
-        if self.keep:
-            self.parts.append(np.asarray(features, np.float32))
+        if self.keep and (self.limit is None or self.count < self.limit):
+            rows = np.asarray(features, np.float32)[: None if self.limit is None else self.limit - self.count]
+            self.parts.append(rows)
+            self.count += len(rows)
 
     def result(self) -> np.ndarray | None:
         return np.concatenate(self.parts) if self.keep and self.parts else None
@@ -144,16 +148,23 @@ def reference_statistics(
     batch_size: int = 100,
     data_dir: str | None = None,
     cache_dir: str | Path | None = None,
-    keep_features: bool = False,
+    keep_features: bool | int = False,
 ) -> Statistics:
-    """Statistics of the real images, from the cache when it holds them (with classes if needed)
-    and the features are not asked for (``keep_features``)."""
+    """Statistics of the real images, from the cache when it holds them (with classes if needed);
+    ``keep_features``: also the feature vectors of all of them (True) or of the first n (an int
+    n), which are read again when the statistics are cached."""
     key = reference_key(data, split, num_real, extractor.identity)
     path = cache_path(cache_dir or default_cache_dir(), key)
     per_class = per_class and data.num_classes > 0
     cached = load_statistics(path, key)
-    if cached is not None and (cached.classes or not per_class) and not keep_features:
-        return cached
+    if cached is not None and (cached.classes or not per_class):
+        if not keep_features:
+            return cached
+        if not isinstance(keep_features, bool):  # only the first n images are needed
+            kept = FeatureCollector(keep_features)
+            for images, _ in real_images(data, split, min(num_real or keep_features, keep_features), batch_size, data_dir):
+                kept.add(extractor(images)[0])
+            return Statistics(cached.overall, cached.classes, features=kept.result())
     acc, kept = ClassStatsAccumulator(per_class), FeatureCollector(keep_features)
     for images, labels in real_images(data, split, num_real, batch_size, data_dir):
         features, _ = extractor(images)
@@ -181,17 +192,21 @@ def generated_statistics(
     batch_size: int = 100,
     seed: int = 0,
     keep_features: bool = False,
+    sampler=None,
 ) -> Statistics:
-    """Statistics of ``num_samples`` images of ``generator`` (inference mode), class-balanced labels;
-    their features too with ``keep_features``."""
+    """Statistics of ``num_samples`` images of ``generator`` (inference mode; z as
+    ``samplers.LatentSampler`` draws it with ``seed``), or of ``sampler`` when given (a
+    ``samplers`` object; ``generator`` is then unused), class-balanced labels; their features too
+    with ``keep_features``."""
+    from sagan_tf.evaluation.samplers import keras_sampler
+
+    sampler = sampler or keras_sampler(generator, seed)
     labels_all = balanced_labels(num_samples, num_classes)
     acc, kept = ClassStatsAccumulator(per_class and num_classes > 0), FeatureCollector(keep_features)
     logits = []
-    sample = tf.function(lambda z, y: generator((z, y), training=False), reduce_retracing=True)
     for start in range(0, num_samples, batch_size):
         labels = labels_all[start : start + batch_size]
-        z = tf.random.stateless_normal([len(labels), generator.z_dim], seed=[seed, start])
-        features, batch_logits = extractor(sample(z, tf.constant(labels)))
+        features, batch_logits = extractor(sampler(start, labels))
         acc.add(features, labels)
         kept.add(features)
         if batch_logits is not None:

@@ -18,10 +18,15 @@ def test_generator_checkpoint_is_relative_to_the_run_when_inside_it(tmp_path):
     run = tmp_path / "run"
     inside = generator_description("generator_ema", run, str(run / "checkpoints" / "ckpt-6"), 6)
     assert inside == {"weights": "ema", "name": "generator_ema", "checkpoint": "checkpoints/ckpt-6", "step": 6,
-                      "pretrained": None, "truncation": None}
+                      "pretrained": None, "truncation": None, "export": None}
     outside = generator_description("generator", run, str(tmp_path / "elsewhere" / "ckpt-2"), 2, "fashion_mnist32")
     assert outside["weights"] == "raw" and outside["checkpoint"] == str(tmp_path / "elsewhere" / "ckpt-2")
     assert outside["pretrained"] == "fashion_mnist32"
+    export = {"path": str(tmp_path / "models" / "3"), "version": 3}
+    exported = generator_description("generator_ema", run, str(run / "checkpoints" / "ckpt-6"), 6, truncation=0.7,
+                                     export=export)
+    assert exported == {**inside, "truncation": 0.7, "export": export}
+    assert generator_description("generator", run, None, None)["checkpoint"] is None
 
 
 def test_references_name_the_data_and_its_preparation_or_the_file(tmp_path):
