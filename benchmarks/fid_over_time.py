@@ -98,7 +98,8 @@ def summary_rows(results: list[dict]) -> list[str]:
     return rows
 
 
-def plot(results: list[dict], out: Path, x: str = "minutes") -> None:
+def plot(results: list[dict], out: Path, axes: tuple[str, ...] = ("minutes",)) -> None:
+    """FID against each of ``axes`` (``step``, ``minutes``), one panel each, side by side."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -106,17 +107,18 @@ def plot(results: list[dict], out: Path, x: str = "minutes") -> None:
 
     labels = list(dict.fromkeys(r["label"] for r in results))
     colours = dict(zip(labels, plt.rcParams["axes.prop_cycle"].by_key()["color"], strict=False))
-    fig, ax = plt.subplots(figsize=(7, 4.2), dpi=110)
-    for r in results:
-        points = sorted(r["points"], key=lambda p: p[x])
-        seen = r["label"] in [line.get_label() for line in ax.get_lines()]
-        ax.plot([p[x] for p in points], [p["fid"] for p in points], marker="o", markersize=3,
-                color=colours[r["label"]], label=None if seen else r["label"], alpha=0.85)
-    ax.set_xlabel("wall-clock minutes" if x == "minutes" else x)
-    ax.set_ylabel("domain FID (EMA generator, float32)")
-    ax.set_yscale("log")
-    ax.grid(alpha=0.3, which="both")
-    ax.legend()
+    fig, panels = plt.subplots(1, len(axes), figsize=(7 * len(axes), 4.2), dpi=110, squeeze=False)
+    for ax, x in zip(panels[0], axes, strict=True):
+        for r in results:
+            points = sorted(r["points"], key=lambda p: p[x])
+            seen = r["label"] in [line.get_label() for line in ax.get_lines()]
+            ax.plot([p[x] for p in points], [p["fid"] for p in points], marker="o", markersize=3,
+                    color=colours[r["label"]], label=None if seen else r["label"], alpha=0.85)
+        ax.set_xlabel("wall-clock minutes" if x == "minutes" else "training steps")
+        ax.set_ylabel("domain FID (EMA generator, float32)")
+        ax.set_yscale("log")
+        ax.grid(alpha=0.3, which="both")
+        ax.legend()
     fig.tight_layout()
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out)
@@ -135,6 +137,7 @@ def main(argv=None) -> int:
     p.add_argument("--out", help="write the results as JSON")
     p.add_argument("--from-json", help="plot and tabulate saved results instead of evaluating")
     p.add_argument("--plot", help="PNG of FID against wall-clock minutes")
+    p.add_argument("--plot-steps", action="store_true", help="a second panel: FID against training steps")
     p.add_argument("--table", action="store_true", help="print the Markdown summary table")
     args = p.parse_args(argv)
 
@@ -155,7 +158,7 @@ def main(argv=None) -> int:
 
             Path(args.out).write_text(json.dumps({"runs": results, "environment": environment()}, indent=1) + "\n")
     if args.plot:
-        plot(results, Path(args.plot))
+        plot(results, Path(args.plot), ("step", "minutes") if args.plot_steps else ("minutes",))
     if args.table:
         print("\n".join(summary_rows(results)))
     return 0

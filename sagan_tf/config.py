@@ -28,6 +28,8 @@ from sagan_tf.errors import ConfigError
 PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")  # Keras dtype policies
 PRECISION_CHOICES = ("auto", *PRECISIONS)  # train.precision: auto picks one for the hardware
 STRATEGIES = ("default", "mirrored", "multiworker", "tpu")
+FID_METRICS = ("fid", "is", "kid", "precision", "recall", "density", "coverage")  # log.fid_metrics
+AUGMENTATIONS = ("color", "translation", "cutout")  # DiffAugment's operations (sagan_tf.augment)
 
 
 @dataclass
@@ -52,6 +54,7 @@ class DataConfig:
     cache: bool = True  # cache decoded, resized uint8 images in memory
     resume: str = "replay"  # replay: a resumed run reads past the batches already used (exact);
     #                         reshuffle: it starts a fresh shuffle seeded by (seed, step) (no re-reading)
+    limit: int = 0  # > 0: train on the first N images of a fixed order, balanced over classes (data.subset)
 
 
 @dataclass
@@ -88,6 +91,8 @@ class TrainConfig:
     jit_compile: bool = False  # XLA-compile the step on one device (sagan_tf.training.xla; slower on CPU)
     ema_decay: float = 0.999  # EMA of G's weights and state (BigGAN); 0 disables
     ema_start: int = 1000  # the EMA copies G until this step, then averages
+    lecam_weight: float = 0.0  # LeCam regularisation of D (training.lecam); 0: off
+    lecam_decay: float = 0.99  # decay of the LeCam anchors (moving averages of D's outputs)
 
 
 @dataclass
@@ -102,6 +107,9 @@ class LogConfig:
     attention_every: int = 1000  # attention-map images in TensorBoard; 0: never
     fid_every: int = 0  # FID (and IS) of the sampled G in TensorBoard, best-FID checkpoint; 0: never
     fid_samples: int = 5000
+    fid_metrics: list[str] = field(default_factory=lambda: list(FID_METRICS))  # what fid_every logs; fid always
+    heldout: int = 0  # > 0: keep N images out of training and show D's outputs on them (training.heldout)
+    heldout_every: int = 500  # steps between those views
 
 
 @dataclass
@@ -118,10 +126,23 @@ class EvalConfig:
 
 
 @dataclass
+class AugmentConfig:
+    """Differentiable augmentation of every image D sees, real and generated (``augment.*``;
+    ``sagan_tf.augment``, ``training.adaptive``)."""
+
+    policy: str = ""  # comma-separated subset of color,translation,cutout; "": off
+    probability: float = 1.0  # per image and operation (1: DiffAugment); ADA's start value
+    ada_target: float = 0.0  # > 0: ADA moves the probability to keep E[sign(D(real))] near it (e.g. 0.6)
+    ada_interval: int = 4  # steps between ADA's adjustments
+    ada_kimg: float = 500.0  # thousands of real images over which ADA can move the probability by 1
+
+
+@dataclass
 class Config:
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
     log: LogConfig = field(default_factory=LogConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
 
@@ -330,6 +351,9 @@ def validate(config: Config) -> None:
         "log.fid_samples": log.fid_samples,
         "eval.batch_size": config.eval.batch_size,
         "eval.is_splits": config.eval.is_splits,
+        "log.heldout_every": log.heldout_every,
+        "augment.ada_interval": config.augment.ada_interval,
+        "augment.ada_kimg": config.augment.ada_kimg,
     }
     for key, value in positive.items():
         if value <= 0:
@@ -357,13 +381,22 @@ def validate(config: Config) -> None:
         if value <= 0:
             raise ConfigError(f"config key {key!r} must be positive, got {value}")
     for key, value in (("train.ema_start", t.ema_start), ("log.attention_every", log.attention_every),
-                       ("log.fid_every", log.fid_every), ("eval.num_real", config.eval.num_real)):
+                       ("log.fid_every", log.fid_every), ("eval.num_real", config.eval.num_real),
+                       ("data.limit", d.limit), ("log.heldout", log.heldout), ("train.lecam_weight", t.lecam_weight)):
         if value < 0:
             raise ConfigError(f"config key {key!r} must be >= 0, got {value}")
     for key, value in (("train.beta1", t.beta1), ("train.beta2", t.beta2), ("model.bn_momentum", m.bn_momentum),
-                       ("train.ema_decay", t.ema_decay)):
+                       ("train.ema_decay", t.ema_decay), ("train.lecam_decay", t.lecam_decay),
+                       ("augment.ada_target", config.augment.ada_target)):
         if not 0.0 <= value < 1.0:
             raise ConfigError(f"config key {key!r} must be in [0, 1), got {value}")
+    validate_augment(config.augment)
+    unknown = [name for name in log.fid_metrics if name not in FID_METRICS]
+    if unknown or "fid" not in log.fid_metrics:
+        raise ConfigError(f"config key 'log.fid_metrics' must list fid and any of {', '.join(FID_METRICS[1:])}, "
+                          f"got {log.fid_metrics}")
+    if set(log.fid_metrics) - {"fid", "is"} and log.fid_samples < 6:
+        raise ConfigError(f"config key 'log.fid_samples' must be >= 6 for {', '.join(log.fid_metrics)} (k-NN radii of k = 5)")
     for key, wanted, available, net in (
         ("model.g_attention", m.g_attention, architectures.generator_resolutions(m.arch, d.resolution), "G"),
         ("model.d_attention", m.d_attention, architectures.discriminator_resolutions(m.arch, d.resolution), "D"),
@@ -376,6 +409,25 @@ def validate(config: Config) -> None:
         raise ConfigError(f"config key 'model.attention_block': {m.attention_block} needs model.arch resnet")
     if m.attention_chunk and m.arch != "resnet":
         raise ConfigError("config key 'model.attention_chunk' needs model.arch resnet (set it to 0)")
+
+
+def augment_policy(text: str) -> tuple[str, ...]:
+    """``augment.policy`` as a tuple of operations (``"color, cutout"`` -> ``("color", "cutout")``)."""
+    names = tuple(name.strip() for name in text.split(",") if name.strip())
+    for name in names:
+        if name not in AUGMENTATIONS:
+            raise ConfigError(f"config key 'augment.policy': unknown operation {name!r} (known: {', '.join(AUGMENTATIONS)})")
+    if len(set(names)) != len(names):
+        raise ConfigError(f"config key 'augment.policy' names an operation twice: {text!r}")
+    return names
+
+
+def validate_augment(a: AugmentConfig) -> None:
+    policy = augment_policy(a.policy)
+    if not 0.0 <= a.probability <= 1.0:
+        raise ConfigError(f"config key 'augment.probability' must be in [0, 1], got {a.probability}")
+    if a.ada_target > 0 and not policy:
+        raise ConfigError("config key 'augment.ada_target' adapts the augmentation's probability: set augment.policy too")
 
 
 def dump(config: Config) -> str:

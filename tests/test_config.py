@@ -158,10 +158,30 @@ def test_errors_are_sagan_errors():
         ({"train": {"beta1": 1.5}}, "train.beta1"),
         ({"model": {"bn_momentum": 1.0}}, "model.bn_momentum"),
         ({"model": 3}, "model"),  # section not a mapping
+        ({"augment": {"policy": "color,blur"}}, "augment.policy"),  # unknown operation
+        ({"augment": {"policy": "color,color"}}, "augment.policy"),
+        ({"augment": {"probability": 1.5}}, "augment.probability"),
+        ({"augment": {"ada_target": 0.6}}, "augment.ada_target"),  # adapts nothing without a policy
+        ({"augment": {"policy": "color", "ada_target": 1.0}}, "augment.ada_target"),
+        ({"augment": {"ada_interval": 0}}, "augment.ada_interval"),
+        ({"train": {"lecam_weight": -0.1}}, "train.lecam_weight"),
+        ({"train": {"lecam_decay": 1.0}}, "train.lecam_decay"),
+        ({"data": {"limit": -5}}, "data.limit"),
+        ({"log": {"heldout": -1}}, "log.heldout"),
+        ({"log": {"heldout_every": 0}}, "log.heldout_every"),
     ],
 )
 def test_from_dict_errors_name_the_key(raw, key):
     _raises(key, from_dict, raw)
+
+
+def test_augment_policy_parses_any_subset_in_any_spelling():
+    from sagan_tf.config import augment_policy
+
+    assert augment_policy("") == ()
+    assert augment_policy(" cutout, color ") == ("cutout", "color")
+    cfg = from_dict({"augment": {"policy": "color,translation,cutout", "ada_target": 0.6, "probability": 0}})
+    assert (cfg.augment.ada_target, cfg.augment.probability) == (0.6, 0.0)
 
 
 def test_top_level_must_be_a_mapping():

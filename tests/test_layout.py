@@ -15,7 +15,7 @@ from tests.helpers import REPO
 PACKAGE = REPO / "sagan_tf"
 FLOORS = {
     "errors": 0, "config": 0, "architectures": 0, "files": 0, "images": 0, "locks": 0, "cluster": 0,
-    "layers": 1, "data": 1,
+    "layers": 1, "data": 1, "augment": 1,
     "models": 2,
     "training": 3,
     "evaluation": 4, "serving": 4,

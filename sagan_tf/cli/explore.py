@@ -9,7 +9,7 @@ any pixel of an image to see where each attention layer of G looks from there (p
 otherwise and prints its URL on stdout; Ctrl+C stops it. Needs pip install 'sagan-tf[explore]'.
 
 It answers only requests whose Host header names the address it listens on (with --host
-127.0.0.1 also localhost and [::1]): a web page that points its own domain name at this machine
+127.0.0.1 also localhost and [::1]): a web page that points its own domain name at the local host
 (DNS rebinding) gets 403. --allowed-host NAME adds a name (a reverse proxy's, the machine's name on
 the network), --allow-any-host drops the check. At most --max-images images are computed at once
 across all requests, in generator calls of at most --batch; a request that does not fit within

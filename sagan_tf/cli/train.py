@@ -17,9 +17,12 @@ trainer runs, ``DIR/trainer.lock`` is locked (by the chief under ``multiworker``
 trainer on ``DIR`` is refused at once (``sagan_tf.locks``).
 
 ``--cluster`` says where ``--strategy multiworker`` finds its cluster: ``tf_config`` (each process's
-``TF_CONFIG``) or ``slurm`` (the job step of ``srun``, through TensorFlow's ``SlurmClusterResolver``;
-task 0 is the chief). ``precision: auto`` is decided once for the whole cluster: every worker trains
-in the same precision.
+``TF_CONFIG``, as Kubeflow's TFJob and Vertex AI set it), ``slurm`` (the job step of ``srun``, through
+TensorFlow's ``SlurmClusterResolver``; task 0 is the chief) or ``kubernetes`` (the pod of an Indexed
+Job; index 0 is the chief). On Vertex AI the run directory, the TensorBoard events and the exported
+generator default to ``AIP_CHECKPOINT_DIR``, ``AIP_TENSORBOARD_LOG_DIR`` and ``AIP_MODEL_DIR``
+(``sagan_tf.cluster.vertex``). ``precision: auto`` is decided once for the whole cluster: every
+worker trains in the same precision.
 """
 
 from __future__ import annotations
@@ -27,11 +30,13 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import re
 import sys
 from pathlib import Path
 
 from sagan_tf import cluster, locks
 from sagan_tf.cli.arguments import parser
+from sagan_tf.cluster import vertex
 from sagan_tf.config import PRECISION_CHOICES, STRATEGIES
 from sagan_tf.errors import CheckpointError, DataError, SaganError, Stopped, exits_cleanly
 from sagan_tf.training import interrupts
@@ -43,7 +48,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument(
         "--config", help="YAML config: a path or a built-in name such as fashion_mnist32 (default: the config.yaml of the run being resumed)"
     )
-    p.add_argument("--logdir", help="run directory: config.yaml, checkpoints/, TensorBoard events (required to train)")
+    p.add_argument(
+        "--logdir",
+        help="run directory: config.yaml, checkpoints/, TensorBoard events (required to train; on Vertex AI "
+        "default: $AIP_CHECKPOINT_DIR, with the events in $AIP_TENSORBOARD_LOG_DIR)",
+    )
     p.add_argument(
         "--strategy", choices=STRATEGIES, default="default",
         help="default: one device; mirrored: all local GPUs (else the CPU); multiworker: several processes, "
@@ -52,7 +61,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument(
         "--cluster", choices=cluster.CLUSTERS, default="tf_config",
         help="where --strategy multiworker finds the cluster: tf_config: the TF_CONFIG environment variable; "
-        "slurm: the Slurm job step (run under srun; task 0 is the chief)",
+        "slurm: the Slurm job step (run under srun; task 0 is the chief); kubernetes: the pod of an Indexed Job "
+        "(JOB_COMPLETION_INDEX, SAGAN_WORKERS, SAGAN_WORKER_HOSTS; index 0 is the chief)",
     )
     p.add_argument(
         "--port-base", type=int, default=None, metavar="PORT",
@@ -87,13 +97,23 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "check that the config fits the data, and exit without writing anything",
     )
     args = p.parse_args(argv)
+    try:
+        args.outputs = vertex.outputs(args.logdir, os.environ)
+    except SaganError as e:
+        p.error(str(e))
+    args.logdir = args.outputs.logdir
     if args.logdir is None and not (args.print_config or args.dry_run):
         p.error("--logdir is required")
+    if args.logdir and re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*://", args.logdir):
+        p.error(f"--logdir {args.logdir}: the run directory must be a file system path (local, NFS, or a bucket "
+                "mounted with gcsfuse / s3fs, e.g. /gcs/BUCKET/runs/name); URLs are not supported")
     if args.cluster != "tf_config" and args.strategy != "multiworker":
         p.error(f"--cluster {args.cluster} needs --strategy multiworker")
     for flag, value in (("--port-base", args.port_base), ("--gpus-per-task", args.gpus_per_task)):
         if value is not None and args.cluster != "slurm":
             p.error(f"{flag} needs --cluster slurm")
+    if args.tpu is not None and args.strategy != "tpu":
+        p.error("--tpu needs --strategy tpu")
     return args
 
 
@@ -236,7 +256,13 @@ def main(argv: list[str] | None = None) -> int:
         strategy = distribute.make_strategy(args.strategy, args.tpu)
         stop_requests.reclaim()  # a multi-worker strategy takes SIGTERM over
         distribute.check_global_batch(cfg.train.batch_size, strategy)
-        run(cfg, logdir, strategy, data_dir=args.data_dir, verbose=args.verbose, stop_requests=stop_requests)
+        summary_dir = Path(args.outputs.summary_dir) if args.outputs.summary_dir else None
+        run(cfg, logdir, strategy, data_dir=args.data_dir, verbose=args.verbose, stop_requests=stop_requests,
+            summary_dir=summary_dir)
+        if chief and args.outputs.export_dir:  # the run has reached train.steps: Vertex AI's model directory
+            from sagan_tf.serving import final_export
+
+            final_export.export_once(logdir, Path(args.outputs.export_dir))
     return 0
 
 
@@ -272,6 +298,13 @@ def dry_run(args: argparse.Namespace) -> int:
     else:
         print(f"data: TFDS {cfg.data.name}, split {cfg.data.split!r}, {cfg.data.num_classes} classes "
               "(read when training starts)")
+    if cfg.data.limit or cfg.log.heldout:
+        print(f"subset: {cfg.log.heldout} images held out (log.heldout), then training on "
+              f"{cfg.data.limit or 'all the other'} images (data.limit), balanced over the classes")
+    if cfg.augment.policy or cfg.train.lecam_weight:
+        adaptive = f"adaptive (ADA, target {cfg.augment.ada_target})" if cfg.augment.ada_target else "fixed"
+        print(f"small data: augmentation {cfg.augment.policy or 'off'}, probability {cfg.augment.probability} "
+              f"{adaptive}; LeCam weight {cfg.train.lecam_weight}")
 
     import numpy as np
 
@@ -299,7 +332,7 @@ def resolve_precision(cfg, strategy, logdir: Path | None = None, cpu_flags: set[
 
     Under ``multiworker`` ``auto`` is the cluster's decision (``precision.cluster_choice``: bfloat16
     only if every worker would pick it); a worker whose hardware would have picked otherwise says so
-    in its line. ``cpu_flags``: this machine's CPU feature flags (default: read from the system).
+    in its line. ``cpu_flags``: the host's CPU feature flags (default: read from the system).
     """
     import tensorflow as tf
 
@@ -345,6 +378,7 @@ def run(
     verbose: int = 1,
     stop_requests: interrupts.StopRequests = interrupts.NEVER,
     cpu_flags: set[str] | None = None,
+    summary_dir: Path | None = None,
 ):
     """Builds everything under ``strategy``, resumes if possible and trains to ``train.steps``.
 
@@ -353,10 +387,11 @@ def run(
     was interrupted and resumed ends with the same weights as one that was not.
 
     ``train.precision: auto`` is decided here for the devices of ``strategy`` (``resolve_precision``,
-    for this machine's CPU feature ``cpu_flags``, default: read from the system), under
+    for the host's CPU feature ``cpu_flags``, default: read from the system), under
     ``multiworker`` once for all workers, before the networks are built.
     A signal recorded by ``stop_requests`` ends training after the current step, with a checkpoint
-    of it, by raising ``errors.Stopped`` (its line and exit status).
+    of it, by raising ``errors.Stopped`` (its line and exit status). TensorBoard events go to
+    ``summary_dir`` (default: ``logdir/train``).
     """
     import keras
     import tensorflow as tf
@@ -376,9 +411,12 @@ def run(
         model = build_sagan(cfg)
         checkpointer = Checkpointer(model, str(logdir / CHECKPOINT_DIR), cfg.log.keep_checkpoints, chief)
         restored = checkpointer.restore_latest()
-        # The config, not the checkpoint, decides the learning rates of a resumed run.
+        # The config, not the checkpoint, decides the learning rates of a resumed run (and a fixed
+        # augmentation probability; an adaptive one goes on from where it was).
         model.g_optimizer.learning_rate.assign(cfg.train.g_lr)
         model.d_optimizer.learning_rate.assign(cfg.train.d_lr)
+        if not model.augment_probability.adaptive:
+            model.augment_probability.probability.assign(cfg.augment.probability)
     stop_requests.last_checkpoint = lambda: checkpointer.last_path
     start = int(model.step.numpy())
     if restored:
@@ -390,21 +428,23 @@ def run(
     seed, skip = cfg.train.seed, start
     if cfg.data.resume == "reshuffle" and start:
         seed, skip = (cfg.train.seed * 1_000_003 + start) % 2**31, 0
-    dataset = data.make_dataset(cfg.data, cfg.train.batch_size * cfg.train.d_steps, data_dir, seed, skip_batches=skip)
+    dataset = data.make_dataset(
+        cfg.data, cfg.train.batch_size * cfg.train.d_steps, data_dir, seed, skip_batches=skip, heldout=cfg.log.heldout
+    )
     prepare_logdir(logdir, cfg, chief, requested_precision)  # only once the data is known to load: a failed start writes nothing
 
     log = cfg.log
     periodic = callbacks.PeriodicCheckpoint(checkpointer, log.checkpoint_every)
     cbs: list[keras.callbacks.Callback] = [periodic]
     if chief:
-        writer = tf.summary.create_file_writer(str(logdir / SUMMARY_DIR))
+        writer = tf.summary.create_file_writer(str(summary_dir or logdir / SUMMARY_DIR))
         z, labels, cols = samples.fixed_sample_inputs(cfg.model.z_dim, cfg.data.num_classes, log.samples_per_class)
         cbs = [
             callbacks.ScalarSummaries(writer, log.scalars_every),
             callbacks.SampleGrid(writer, log.samples_every, lambda: model.sampling_generator, z, labels, cols),
             periodic,
             record.TrainingRecord(logdir, periodic, record.session_info(cfg, strategy)),
-        ] + evaluation_callbacks(cfg, model, writer, logdir, data_dir)
+        ] + evaluation_callbacks(cfg, model, writer, logdir, data_dir) + heldout_callbacks(cfg, writer, data_dir)
     try:
         logs = loop.train(
             model, dataset, strategy, remaining, cbs, verbose=verbose, jit_compile=cfg.train.jit_compile,
@@ -418,6 +458,19 @@ def run(
     summary = ", ".join(f"{k}={v:.4f}" for k, v in logs.items() if k in ("d_loss", "g_loss", "d_real", "d_fake"))
     print(f"step {int(model.step.numpy())}: {summary}; checkpoint {checkpointer.latest}", file=sys.stderr)
     return model
+
+
+def heldout_callbacks(cfg, writer, data_dir: str | None) -> list:
+    """The view of D on training, held-out and generated images (``log.heldout`` > 0), else none."""
+    n = cfg.log.heldout
+    if not n:
+        return []
+    from sagan_tf.data import pipeline, subset
+    from sagan_tf.training.heldout import HeldoutView
+
+    train = pipeline.fixed_examples(cfg.data, subset.TRAIN, n, n, data_dir)
+    heldout = pipeline.fixed_examples(cfg.data, subset.HELDOUT, n, n, data_dir)
+    return [HeldoutView(writer, cfg.log.heldout_every, train, heldout, cfg.model.z_dim, cfg.train.seed)]
 
 
 if __name__ == "__main__":

@@ -87,7 +87,8 @@ def main(argv: list[str] | None = None) -> int:
     if cfg.data.num_classes < 2:
         raise SaganError("a feature classifier needs a labelled dataset (data.num_classes >= 2)")
     keras.utils.set_random_seed(args.seed)
-    train = make_dataset(dataclasses.replace(cfg.data, cache=True), args.batch_size, args.data_dir, args.seed, repeat=False)
+    # Every image of the split, also when the GAN's config trains on a subset (data.limit).
+    train = make_dataset(dataclasses.replace(cfg.data, cache=True, limit=0), args.batch_size, args.data_dir, args.seed, repeat=False)
     model = build_classifier(cfg.data.resolution, cfg.data.channels, cfg.data.num_classes)
     steps = args.steps_per_epoch or int(train.cardinality())
     if steps <= 0:  # unknown length (image folders): count one pass

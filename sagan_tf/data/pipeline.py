@@ -3,7 +3,8 @@
 Images are decoded, given the configured channel count, centre-cropped to a square (optional),
 resized (or padded) to ``data.resolution``, cached as uint8, shuffled, repeated, batched with
 ``drop_remainder``, optionally flipped left-right at random (``data.random_flip``) and prefetched.
-Unconditional data (``num_classes: 0``) yields label 0.
+Unconditional data (``num_classes: 0``) yields label 0. With ``data.limit`` or held-out images the
+source is first cut to its fixed, class-balanced training part (``data.subset``).
 A missing or unreadable dataset raises ``DataError`` with one line that says what to do.
 """
 
@@ -14,6 +15,7 @@ from dataclasses import dataclass
 import tensorflow as tf
 
 from sagan_tf.config import DataConfig
+from sagan_tf.data import subset
 from sagan_tf.data.image_folder import folder_dataset
 from sagan_tf.data.pixels import to_model_range
 from sagan_tf.data.tfds_source import tfds_source
@@ -69,22 +71,8 @@ def random_flip(images: tf.Tensor, seed: int, batch_index: tf.Tensor) -> tf.Tens
     return tf.where(flip[:, None, None, None], tf.reverse(images, axis=[2]), images)
 
 
-def make_dataset(
-    cfg: DataConfig,
-    batch_size: int,
-    data_dir: str | None = None,
-    seed: int = 0,
-    repeat: bool = True,
-    skip_batches: int = 0,
-) -> tf.data.Dataset:
-    """Batched ``(images float32 (B, R, R, C) in [-1, 1], labels int32 (B,))``.
-
-    ``batch_size`` is the global batch; batches are complete (``drop_remainder``), so every
-    replica of a ``tf.distribute`` strategy gets the same number of examples. The sequence of
-    batches is a deterministic function of ``seed``; ``skip_batches`` replays (reads and drops) the
-    first batches, so a resumed run sees exactly the batches an uninterrupted one would.
-    """
-    source = load_source(cfg, data_dir, seed)
+def _labels_checked(cfg: DataConfig):
+    """``(image, label) -> (preprocessed image, label)``, failing on a label outside [0, num_classes)."""
     num_classes = cfg.num_classes
 
     def prepare(image, label):
@@ -100,7 +88,48 @@ def make_dataset(
                 label = tf.identity(label)
         return image, label
 
-    ds = source.dataset.map(prepare, num_parallel_calls=tf.data.AUTOTUNE)
+    return prepare
+
+
+def training_source(cfg: DataConfig, data_dir: str | None, seed: int, heldout: int = 0) -> Source:
+    """The source, cut to its training part when ``data.limit`` or ``heldout`` asks for one."""
+    if not cfg.limit and not heldout:
+        return load_source(cfg, data_dir, seed)
+    source = load_source(cfg, data_dir, subset.SUBSET_SEED)
+    dataset = subset.part(source.dataset, cfg.num_classes, heldout, cfg.limit, subset.TRAIN)
+    return Source(dataset, subset.part_size(source.num_examples, heldout, cfg.limit), source.class_names)
+
+
+def fixed_examples(cfg: DataConfig, which: int, count: int, heldout: int, data_dir: str | None = None):
+    """The first ``count`` images of a part (``subset.TRAIN`` or ``subset.HELDOUT``) in the fixed
+    order, as numpy ``(images float32 in [-1, 1], labels int32)``."""
+    source = load_source(cfg, data_dir, subset.SUBSET_SEED)
+    ds = subset.part(source.dataset, cfg.num_classes, heldout, cfg.limit, which).take(count)
+    ds = ds.map(_labels_checked(cfg)).batch(max(count, 1)).map(lambda x, y: (to_model_range(x), y))
+    for images, labels in ds:
+        return images.numpy(), labels.numpy()
+    raise DataError(f"no {'held-out' if which == subset.HELDOUT else 'training'} images in the data")
+
+
+def make_dataset(
+    cfg: DataConfig,
+    batch_size: int,
+    data_dir: str | None = None,
+    seed: int = 0,
+    repeat: bool = True,
+    skip_batches: int = 0,
+    heldout: int = 0,
+) -> tf.data.Dataset:
+    """Batched ``(images float32 (B, R, R, C) in [-1, 1], labels int32 (B,))``.
+
+    ``batch_size`` is the global batch; batches are complete (``drop_remainder``), so every
+    replica of a ``tf.distribute`` strategy gets the same number of examples. The sequence of
+    batches is a deterministic function of ``seed``; ``skip_batches`` replays (reads and drops) the
+    first batches, so a resumed run sees exactly the batches an uninterrupted one would.
+    ``heldout`` images (``log.heldout``) are kept out (``data.subset``).
+    """
+    source = training_source(cfg, data_dir, seed, heldout)
+    ds = source.dataset.map(_labels_checked(cfg), num_parallel_calls=tf.data.AUTOTUNE)
     if cfg.cache:
         ds = ds.cache()
     if source.num_examples is not None and source.num_examples < batch_size:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import keras
 
-from sagan_tf.config import Config
+from sagan_tf.config import Config, augment_policy
 from sagan_tf.models import FAMILIES
 from sagan_tf.training.gan import SAGAN
 from sagan_tf.training.precision import policy_scope, resolve, wrap_optimizer
@@ -54,15 +54,20 @@ def build_optimizers(cfg: Config) -> tuple[keras.optimizers.Optimizer, keras.opt
 
 
 def build_sagan(cfg: Config) -> SAGAN:
-    """The compiled GAN: G, D, both optimizers with built slots, and G's EMA (``train.ema_decay > 0``)."""
+    """The compiled GAN: G, D, both optimizers with built slots, G's EMA (``train.ema_decay > 0``),
+    the augmentation (``augment.*``) and LeCam (``train.lecam_weight``)."""
+    from sagan_tf.training.adaptive import AugmentProbability
     from sagan_tf.training.ema import GeneratorEMA
+    from sagan_tf.training.lecam import LeCamAnchors
 
-    t = cfg.train
+    t, a = cfg.train, cfg.augment
     g, d = build_generator(cfg), build_discriminator(cfg)
     # The shadow is built after G and D: its (overwritten) random initialisation must not change theirs.
     with policy_scope(resolve(t.precision)[0]):  # the shadow computes like G (samples, in-training FID)
         ema = GeneratorEMA(g, t.ema_decay, t.ema_start) if t.ema_decay > 0 else None
-    model = SAGAN(g, d, d_steps=t.d_steps, seed=t.seed, ema=ema)
+    probability = AugmentProbability(a.probability, a.ada_target, a.ada_interval, a.ada_kimg)
+    model = SAGAN(g, d, d_steps=t.d_steps, seed=t.seed, ema=ema, augment_policy=augment_policy(a.policy),
+                  augment_probability=probability, lecam=LeCamAnchors(t.lecam_weight, t.lecam_decay))
     g_opt, d_opt = build_optimizers(cfg)
     model.compile(g_optimizer=g_opt, d_optimizer=d_opt)
     return model

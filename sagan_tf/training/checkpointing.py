@@ -61,12 +61,19 @@ def generator_checkpoint(generator, network: str = "generator") -> tf.train.Chec
     return tf.train.Checkpoint(**{network: variables_by_path(generator)})
 
 
-def training_checkpoint(model: SAGAN, ema: bool = True, step: bool = True) -> tf.train.Checkpoint:
+REGULARIZATION = "regularization"
+
+
+def training_checkpoint(model: SAGAN, ema: bool = True, step: bool = True, regularization: bool = True
+                        ) -> tf.train.Checkpoint:
     """Everything a resumed run needs: G, D (all variables), both optimizers (slots, loss scale),
-    the step counter, and G's EMA shadow as ``ema.SHADOW_NAME`` when the model has one."""
+    the step counter, G's EMA shadow as ``ema.SHADOW_NAME`` when the model has one, and the
+    augmentation probability, ADA's sums and the LeCam anchors as ``REGULARIZATION``."""
     extra = {SHADOW_NAME: variables_by_path(model.ema.generator)} if ema and model.ema is not None else {}
     if step:
         extra["step"] = model.step
+    if regularization:
+        extra[REGULARIZATION] = model.regularization_state()
     return tf.train.Checkpoint(
         generator=variables_by_path(model.generator),
         discriminator=variables_by_path(model.discriminator),
@@ -134,8 +141,11 @@ class Checkpointer:
         copy_ema = self.model.ema is not None and SHADOW_NAME not in names
         # A checkpoint from before the step counter existed: its step is the number in its name.
         copy_step = "step" not in names
-        if copy_ema or copy_step:
-            restore(training_checkpoint(self.model, ema=not copy_ema, step=not copy_step), path)
+        # One from before augmentation and LeCam: they start from the config.
+        old_state = REGULARIZATION not in names
+        if copy_ema or copy_step or old_state:
+            restore(training_checkpoint(self.model, ema=not copy_ema, step=not copy_step,
+                                        regularization=not old_state), path)
         else:
             restore(self.checkpoint, path)
         if copy_ema:

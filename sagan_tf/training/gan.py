@@ -16,6 +16,14 @@ replicas never share noise, and a resumed run draws exactly the noise an uninter
 
 Generated labels are the labels of the real batch, i.e. draws from the data's class distribution.
 
+Small data (all off by default): with an ``augment_policy`` every image D sees, real and generated,
+in D's and in G's loss, passes through the same differentiable augmentation (DiffAugment,
+``sagan_tf.augment``), G's gradient flowing through it; its probability is fixed or adapted by ADA
+(``training.adaptive``). Its random draws come from the stateless RNG keyed on
+``(seed, step, phase, real|fake)``, made for the global batch and sliced per replica like z, so real
+and generated batches are augmented independently and N replicas compute what one device would.
+With ``lecam`` enabled D's loss adds ``lecam_weight * R_LC`` (``training.lecam``).
+
 EMA: with an ``ema`` (``sagan_tf.training.ema.GeneratorEMA``) the shadow generator is updated once after each
 generator update.
 
@@ -38,9 +46,15 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
+from sagan_tf import augment as diffaugment
 from sagan_tf.layers.running_state import frozen_state
 from sagan_tf.models import Discriminator, Generator
+from sagan_tf.training.adaptive import AugmentProbability
+from sagan_tf.training.lecam import LeCamAnchors
 from sagan_tf.training.loss_scaling import is_loss_scaled, replica_safe
+
+REAL, FAKE = 0, 1  # the augmentation's random streams
+_AUGMENT_KEY = 0x5A6A  # folded into the noise key: augmentation draws never reuse z's
 
 
 def hinge_d_loss(real_logits: tf.Tensor, fake_logits: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
@@ -62,10 +76,15 @@ class SAGAN(keras.Model):
             batch that ``train_step`` receives.
         seed: seed of the stateless noise stream.
         ema: optional ``GeneratorEMA`` of ``generator``, updated after every generator update.
+        augment_policy: DiffAugment operations (``augment.parse_policy``); empty: no augmentation.
+        augment_probability: its ``AugmentProbability`` (fixed or ADA); default: fixed at 1.
+        lecam: ``LeCamAnchors``; default: off.
     """
 
     def __init__(
-        self, generator: Generator, discriminator: Discriminator, d_steps: int = 1, seed: int = 0, ema=None, **kwargs
+        self, generator: Generator, discriminator: Discriminator, d_steps: int = 1, seed: int = 0, ema=None,
+        augment_policy: tuple[str, ...] = (), augment_probability: AugmentProbability | None = None,
+        lecam: LeCamAnchors | None = None, **kwargs,
     ):
         super().__init__(**kwargs)
         self.generator = generator
@@ -73,6 +92,10 @@ class SAGAN(keras.Model):
         self.d_steps = int(d_steps)
         self.seed = int(seed)
         self.ema = ema
+        self.augment_policy = tuple(augment_policy)
+        # Created even when off, so that every checkpoint has the same structure.
+        self.augment_probability = augment_probability or AugmentProbability(1.0)
+        self.lecam = lecam or LeCamAnchors(0.0)
         # Created under the caller's strategy scope, identical on every replica.
         self.step_counter = self.add_weight(
             name="step", shape=(), dtype="int64", initializer="zeros", trainable=False, aggregation="only_first_replica"
@@ -106,17 +129,29 @@ class SAGAN(keras.Model):
         """Completed training steps (calls of ``train_step``, skipped float16 updates included)."""
         return self.step_counter
 
-    def noise(self, batch: int, phase: int | tf.Tensor, step=None) -> tf.Tensor:
-        """This replica's slice of the global batch's z for ``(seed, step, phase)``."""
-        ctx = tf.distribute.get_replica_context()
-        replicas = ctx.num_replicas_in_sync if ctx is not None else 1
-        replica = ctx.replica_id_in_sync_group if ctx is not None else 0
+    def _key(self, phase, step=None) -> tf.Tensor:
+        """The stateless RNG key of ``(seed, step, phase)``."""
         step = tf.cast(self.step if step is None else step, tf.int64)
         counter = step * (self.d_steps + 1) + tf.cast(phase, tf.int64)
-        seed = tf.stack([tf.constant(self.seed, tf.int64), counter])
-        z_all = tf.random.stateless_normal([batch * replicas, self.generator.z_dim], seed=seed)
-        start = tf.cast(replica, tf.int32) * batch
+        return tf.stack([tf.constant(self.seed, tf.int64), counter])
+
+    def noise(self, batch: int, phase: int | tf.Tensor, step=None) -> tf.Tensor:
+        """This replica's slice of the global batch's z for ``(seed, step, phase)``."""
+        replicas, start = _replica_share(batch)
+        z_all = tf.random.stateless_normal([batch * replicas, self.generator.z_dim], seed=self._key(phase, step))
         return z_all[start : start + batch]
+
+    def augment(self, images: tf.Tensor, phase, stream: int, step=None) -> tf.Tensor:
+        """``images`` (this replica's) augmented with the draws of ``(seed, step, phase, stream)``,
+        ``stream`` being ``REAL`` or ``FAKE``; the images themselves without an ``augment_policy``."""
+        if not self.augment_policy:
+            return images
+        batch = tf.shape(images)[0]
+        replicas, start = _replica_share(batch)
+        key = tf.random.experimental.stateless_fold_in(self._key(phase, step), _AUGMENT_KEY + stream)
+        draws = diffaugment.draw(batch * replicas, images.shape[1], images.shape[2], key,
+                                 self.augment_probability.probability)
+        return diffaugment.augment(images, diffaugment.slice_draws(draws, start, batch), self.augment_policy)
 
     def _update(self, optimizer, network, compute_loss) -> tuple[tf.Tensor, dict]:
         """One update of ``network`` on ``compute_loss() -> (loss, logs)``; returns (applied, logs).
@@ -138,33 +173,55 @@ class SAGAN(keras.Model):
             variable.assign(tf.where(applied, tf.convert_to_tensor(variable), old))
         return applied, logs
 
-    def _d_update(self, real, labels, z, global_batch):
+    def d_loss(self, real, fake, labels, global_batch, phase, step=None) -> tuple[tf.Tensor, dict]:
+        """D's loss on a real and a generated batch: (this replica's share of the global mean, logs).
+
+        The logs hold ``real_logits`` and ``fake_logits`` too (for ADA and the LeCam anchors).
+        """
+        real = self.augment(real, phase, REAL, step)
+        fake = self.augment(fake, phase, FAKE, step)
+        logits = self.discriminator((tf.concat([real, fake], 0), tf.concat([labels, labels], 0)), training=True)
+        real_logits, fake_logits = tf.split(tf.cast(logits, tf.float32), 2)
+        loss_real, loss_fake = hinge_d_loss(real_logits, fake_logits)
+        total = (tf.reduce_sum(loss_real) + tf.reduce_sum(loss_fake)) / global_batch
+        logs = {
+            "d_loss": tf.reduce_mean(loss_real) + tf.reduce_mean(loss_fake),
+            "d_real": tf.reduce_mean(real_logits),
+            "d_fake": tf.reduce_mean(fake_logits),
+            "real_logits": real_logits,
+            "fake_logits": fake_logits,
+        }
+        if self.lecam.enabled:
+            penalty = self.lecam.penalty(real_logits, fake_logits, global_batch)
+            total += self.lecam.weight * penalty
+            replicas = global_batch / tf.cast(tf.shape(real_logits)[0], tf.float32)
+            logs["lecam"] = penalty * replicas  # this replica's mean
+        return total, logs
+
+    def g_loss(self, labels, z, global_batch, step=None) -> tuple[tf.Tensor, dict]:
+        """G's hinge loss through D (and the augmentation): (this replica's share, logs)."""
+        fake = self.generator((z, labels), training=True)
+        fake = self.augment(fake, self.d_steps, FAKE, step)
+        with frozen_state():
+            logits = tf.cast(self.discriminator((fake, labels), training=True), tf.float32)
+        per_example = hinge_g_loss(logits)
+        return tf.reduce_sum(per_example) / global_batch, {"g_loss": tf.reduce_mean(per_example)}
+
+    def _d_update(self, real, labels, z, global_batch, phase, step):
         with frozen_state():
             fake = self.generator((z, labels), training=True)
         fake = tf.stop_gradient(tf.cast(fake, real.dtype))
+        applied, logs = self._update(
+            self.d_optimizer, self.discriminator, lambda: self.d_loss(real, fake, labels, global_batch, phase, step)
+        )
+        real_logits, fake_logits = logs.pop("real_logits"), logs.pop("fake_logits")
+        self.augment_probability.observe(real_logits)
+        if self.lecam.enabled:
+            self.lecam.update(real_logits, fake_logits, global_batch)
+        return applied, logs
 
-        def loss():
-            logits = self.discriminator((tf.concat([real, fake], 0), tf.concat([labels, labels], 0)), training=True)
-            real_logits, fake_logits = tf.split(tf.cast(logits, tf.float32), 2)
-            loss_real, loss_fake = hinge_d_loss(real_logits, fake_logits)
-            total = (tf.reduce_sum(loss_real) + tf.reduce_sum(loss_fake)) / global_batch
-            return total, {
-                "d_loss": tf.reduce_mean(loss_real) + tf.reduce_mean(loss_fake),
-                "d_real": tf.reduce_mean(real_logits),
-                "d_fake": tf.reduce_mean(fake_logits),
-            }
-
-        return self._update(self.d_optimizer, self.discriminator, loss)
-
-    def _g_update(self, labels, z, global_batch):
-        def loss():
-            fake = self.generator((z, labels), training=True)
-            with frozen_state():
-                logits = tf.cast(self.discriminator((fake, labels), training=True), tf.float32)
-            per_example = hinge_g_loss(logits)
-            return tf.reduce_sum(per_example) / global_batch, {"g_loss": tf.reduce_mean(per_example)}
-
-        return self._update(self.g_optimizer, self.generator, loss)
+    def _g_update(self, labels, z, global_batch, step):
+        return self._update(self.g_optimizer, self.generator, lambda: self.g_loss(labels, z, global_batch, step))
 
     def train_step(self, data):
         images, labels = data
@@ -178,12 +235,13 @@ class SAGAN(keras.Model):
         for k in range(self.d_steps):
             real = images[k * batch : (k + 1) * batch]
             chunk_labels = labels[k * batch : (k + 1) * batch]
-            applied, logs = self._d_update(real, chunk_labels, self.noise(batch, k, step), global_batch)
+            applied, logs = self._d_update(real, chunk_labels, self.noise(batch, k, step), global_batch, k, step)
             d_applied.append(applied)
-        g_applied, g_logs = self._g_update(chunk_labels, self.noise(batch, self.d_steps, step), global_batch)
+        g_applied, g_logs = self._g_update(chunk_labels, self.noise(batch, self.d_steps, step), global_batch, step)
         logs.update(g_logs)
         if self.ema is not None:
             self.ema.update(step + 1, applied=g_applied)
+        self.augment_probability.end_step(step + 1)
         self.step.assign_add(1)
         if is_loss_scaled(self.d_optimizer) or is_loss_scaled(self.g_optimizer):
             logs.update(_skip_logs("d", self.d_optimizer, d_applied))
@@ -192,14 +250,31 @@ class SAGAN(keras.Model):
         return logs
 
     def monitored_values(self) -> dict[str, tf.Tensor]:
-        """Attention gammas of G and D and both learning rates, for logging."""
+        """Attention gammas of G and D, both learning rates, the augmentation probability and ADA's
+        ``r_t`` (with augmentation), the LeCam anchors (with LeCam), for logging."""
         values = {}
         for prefix, net in (("g", self.generator), ("d", self.discriminator)):
             for layer in net.attention_layers:
                 values[f"gamma_{prefix}_{layer.name}"] = tf.convert_to_tensor(layer.gamma)
         values["lr_g"] = tf.convert_to_tensor(self.g_optimizer.learning_rate)
         values["lr_d"] = tf.convert_to_tensor(self.d_optimizer.learning_rate)
+        if self.augment_policy:
+            values.update(self.augment_probability.logs())
+        if self.lecam.enabled:
+            values.update(self.lecam.logs())
         return values
+
+    def regularization_state(self) -> dict:
+        """The augmentation probability, ADA's sums and the LeCam anchors (for the checkpoint)."""
+        return {**self.augment_probability.variables(), **self.lecam.variables()}
+
+
+def _replica_share(batch) -> tuple[int, tf.Tensor]:
+    """(replicas in sync, the first row of this replica's slice of a global batch of per-replica ``batch``)."""
+    ctx = tf.distribute.get_replica_context()
+    replicas = ctx.num_replicas_in_sync if ctx is not None else 1
+    replica = ctx.replica_id_in_sync_group if ctx is not None else 0
+    return replicas, tf.cast(replica, tf.int32) * tf.cast(batch, tf.int32)
 
 
 def _running_state(network: keras.Model) -> list[tuple[keras.Variable, tf.Tensor]]:

@@ -111,7 +111,7 @@ def resolve(
 ) -> tuple[str, str | None]:
     """``(policy, reason)``: ``precision`` itself (reason None), or for ``auto`` the choice for this
     machine and why, looking at the GPUs numbered ``gpus`` (None: all visible ones) and at the CPU
-    feature ``flags`` (None: this machine's, ``cpu_flags``)."""
+    feature ``flags`` (None: the host's, ``cpu_flags``)."""
     if precision != "auto":
         return precision, None
     capabilities = gpu_capabilities()

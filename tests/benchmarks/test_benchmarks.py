@@ -258,6 +258,10 @@ def test_fid_over_time_table_and_plot_from_saved_results(tmp_path):
     assert rows[3] == "| new | 1 | 9.5 | 400 | 3.00 (3.00-3.00) | - |"
     plot(results, tmp_path / "curves.png")
     assert (tmp_path / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    plot(results, tmp_path / "two.png", ("step", "minutes"))  # two panels side by side: twice as wide
+    from PIL import Image
+
+    assert Image.open(tmp_path / "two.png").width == 2 * Image.open(tmp_path / "curves.png").width
 
 
 def test_fid_over_time_takes_every_kept_checkpoint_or_the_newest_n_in_step_order(tmp_path):

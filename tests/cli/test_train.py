@@ -121,3 +121,14 @@ def test_an_unprepared_dataset_offline_fails_with_one_line(tmp_path):
     assert len(lines) == 1 and "TFDS_DATA_DIR" in lines[0] and "--data-dir" in lines[0], result.stderr[-2000:]
     assert "could not be downloaded" in lines[0] and "Traceback" not in result.stderr
     assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("url", ["gs://bucket/runs/a", "s3://bucket/runs/a"])
+def test_a_url_as_the_run_directory_is_one_line_saying_to_mount_it(url, capsys):
+    from sagan_tf.cli.train import parse_args
+
+    with pytest.raises(SystemExit) as exit_info:
+        parse_args(["--config", "fashion_mnist32", "--logdir", url])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert f"error: --logdir {url}: the run directory must be a file system path" in err and "gcsfuse" in err

@@ -72,7 +72,8 @@ def test_images_without_subfolders_train_unconditionally(tmp_path, mixed_folder)
 def test_dry_run_reports_the_data_model_and_replicas_and_writes_nothing(tmp_path, mixed_folder):
     run = tmp_path / "run"
     result = run_cli("sagan_tf.train", *folder_run(run, mixed_folder), "--strategy", "mirrored", "--virtual-cpus", "2",
-                     "--dry-run")
+                     "--dry-run", "--set", "augment.policy=color,cutout", "augment.ada_target=0.6", "data.limit=4",
+                     "train.lecam_weight=0.3")
     assert result.returncode == 0, result.stderr[-3000:]
     assert not run.exists()
     out = result.stdout
@@ -82,7 +83,9 @@ def test_dry_run_reports_the_data_model_and_replicas_and_writes_nothing(tmp_path
     for line in ("images: 6 in", "classes: 3", "0  daisy: 2 images", "1  rose: 2 images", "2  tulip: 2 images",
                  "image sizes: 6 distinct, from 20x20 to 40x64", "files skipped: 1",
                  "replicas: 2 (mirrored), global batch 4 = 2 per replica, 1 D update(s) per step, 2 steps",
-                 "dry run: nothing written"):
+                 "dry run: nothing written",
+                 "subset: 0 images held out (log.heldout), then training on 4 images (data.limit), balanced over the classes",
+                 "small data: augmentation color,cutout, probability 1.0 adaptive (ADA, target 0.6); LeCam weight 0.3"):
         assert line in report, (line, report)
     cfg = config_lib.load("folder32", [f"data.path={mixed_folder}", *TINY_FOLDER, "data.num_classes=3"])
     g, d = build_generator(cfg), build_discriminator(cfg)

@@ -201,11 +201,11 @@ def test_auto_is_decided_again_on_resume_and_a_changed_choice_is_said(tmp_path, 
     result = run_cli("sagan_tf.train", *args, "--steps", "1", tfds_dir=tfds_dir)
     assert result.returncode == 0, result.stderr[-2000:]
     assert f"precision auto: {expected} ({reason})" in result.stderr
-    assert "precision: auto" in (logdir / "config.yaml").read_text()  # not pinned to this machine's choice
+    assert "precision: auto" in (logdir / "config.yaml").read_text()  # not pinned to the first host's choice
     record = json.loads((logdir / "training.json").read_text())
     assert [s["precision"] for s in record["sessions"]] == [expected]
 
-    # As if the first session had run on other hardware: this machine decides again, and says so.
+    # As if the first session had run on other hardware: the host decides again, and says so.
     other = "float32" if expected == "mixed_bfloat16" else "mixed_bfloat16"
     record["sessions"][0]["precision"] = other
     (logdir / "training.json").write_text(json.dumps(record))

@@ -13,10 +13,14 @@ import pytest
 import tensorflow as tf
 
 from tests.helpers import REPO
-from tests.helpers.cli import assert_same_training, free_ports, run_cli, train_args
+from tests.helpers.cli import assert_same_training, checkpoint_tensors, free_ports, run_cli, train_args
 
 STEPS = 40
 RARE = ("log.checkpoint_every=1000", "log.samples_every=1000")  # the only checkpoint is the one a signal writes
+# Small-data training (a subset, held-out images, DiffAugment with ADA, LeCam): their state resumes too.
+SMALL_DATA = ("data.limit=240", "log.heldout=16", "log.heldout_every=10", "augment.policy=color,translation,cutout",
+              "augment.probability=0.3", "augment.ada_target=0.6", "augment.ada_interval=2", "augment.ada_kimg=1",
+              "train.lecam_weight=0.1")
 
 
 def start(logdir, steps, *extra, env, stderr_path):
@@ -75,7 +79,7 @@ def step_in(checkpoint: str) -> int:
 @pytest.fixture(scope="module")
 def straight(tmp_path_factory, tfds_dir):
     logdir = tmp_path_factory.mktemp("straight") / "run"
-    result = run_cli("sagan_tf.train", *train_args(logdir, STEPS, *RARE), tfds_dir=tfds_dir)
+    result = run_cli("sagan_tf.train", *train_args(logdir, STEPS, *RARE, *SMALL_DATA), tfds_dir=tfds_dir)
     assert result.returncode == 0, result.stderr[-3000:]
     return logdir
 
@@ -85,7 +89,7 @@ def straight(tmp_path_factory, tfds_dir):
                          ids=["SIGTERM", "SIGINT"])
 def test_a_signal_saves_the_reached_step_and_the_same_command_resumes_exactly(tmp_path, tfds_dir, straight, sig):
     run = tmp_path / "run"
-    proc = start(run, STEPS, *RARE, env={"TFDS_DATA_DIR": tfds_dir}, stderr_path=tmp_path / "run.stderr")
+    proc = start(run, STEPS, *RARE, *SMALL_DATA, env={"TFDS_DATA_DIR": tfds_dir}, stderr_path=tmp_path / "run.stderr")
     wait_until(lambda: max(logged_steps(run), default=0) >= 5, [proc])
     proc.send_signal(sig)
     proc.wait(timeout=300)
@@ -99,10 +103,17 @@ def test_a_signal_saves_the_reached_step_and_the_same_command_resumes_exactly(tm
     assert max(logged_steps(run)) == step
     assert not (run / "trainer.lock").exists()
 
-    resumed = run_cli("sagan_tf.train", *train_args(run, STEPS, *RARE), tfds_dir=tfds_dir)
+    resumed = run_cli("sagan_tf.train", *train_args(run, STEPS, *RARE, *SMALL_DATA), tfds_dir=tfds_dir)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert f"resuming from {checkpoint} at step {step}" in resumed.stderr
-    assert_same_training(straight, run, STEPS)
+    scalars = assert_same_training(straight, run, STEPS)  # the augmentation probability and anchors included
+    final = checkpoint_tensors(str(straight / "checkpoints" / f"ckpt-{STEPS}"))
+    p = final["regularization/augment_p/.ATTRIBUTES/VARIABLE_VALUE"]
+    assert p != pytest.approx(0.3) and final["regularization/lecam_updates/.ATTRIBUTES/VARIABLE_VALUE"] == 2 * STEPS  # d_steps: 2
+    assert sorted(scalars["overfitting/gap"]) == [0, 10, 20, 30, 40]
+    for s in scalars["overfitting/gap"]:
+        d = {k: scalars[f"overfitting/d_{k}"][s] for k in ("train", "heldout")}
+        assert scalars["overfitting/gap"][s] == pytest.approx(d["train"] - d["heldout"], abs=1e-5)
 
 
 def test_sigint_then_sigterm_stop_the_trainer_at_once_with_143_naming_a_checkpoint_on_disk(tmp_path, tfds_dir):
