@@ -24,21 +24,22 @@ import tensorflow as tf
 BATCH = 100
 
 
-def d_outputs(discriminator, images: np.ndarray, labels: np.ndarray) -> np.ndarray:
-    """D's float32 outputs on ``images`` in batches of ``BATCH``."""
+def _batched(network, *inputs: np.ndarray) -> np.ndarray:
+    """``network`` in inference mode on ``inputs`` in batches of ``BATCH``, as float32 numpy."""
     out = [
-        tf.cast(discriminator((images[i : i + BATCH], labels[i : i + BATCH]), training=False), tf.float32).numpy()
-        for i in range(0, len(images), BATCH)
+        tf.cast(network(tuple(x[i : i + BATCH] for x in inputs), training=False), tf.float32).numpy()
+        for i in range(0, len(inputs[0]), BATCH)
     ]
-    return np.concatenate(out).reshape(-1)
+    return np.concatenate(out)
+
+
+def d_outputs(discriminator, images: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """D's float32 outputs on ``images``."""
+    return _batched(discriminator, images, labels).reshape(-1)
 
 
 def generated(generator, z: np.ndarray, labels: np.ndarray) -> np.ndarray:
-    out = [
-        tf.cast(generator((z[i : i + BATCH], labels[i : i + BATCH]), training=False), tf.float32).numpy()
-        for i in range(0, len(z), BATCH)
-    ]
-    return np.concatenate(out)
+    return _batched(generator, z, labels)
 
 
 def overfitting_scalars(model, train, heldout, z) -> dict[str, float]:
