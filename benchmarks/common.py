@@ -1,10 +1,12 @@
-"""What every benchmark records next to its numbers: machine, load, versions, date."""
+"""What every benchmark records next to its numbers (machine, load, versions, date), and the readers
+and reports the benchmarks share."""
 
 from __future__ import annotations
 
 import datetime
 import os
 import platform
+from pathlib import Path
 
 
 def environment() -> dict:
@@ -82,3 +84,19 @@ def print_report(result: dict) -> int:
     json.dump({**result, "environment": environment()}, sys.stdout, indent=2)
     print()
     return 0
+
+
+def read_scalars(directory: Path, tags: tuple[str, ...]) -> tuple[dict[str, dict[int, float]], float, float]:
+    """{tag: {step: value}} of the event files in ``directory`` (the last value of a step wins), and the
+    wall times of the first and last event."""
+    import tensorflow as tf
+
+    out: dict[str, dict[int, float]] = {tag: {} for tag in tags}
+    times = []
+    for path in sorted(directory.glob("events.out.tfevents.*")):
+        for event in tf.compat.v1.train.summary_iterator(str(path)):
+            times.append(event.wall_time)
+            for value in event.summary.value:
+                if value.tag in out:
+                    out[value.tag][int(event.step)] = float(tf.make_ndarray(value.tensor))
+    return out, (min(times) if times else float("nan")), (max(times) if times else float("nan"))

@@ -58,28 +58,13 @@ def setting_of(cfg) -> str:
     return "SN on G/D + TTUR" if t.d_lr > t.g_lr else f"SN on G/D, lr {t.g_lr:g}/{t.d_lr:g}"
 
 
-def read_scalars(directory: Path, tags=("fid", "is")) -> tuple[dict[str, dict[int, float]], float, float]:
-    """{tag: {step: value}} of the event files in ``directory`` (the last value of a step wins), and the
-    wall times of the first and last event."""
-    import tensorflow as tf
-
-    out: dict[str, dict[int, float]] = {tag: {} for tag in tags}
-    times = []
-    for path in sorted(directory.glob("events.out.tfevents.*")):
-        for event in tf.compat.v1.train.summary_iterator(str(path)):
-            times.append(event.wall_time)
-            for value in event.summary.value:
-                if value.tag in out:
-                    out[value.tag][int(event.step)] = float(tf.make_ndarray(value.tensor))
-    return out, (min(times) if times else float("nan")), (max(times) if times else float("nan"))
-
-
 def load_run(path: str | Path) -> Run:
+    from benchmarks.common import read_scalars
     from sagan_tf.training.run_dir import SUMMARY_DIR, load_run_config
 
     path = Path(path)
     cfg = load_run_config(path)
-    scalars, start, end = read_scalars(path / SUMMARY_DIR)
+    scalars, start, end = read_scalars(path / SUMMARY_DIR, ("fid", "is"))
     steps = np.array(sorted(scalars["fid"]), dtype=np.int64)
     if not len(steps):
         raise SystemExit(f"error: {path} has no fid scalars (train with log.fid_every > 0)")

@@ -25,21 +25,16 @@ SCALARS = ("gap", "d_train", "d_heldout", "d_generated")
 def read_view(run: Path) -> dict[str, dict[int, float]]:
     """{scalar: {step: value}} of the run's ``overfitting/*`` TensorBoard scalars (the last write of a
     step wins: a resumed run rewrites the step it resumed at)."""
-    import tensorflow as tf
+    from benchmarks.common import read_scalars
+    from sagan_tf.training.run_dir import SUMMARY_DIR
 
-    values: dict[str, dict[int, float]] = {}
-    paths = sorted((run / "train").glob("events.out.tfevents.*"))
-    if not paths:
-        raise SystemExit(f"{run}: no TensorBoard events in {run / 'train'}")
-    for path in paths:
-        for event in tf.compat.v1.train.summary_iterator(str(path)):
-            for v in event.summary.value:
-                if v.tag.startswith("overfitting/"):
-                    value = float(tf.make_ndarray(v.tensor)) if v.HasField("tensor") else v.simple_value
-                    values.setdefault(v.tag.removeprefix("overfitting/"), {})[event.step] = value
-    if "gap" not in values:
+    directory = run / SUMMARY_DIR
+    if not any(directory.glob("events.out.tfevents.*")):
+        raise SystemExit(f"{run}: no TensorBoard events in {directory}")
+    scalars, _, _ = read_scalars(directory, tuple(f"overfitting/{name}" for name in SCALARS))
+    if not scalars["overfitting/gap"]:
         raise SystemExit(f"{run}: no overfitting/gap scalars (train with log.heldout > 0)")
-    return values
+    return {tag.removeprefix("overfitting/"): values for tag, values in scalars.items()}
 
 
 def window_means(values: dict[str, dict[int, float]], window: int, until: int | None = None) -> list[dict]:
@@ -61,7 +56,7 @@ def window_means(values: dict[str, dict[int, float]], window: int, until: int | 
 
 
 def table(results: list[dict]) -> list[str]:
-    """Markdown: one row per window, one column per run (``label sN``), the mean gap."""
+    """Markdown: one row per window, one column per run (``label (run directory name)``), the mean gap."""
     headers = [f"{r['label']} ({Path(r['run']).name})" for r in results]
     lines = ["| steps | " + " | ".join(headers) + " |", "|---|" + "---|" * len(results)]
     spans = sorted({(w["from"], w["to"]) for r in results for w in r["windows"]})
