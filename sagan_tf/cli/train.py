@@ -468,9 +468,9 @@ def heldout_callbacks(cfg, writer, data_dir: str | None) -> list:
     from sagan_tf.data import pipeline, subset
     from sagan_tf.training.heldout import HeldoutView
 
-    train = pipeline.fixed_examples(cfg.data, subset.TRAIN, n, n, data_dir)
-    heldout = pipeline.fixed_examples(cfg.data, subset.HELDOUT, n, n, data_dir)
-    return [HeldoutView(writer, cfg.log.heldout_every, train, heldout, cfg.model.z_dim, cfg.train.seed)]
+    parts = pipeline.fixed_parts(cfg.data, n, n, data_dir)
+    view = HeldoutView(writer, cfg.log.heldout_every, parts[subset.TRAIN], parts[subset.HELDOUT], cfg.model.z_dim, cfg.train.seed)
+    return [view]
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import tensorflow as tf
 
 from sagan_tf.config import DataConfig
@@ -100,15 +101,34 @@ def training_source(cfg: DataConfig, data_dir: str | None, seed: int, heldout: i
     return Source(dataset, subset.part_size(source.num_examples, heldout, cfg.limit), source.class_names)
 
 
-def fixed_examples(cfg: DataConfig, which: int, count: int, heldout: int, data_dir: str | None = None):
-    """The first ``count`` images of a part (``subset.TRAIN`` or ``subset.HELDOUT``) in the fixed
-    order, as numpy ``(images float32 in [-1, 1], labels int32)``."""
+def fixed_parts(cfg: DataConfig, count: int, heldout: int, data_dir: str | None = None):
+    """The first ``count`` images of the training part and of the held-out part in the fixed order,
+    read in one pass, as ``{subset.TRAIN: (images, labels), subset.HELDOUT: (images, labels)}`` of
+    numpy arrays (images float32 in [-1, 1], labels int32)."""
     source = load_source(cfg, data_dir, subset.SUBSET_SEED)
-    ds = subset.part(source.dataset, cfg.num_classes, heldout, cfg.limit, which).take(count)
-    ds = ds.map(_labels_checked(cfg)).batch(max(count, 1)).map(lambda x, y: (to_model_range(x), y))
-    for images, labels in ds:
-        return images.numpy(), labels.numpy()
-    raise DataError(f"no {'held-out' if which == subset.HELDOUT else 'training'} images in the data")
+    prepare = _labels_checked(cfg)
+
+    def prepared(image, label, part):
+        image, label = prepare(image, label)
+        return to_model_range(image), label, part
+
+    ds = subset.tag(source.dataset, cfg.num_classes, heldout, cfg.limit)
+    ds = ds.filter(lambda image, label, part: tf.not_equal(part, subset.UNUSED)).map(prepared).batch(max(2 * count, 1))
+    found = {subset.TRAIN: ([], []), subset.HELDOUT: ([], [])}
+    for images, labels, parts in ds.as_numpy_iterator():
+        for which, (kept_images, kept_labels) in found.items():
+            mine = parts == which
+            kept_images.extend(images[mine])
+            kept_labels.extend(labels[mine])
+        if all(len(kept) >= count for kept, _ in found.values()):
+            break
+    for which, (kept_images, _) in found.items():
+        if not kept_images:
+            raise DataError(f"no {'held-out' if which == subset.HELDOUT else 'training'} images in the data")
+    return {
+        which: (np.stack(images[:count]), np.asarray(labels[:count], np.int32))
+        for which, (images, labels) in found.items()
+    }
 
 
 def make_dataset(

@@ -7,7 +7,7 @@ import tensorflow as tf
 import sagan_tf.data.pipeline as data_mod
 from sagan_tf.config import DataConfig
 from sagan_tf.data import subset
-from sagan_tf.data.pipeline import Source, fixed_examples, make_dataset
+from sagan_tf.data.pipeline import Source, fixed_parts, make_dataset
 
 
 def numpy_parts(labels, classes, heldout, limit):
@@ -73,10 +73,15 @@ def test_training_batches_hold_only_the_subset_and_never_a_heldout_image(monkeyp
     assert seen == {i for i, p in enumerate(parts) if p == subset.TRAIN}
     assert np.bincount(labels[sorted(seen)], minlength=4).tolist() == [10, 10, 10, 10]
     assert seeds == [subset.SUBSET_SEED]  # the fixed order, not train.seed's
-    held_images, held_labels = fixed_examples(cfg, subset.HELDOUT, 12, 12)
+    parts_read = fixed_parts(cfg, 12, 12)
+    held_images, held_labels = parts_read[subset.HELDOUT]
     assert _ids(held_images) == {i for i, p in enumerate(parts) if p == subset.HELDOUT}
     assert np.bincount(held_labels, minlength=4).tolist() == [3, 3, 3, 3]
     assert held_images.dtype == np.float32 and held_images.min() >= -1 and held_images.max() <= 1
+    train_images, train_labels = parts_read[subset.TRAIN]  # the first 12 of the training part, in order
+    first_train = [i for i, p in enumerate(parts) if p == subset.TRAIN][:12]
+    assert np.round((train_images[:, 0, 0, 0] + 1) * 127.5).astype(int).tolist() == first_train and train_labels.tolist() == labels[first_train].tolist()
+    assert seeds == [subset.SUBSET_SEED] * 2  # both parts from one read of the source
 
 
 def test_without_limit_or_heldout_the_source_is_read_with_the_run_seed(monkeypatch):
@@ -93,3 +98,12 @@ def test_a_subset_smaller_than_a_batch_is_one_clear_error(monkeypatch):
     cfg = DataConfig(channels=1, resolution=32, resize="pad", num_classes=4, limit=6)
     with pytest.raises(DataError, match="has 6 images, fewer than one batch of 8"):
         make_dataset(cfg, 8)
+
+
+def test_a_source_all_held_out_leaves_no_training_images_and_says_so(monkeypatch):
+    from sagan_tf.errors import DataError
+
+    _source(monkeypatch, n=10)
+    cfg = DataConfig(channels=1, resolution=32, resize="pad", num_classes=4)
+    with pytest.raises(DataError, match="no training images in the data"):
+        fixed_parts(cfg, 12, 12)
