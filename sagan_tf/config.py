@@ -323,8 +323,8 @@ def apply_overrides(config: Config, overrides: list[str] | tuple[str, ...]) -> C
         if "=" not in item:
             raise ConfigError(f"override {item!r} must look like section.key=value")
         key, text = item.split("=", 1)
-        try:
-            value = yaml.safe_load(text)
+        try:  # an empty value is the empty string (augment.policy=), null is None
+            value = yaml.safe_load(text) if text.strip() else ""
         except yaml.YAMLError:
             value = text
         _set(config, key.strip(), value)

@@ -102,6 +102,12 @@ def test_apply_overrides_more_yaml_types():
     assert cfg.data.split == "train[:10%]"
 
 
+def test_an_empty_override_is_the_empty_string_not_null():
+    cfg = load("folder32_small", ["data.path=/images", "augment.policy="])
+    assert cfg.augment.policy == ""
+    _raises("model.ch", apply_overrides, Config(), ["model.ch="])  # an int key: the type error names it
+
+
 def test_label_key_null_with_classes_is_inconsistent():
     """Overrides that drop the labels of the default (conditional, 10-class TFDS) config: no labels but 10 classes."""
     _raises("label_key", apply_overrides, Config(), ["model.ch=32", "model.g_attention=[8,16]", "data.label_key=null"])
