@@ -77,6 +77,16 @@ def test_the_wheel_holds_the_explore_page(wheel):
         assert f"sagan_tf/explore/static/{name}" in names, name
 
 
+def test_the_wheel_holds_every_module_and_config(wheel):
+    """Checked by name: the installs below cannot see a missing subpackage, because this interpreter's
+    editable install (system site-packages) finds it in the checkout."""
+    names = set(zipfile.ZipFile(wheel).namelist())
+    modules = {p.relative_to(REPO).as_posix() for p in (REPO / "sagan_tf").rglob("*.py")}
+    configs = {f"sagan_tf/configs/{p.relative_to(REPO / 'configs').as_posix()}" for p in (REPO / "configs").rglob("*.yaml")}
+    assert modules and configs
+    assert sorted(modules - names) == [] and sorted(configs - names) == []
+
+
 def serve_explore_page(bin_dir: Path, workdir: Path, env: dict) -> None:
     """The installed sagan-explore serves its page and every file the page loads."""
     from tests.helpers.explore import command_serving, get
