@@ -24,7 +24,7 @@ FLOORS = {
     "train": 7,  # the ``python -m sagan_tf.train`` launcher of ``cli.train``
 }
 VERBS = ["cli.train", "cli.sample", "cli.evaluate", "cli.visualize", "cli.export", "cli.explore",
-         "cli.train_feature_model", "train"]
+         "cli.train_feature_model", "cli.build_pretrained", "train"]
 
 
 def unit_of(module: str) -> str:
@@ -145,4 +145,5 @@ def test_help_answers_without_tensorflow_and_documents_every_flag(verb):
     result = run_python(HELP_PROBE.format(verb=verb))
     assert result.returncode == 0, result.stderr[-2000:]
     assert "undocumented: \n" in result.stderr, result.stderr
-    assert "``" not in result.stdout and "usage: sagan-" in result.stdout
+    usage = "usage: python -m sagan_tf.cli.build_pretrained" if verb == "cli.build_pretrained" else "usage: sagan-"
+    assert "``" not in result.stdout and usage in result.stdout

@@ -6,7 +6,7 @@ Each one is a directory shaped like a training run, holding only what sampling n
 their protocol), ``MODEL_CARD.md`` and ``reference.json`` (a checksum of the weights and the images
 of fixed seeds, which the tests compare with). Every verb that reads a run takes
 ``--pretrained NAME`` in place of ``--logdir RUN``: ``sagan-sample --pretrained fashion_mnist32
---out grid.png`` needs no dataset and no network. ``python -m sagan_tf.pretrained.build`` makes one
+--out grid.png`` needs no dataset and no network. ``python -m sagan_tf.cli.build_pretrained`` makes one
 from a run.
 """
 

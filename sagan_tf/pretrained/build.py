@@ -1,26 +1,26 @@
-"""Make a shipped generator from a training run: python -m sagan_tf.pretrained.build --logdir RUN --name NAME.
+"""Make a shipped generator from a training run (the command: ``python -m sagan_tf.cli.build_pretrained``).
 
 Writes ``sagan_tf/pretrained/NAME/`` (see ``sagan_tf.pretrained``): the run's config, its EMA
 generator alone as a checkpoint, its ``training.json``, the evaluations of that checkpoint (without
 local paths), the model card, and ``reference.json`` + ``reference.npy``: the SHA-256 of the weights
 file and the float32 images of seeds 0 (one per class, as ``sagan-sample --n 1 --seed 0`` draws
 them). The directory is assembled beside its destination and renamed into place; an existing one
-is replaced only with ``--replace``.
+is replaced only with ``--replace``. ``notes`` (markdown: how the card's numbers were made, for
+example the feature classifier's command and accuracy and a link to the measurement record) is
+appended to the card as its last section.
 """
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
 import os
 import shutil
-import sys
 import tempfile
 from pathlib import Path
 
 from sagan_tf import config as config_lib
-from sagan_tf.errors import SaganError, exits_cleanly
+from sagan_tf.errors import SaganError
 from sagan_tf.pretrained import REFERENCE_FILE, ROOT
 
 REFERENCE_IMAGES = "reference.npy"
@@ -41,11 +41,11 @@ def sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def build(logdir: str, name: str, root: Path = ROOT, replace: bool = False) -> Path:
+def build(logdir: str, name: str, root: Path = ROOT, replace: bool = False, notes: str = "") -> Path:
     import numpy as np
     import tensorflow as tf
 
-    from sagan_tf.serving.model_card import CARD_FILE, run_model_card
+    from sagan_tf.serving.model_card import CARD_FILE, run_model_card, with_notes
     from sagan_tf.training import record
     from sagan_tf.training.checkpointing import generator_checkpoint
     from sagan_tf.training.run_dir import (
@@ -84,7 +84,7 @@ def build(logdir: str, name: str, root: Path = ROOT, replace: bool = False) -> P
             (staging / EVALUATIONS_DIR / f"step-{step}-{i}.json").write_text(json.dumps(e, indent=2, sort_keys=True) + "\n")
         # the card of what is shipped, read from the staged directory as an export reads a run
         card = run_model_card(staging, generator, cfg, step, f"{name} (shipped with sagan_tf)")
-        (staging / CARD_FILE).write_text(card)
+        (staging / CARD_FILE).write_text(with_notes(card, notes))
         z, labels = reference_inputs(cfg.data.num_classes, cfg.model.z_dim)
         images = generator((z, labels), training=False).numpy().astype(np.float32)
         np.save(staging / REFERENCE_IMAGES, images)
@@ -103,20 +103,3 @@ def build(logdir: str, name: str, root: Path = ROOT, replace: bool = False) -> P
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return target
-
-
-@exits_cleanly
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m sagan_tf.pretrained.build", description=__doc__.split("\n\n")[0])
-    p.add_argument("--logdir", required=True, help="the training run to ship")
-    p.add_argument("--name", required=True, help="the name users pass to --pretrained")
-    p.add_argument("--replace", action="store_true", help="replace a shipped generator of that name")
-    args = p.parse_args(argv)
-    target = build(args.logdir, args.name, replace=args.replace)
-    size = sum(f.stat().st_size for f in target.rglob("*") if f.is_file())
-    print(f"wrote {target} ({size / 2**20:.2f} MiB)", file=sys.stderr)
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

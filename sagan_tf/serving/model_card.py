@@ -13,6 +13,8 @@ precision, recall, density, coverage) is shown with the protocol it was measured
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from sagan_tf.training import record
 
 CARD_FILE = "MODEL_CARD.md"
@@ -212,13 +214,31 @@ def model_card(
     return "\n".join(lines)
 
 
+NOTES_HEADING = "## How these numbers were made"
+
+
+def with_notes(card: str, notes: str) -> str:
+    """The card with ``notes`` (markdown) as its last section; the card itself when ``notes`` is empty."""
+    notes = notes.strip()
+    return f"{card.rstrip()}\n\n{NOTES_HEADING}\n\n{notes}\n" if notes else card
+
+
+def card_notes(card: str) -> str:
+    """The notes section of a card (``with_notes``), empty when it has none."""
+    _, found, notes = card.partition(f"\n{NOTES_HEADING}\n")
+    return notes.strip() if found else ""
+
+
 def run_model_card(logdir, generator, cfg, step: int | None, title: str = "SAGAN generator") -> str:
-    """The card of ``generator`` (loaded from checkpoint ``step`` of the run in ``logdir``)."""
+    """The card of ``generator`` (loaded from checkpoint ``step`` of the run in ``logdir``); the notes
+    of a card already in ``logdir`` (a shipped generator's) are carried over."""
     from sagan_tf.data.class_names import class_names
     from sagan_tf.training.run_dir import read_evaluations
 
     evaluations = [e for e in read_evaluations(logdir, step) if e.get("generator") == generator.name]
-    return model_card(
+    card = model_card(
         cfg, step, generator.name, generator.count_params(), record.read(logdir), evaluations,
         class_names(cfg.data), title,
     )
+    existing = Path(logdir) / CARD_FILE
+    return with_notes(card, card_notes(existing.read_text()) if existing.is_file() else "")

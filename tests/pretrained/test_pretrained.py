@@ -99,3 +99,39 @@ def test_build_ships_the_ema_generator_alone_with_its_reference_and_card(tiny_ru
     kept = [e for e in read_evaluations(target) if e.get("seed") == 11]
     assert len(kept) == 1 and not set(LOCAL_KEYS) & set(kept[0]) and kept[0]["fid"] == 1.5
     assert "| FID | 1.5 | `f-0123` |" in (target / CARD_FILE).read_text()
+
+
+def test_the_build_command_appends_notes_to_the_card_and_replaces_only_when_asked(tiny_run, tmp_path):
+    from sagan_tf.cli.build_pretrained import main as build_main
+
+    logdir, _ = tiny_run
+    into = ["--into", str(tmp_path)]
+    notes = tmp_path / "notes.md"
+    notes.write_text("Features: a 1-epoch classifier, test accuracy 0.767.\n")
+    assert run_main(build_main, ["--logdir", str(logdir), "--name", "tiny", "--notes", str(notes), *into]) == 0
+    card = (tmp_path / "tiny" / CARD_FILE).read_text()
+    assert card.endswith("\n\n## How these numbers were made\n\nFeatures: a 1-epoch classifier, test accuracy 0.767.\n")
+    assert run_main(build_main, ["--logdir", str(logdir), "--name", "tiny", *into]) == 2  # exists: --replace needed
+    assert run_main(build_main, ["--logdir", str(logdir), "--name", "tiny", "--replace", *into]) == 0
+    assert "How these numbers were made" not in (tmp_path / "tiny" / CARD_FILE).read_text()
+    assert run_main(build_main, ["--logdir", str(logdir), "--name", "x", "--notes", str(tmp_path / "none.md"), *into]) == 2
+
+
+def test_sagan_export_of_it_serves_the_reference_images_and_carries_its_card(tmp_path):
+    from sagan_tf.cli.export import main as export_main
+    from sagan_tf.serving.model_card import NOTES_HEADING
+
+    out = tmp_path / "models" / "fmnist"
+    assert run_main(export_main, ["--pretrained", NAME, "--out", str(out), "--formats", "saved_model"]) == 0
+    (version,) = out.iterdir()
+    card = (version / CARD_FILE).read_text()
+    shipped = (pretrained.directory(NAME) / CARD_FILE).read_text()
+    assert "| FID | 0.2512 |" in card and NOTES_HEADING in card
+    assert card.split(NOTES_HEADING)[1] == shipped.split(NOTES_HEADING)[1]  # the notes are carried over
+    reference = json.loads((pretrained.directory(NAME) / pretrained.REFERENCE_FILE).read_text())
+    z, labels = reference_inputs(10, 128)
+    loaded = tf.saved_model.load(str(version))
+    images = loaded.signatures["serving_default"](z=z, labels=labels)["images_float"].numpy()
+    expected = np.load(pretrained.directory(NAME) / REFERENCE_IMAGES)
+    assert reference["images"]["labels"] == labels.numpy().tolist()
+    np.testing.assert_allclose(images, expected, atol=1e-4)  # the served graph is the shipped generator
