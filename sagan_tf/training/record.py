@@ -23,15 +23,31 @@ from sagan_tf import files
 RECORD_FILE = "training.json"
 
 
+BF16_FLAGS = (("amx_bf16", "AMX-BF16"), ("avx512_bf16", "AVX512-BF16"))
+
+
 def cpu_model(cpuinfo: str | Path = "/proc/cpuinfo") -> str:
-    """``Intel(R) Xeon(R) Processor`` (Linux ``/proc/cpuinfo``), else what ``platform`` knows."""
+    """``AMD EPYC (family 25 model 17, AVX512-BF16)``: the model name of Linux ``/proc/cpuinfo`` with
+    the family and model numbers (virtual machines often show only a generic name) and the bfloat16
+    instructions present, which decide what ``precision: auto`` picks; else what ``platform`` knows."""
+    fields: dict[str, str] = {}
     try:
         for line in Path(cpuinfo).read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
+            key, sep, value = line.partition(":")
+            if not sep:
+                if fields:  # the first processor's block is read whole
+                    break
+                continue
+            fields.setdefault(key.strip(), value.strip())
     except OSError:
         pass
-    return platform.processor() or platform.machine()
+    name = fields.get("model name")
+    if not name:
+        return platform.processor() or platform.machine()
+    details = [f"family {fields['cpu family']} model {fields['model']}"] if "cpu family" in fields and "model" in fields else []
+    flags = fields.get("flags", "").split()
+    details += [label for flag, label in BF16_FLAGS if flag in flags]
+    return f"{name} ({', '.join(details)})" if details else name
 
 
 def hardware(strategy=None) -> dict:

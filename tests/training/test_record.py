@@ -67,3 +67,13 @@ def test_hardware_is_described_in_one_phrase(hw, text):
 def test_cpu_model_is_read_from_cpuinfo(tmp_path):
     (tmp_path / "cpuinfo").write_text("processor\t: 0\nmodel name\t: AMD EPYC 9B14\nflags\t: fpu\n")
     assert record.cpu_model(tmp_path / "cpuinfo") == "AMD EPYC 9B14"
+
+
+def test_cpu_model_names_family_model_and_bfloat16_instructions_of_the_first_processor(tmp_path):
+    block = ("processor\t: {}\nvendor_id\t: AuthenticAMD\ncpu family\t: 25\nmodel\t\t: 17\n"
+             "model name\t: AMD EPYC\nflags\t\t: fpu avx2 avx512f avx512_bf16 avx512_vnni\n")
+    (tmp_path / "cpuinfo").write_text(block.format(0) + "\n" + block.format(1).replace("17", "99"))
+    assert record.cpu_model(tmp_path / "cpuinfo") == "AMD EPYC (family 25 model 17, AVX512-BF16)"
+    intel = "cpu family\t: 6\nmodel\t\t: 143\nmodel name\t: Intel(R) Xeon(R) Processor\nflags\t: avx512_bf16 amx_bf16 amx_tile\n"
+    (tmp_path / "cpuinfo").write_text(intel)
+    assert record.cpu_model(tmp_path / "cpuinfo") == "Intel(R) Xeon(R) Processor (family 6 model 143, AMX-BF16, AVX512-BF16)"
