@@ -56,6 +56,10 @@ class DataConfig:
     #                         reshuffle: it starts a fresh shuffle seeded by (seed, step) (no re-reading)
     limit: int = 0  # > 0: train on the first N images of a fixed order, balanced over classes (data.subset)
 
+    def dataset(self) -> str:
+        """The images' source in one word: the TFDS name, or ``folder:/absolute/path``."""
+        return self.name if self.source == "tfds" else f"folder:{Path(self.path or '').resolve()}"
+
 
 @dataclass
 class ModelConfig:

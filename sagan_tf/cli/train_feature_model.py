@@ -104,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.steps_per_epoch:
         train = train.repeat()
     model.fit(train, epochs=args.epochs, steps_per_epoch=args.steps_per_epoch, verbose=2)
-    result = {"out": args.out, "dataset": cfg.data.name, "classes": cfg.data.num_classes}
+    result = {"out": args.out, "dataset": cfg.data.dataset(), "classes": cfg.data.num_classes}
     if args.eval_split:
         test = real_images(cfg.data, args.eval_split, args.eval_images, 500, args.data_dir)
         result[f"{args.eval_split}_accuracy"] = round(accuracy(model, test), 4)

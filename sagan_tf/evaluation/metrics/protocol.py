@@ -35,7 +35,7 @@ def dataset_reference(data: DataConfig, split: str) -> dict:
     """The ``reference`` of real images read from the run's dataset, prepared as for training."""
     return {
         "source": "dataset",
-        "dataset": data.name if data.source == "tfds" else f"folder:{Path(data.path).resolve()}",
+        "dataset": data.dataset(),
         "split": split,
         "preparation": {
             "resolution": data.resolution,

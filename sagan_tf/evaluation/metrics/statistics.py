@@ -81,9 +81,8 @@ def default_cache_dir() -> Path:
 
 def reference_key(data: DataConfig, split: str, num_real: int, extractor_identity: str) -> str:
     """Everything the reference statistics depend on, as one readable string."""
-    source = data.name if data.source == "tfds" else f"folder:{Path(data.path).resolve()}"
     return (
-        f"{source}|split={split}|n={num_real or 'all'}|res={data.resolution}|ch={data.channels}"
+        f"{data.dataset()}|split={split}|n={num_real or 'all'}|res={data.resolution}|ch={data.channels}"
         f"|resize={data.resize}|crop={data.center_crop}|features={extractor_identity}"
     )
 
