@@ -13,9 +13,9 @@ import os
 import numpy as np
 import pytest
 
-from sagan_tf.evaluation.attention_maps import attention_maps, panel_box, render
 from sagan_tf.images import make_grid
 from tests.helpers.explore import decode_png
+from tests.helpers.numpy_overlay import beta_panel
 
 CHROMIUM = os.environ.get("SAGAN_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -123,12 +123,11 @@ def test_the_shown_images_are_the_saved_models_for_the_chosen_class_seed_and_tru
 
 
 def overlay_reference(ref, seed, label, x, y):
-    """``sagan-visualize``'s panel for each layer: render() of the SavedModel's beta at (x, y)."""
+    """``sagan-visualize``'s panel for each layer at (x, y), computed by the numpy reference of the
+    attention pictures from the SavedModel's beta."""
     images, out = ref.attention(seed, label)
-    top, left, bottom, right = panel_box(0, 1, 32, SCALE, 4)
     return images[0], {
-        name: render(attention_maps(images, out[name], [(x, y)]), scale=SCALE)[top:bottom, left:right]
-        for name in ("attention_8", "attention_16")
+        name: beta_panel(images[0], out[name][0], (x, y), scale=SCALE) for name in ("attention_8", "attention_16")
     }
 
 

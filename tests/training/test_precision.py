@@ -216,3 +216,20 @@ def test_auto_is_decided_again_on_resume_and_a_changed_choice_is_said(tmp_path, 
     sessions = json.loads((logdir / "training.json").read_text())["sessions"]
     assert [s["precision"] for s in sessions] == [other, expected]
     assert "precision: auto" in (logdir / "config.yaml").read_text()
+
+
+@pytest.mark.parametrize("explicit", ["float32", "mixed_bfloat16"])
+def test_an_explicit_precision_is_kept_on_resume_without_a_line(tmp_path, capsys, explicit):
+    """Whatever the run's last session trained in and whatever the hardware would pick."""
+    import json
+
+    from sagan_tf.cli.train import resolve_precision
+    from sagan_tf.training import record
+
+    other = "float32" if explicit == "mixed_bfloat16" else "mixed_bfloat16"
+    (tmp_path / record.RECORD_FILE).write_text(json.dumps({"sessions": [{"precision": other}]}))
+    cfg = precision_config(explicit)
+    for flags in (set(), {"avx512_bf16", "amx_bf16"}):  # a CPU without and one with fast bfloat16
+        assert resolve_precision(cfg, tf.distribute.get_strategy(), tmp_path, cpu_flags=flags) == explicit
+        assert cfg.train.precision == explicit
+    assert capsys.readouterr().err == ""
