@@ -132,11 +132,29 @@ def test_two_tasks_of_a_job_step_train_together_with_identical_weights(tmp_path,
     assert (logdirs[0] / "checkpoints").is_dir() and not logdirs[1].exists()  # task 0 is the chief
 
 
+STAND_IN_SCONTROL = """#!/bin/sh
+# Slurm's scontrol as far as a job step needs it: 'scontrol show hostnames LIST' (a one-node list here).
+echo "$@" >> "$(dirname "$0")/scontrol.calls"
+if [ "$1 $2" = "show hostnames" ]; then echo "$3"; else exit 1; fi
+"""
+
+
+def stand_in_scontrol(directory) -> str:
+    """A directory holding a stand-in ``scontrol`` that answers and records its calls (``scontrol.calls``)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "scontrol").write_text(STAND_IN_SCONTROL)
+    (directory / "scontrol").chmod(0o755)
+    return str(directory)
+
+
 def srun(logdir, steps, base, tfds_dir, *extra, tasks=2):
-    """``srun --ntasks=2 sagan-train ... --cluster slurm``, faked: one process per task on this host."""
+    """``srun --ntasks=2 sagan-train ... --cluster slurm``, faked: one process per task on this host,
+    with a stand-in ``scontrol`` on ``PATH`` as on a Slurm node."""
     procs = []
+    bin_dir = stand_in_scontrol(logdir.parent / "slurm_bin")
     for rank in range(tasks):
         env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", TFDS_DATA_DIR=tfds_dir, **slurm_step(rank, tasks))
+        env["PATH"] = f"{bin_dir}{os.pathsep}{env['PATH']}"
         env.pop("TF_CONFIG", None)
         procs.append(subprocess.Popen(
             [sys.executable, "-m", "sagan_tf.train", *train_args(logdir, steps, *extra),
@@ -164,6 +182,8 @@ def assert_two_workers_trained_one_run(results, run, steps):
 def test_sagan_train_under_a_job_step_trains_one_run_written_by_task_0(tmp_path, tfds_dir):
     run = tmp_path / "run"
     assert_two_workers_trained_one_run(srun(run, 4, free_port_base(2), tfds_dir), run, 4)
+    # TensorFlow's SlurmClusterResolver expands the node list itself: scontrol is on PATH but unused.
+    assert not (tmp_path / "slurm_bin" / "scontrol.calls").exists()
 
 
 def one_error_line(result) -> str:
