@@ -17,8 +17,10 @@ of its export; an export keeps it in ``VERSION/evaluations/`` and adds it to its
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -45,8 +47,20 @@ def parse_metrics(text: str, num_classes: int) -> list[str]:
     return names
 
 
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """``--help`` with each flag's default once: argparse's "(default: X)" is added unless the help
+    already says what the default is ("(default: eval.split, else data.split)", "latest (default)");
+    for those flags X would only be None, the value that is resolved later."""
+
+    def _get_help_string(self, action):
+        if re.search(r"\(default\b", action.help or ""):
+            return action.help
+        return super()._get_help_string(action)
+
+
 def parse_args(argv=None):
     p = parser("evaluate", __doc__)
+    p.formatter_class = HelpFormatter
     source = add_run_source(p)
     source.add_argument("--model", metavar="EXPORT_DIR",
                         help="an exported SavedModel instead of a run: sagan-export's --out (newest version) or a version directory")

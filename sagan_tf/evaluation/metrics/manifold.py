@@ -16,7 +16,10 @@ is the distance to the point's k-th nearest neighbour in the same set (the point
 Balls are closed (a point at exactly the radius is inside), as in Kynkaanniemi et al.'s eq. 1.
 Distances are Euclidean, compared squared. Memory stays bounded: one pass over the real pairs and
 one over the fake pairs give the radii (``distances.kth_neighbour_radii``), one pass over the
-real x fake tiles accumulates all four metrics at once.
+real x fake tiles accumulates all four metrics at once. Radii and every membership test near a
+radius are taken on exactly recomputed distances (``distances.within_radii``), so a fake sample
+that copies a real one lands on a ball's boundary exactly as a brute-force loop over the pairs
+puts it there, whatever ``block_size``.
 """
 
 from __future__ import annotations
@@ -25,7 +28,15 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from sagan_tf.evaluation.metrics.distances import DEFAULT_BLOCK_SIZE, distance_tiles, kth_neighbour_radii
+from sagan_tf.evaluation.metrics.distances import (
+    DEFAULT_BLOCK_SIZE,
+    band_factor,
+    distance_tiles,
+    exact_squared_distances,
+    kth_neighbour_radii,
+    squared_norms,
+    within_radii,
+)
 from sagan_tf.evaluation.metrics.feature_sets import check_feature_sets, check_k
 
 MANIFOLD_METRICS = ("precision", "recall", "density", "coverage")
@@ -58,22 +69,31 @@ def manifold_metrics(
     fake_in_real = np.zeros(m, bool)  # precision: fake j inside some real k_pr-ball
     real_in_fake = np.zeros(n, bool)  # recall: real i inside some fake k_pr-ball
     balls_holding = np.zeros(m, np.int64)  # density: real k_dc-balls that contain fake j
-    nearest_fake = np.full(n, np.inf)  # coverage: squared distance from real i to its nearest fake
+    covered = np.zeros(n, bool)  # coverage: real k_dc-ball i holds some fake
+    real_norms, fake_norms = squared_norms(real), squared_norms(fake)
+    factor = band_factor(real.shape[1])
     for i, j, d2 in distance_tiles(real, fake, block_size):
         rows, cols = slice(i, i + d2.shape[0]), slice(j, j + d2.shape[1])
+
+        def exact(r, c, i=i, j=j):
+            return exact_squared_distances(real, fake, i + r, j + c)
+
+        # band >= band_factor * (|real_i|^2 + |fake_j|^2) for every pair of the tile
+        row_band = (factor * (real_norms[rows] + fake_norms[cols].max()))[:, None]
         if "precision" in names:
-            fake_in_real[cols] |= (d2 <= real_radii[k_pr][rows, None]).any(axis=0)
+            fake_in_real[cols] |= within_radii(d2, real_radii[k_pr][rows, None], row_band, exact).any(axis=0)
         if "recall" in names:
-            real_in_fake[rows] |= (d2 <= fake_radii[None, cols]).any(axis=1)
-        if "density" in names:
-            balls_holding[cols] += (d2 <= real_radii[k_dc][rows, None]).sum(axis=0)
-        if "coverage" in names:
-            np.minimum(nearest_fake[rows], d2.min(axis=1), out=nearest_fake[rows])
+            col_band = (factor * (fake_norms[cols] + real_norms[rows].max()))[None, :]
+            real_in_fake[rows] |= within_radii(d2, fake_radii[None, cols], col_band, exact).any(axis=1)
+        if {"density", "coverage"} & set(names):
+            inside = within_radii(d2, real_radii[k_dc][rows, None], row_band, exact)
+            balls_holding[cols] += inside.sum(axis=0)
+            covered[rows] |= inside.any(axis=1)
     values = {
         "precision": lambda: fake_in_real.mean(),
         "recall": lambda: real_in_fake.mean(),
         "density": lambda: balls_holding.sum() / (k_dc * m),
-        "coverage": lambda: (nearest_fake <= real_radii[k_dc]).mean(),
+        "coverage": lambda: covered.mean(),
     }
     return {name: float(values[name]()) for name in names}
 

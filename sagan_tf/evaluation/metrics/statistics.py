@@ -24,7 +24,7 @@ import tensorflow as tf
 from sagan_tf.config import DataConfig
 from sagan_tf.evaluation.metrics.fid import ClassStatsAccumulator, GaussianStats, frechet_distance, intra_fid
 from sagan_tf.evaluation.metrics.inception_score import inception_score
-from sagan_tf.evaluation.metrics.kid import kid
+from sagan_tf.evaluation.metrics.kernel_distance import kid
 from sagan_tf.evaluation.metrics.manifold import MANIFOLD_METRICS, manifold_metrics
 from sagan_tf.files import atomic_path
 

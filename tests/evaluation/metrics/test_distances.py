@@ -1,11 +1,14 @@
-"""Blocked squared distances and k-NN radii against scipy's cdist and a brute-force sort."""
+"""Blocked squared distances and k-NN radii against scipy's cdist and a brute-force sort, exactly
+when points are duplicated."""
 
 import numpy as np
 import pytest
 from scipy.spatial.distance import cdist
 
+from sagan_tf.evaluation.metrics import distances
 from sagan_tf.evaluation.metrics.distances import (
     distance_tiles,
+    exact_squared_distances,
     kth_neighbour_radii,
     nearest_neighbour_distances,
     squared_norms,
@@ -70,3 +73,37 @@ def test_too_few_points_for_k_is_an_error():
         nearest_neighbour_distances(np.zeros((3, 2)), 3)
     with pytest.raises(ValueError, match="block_size"):
         next(distance_tiles(np.zeros((3, 2)), np.zeros((3, 2)), 0))
+
+
+def test_exact_distances_are_one_computation_for_every_pair():
+    """sum((a - b)^2) in float64, pair by pair: the same bits whether a pair comes alone or in a
+    batch, at any position, and for copies of its points."""
+    rng = np.random.default_rng(3)
+    a = (rng.normal(size=(9, 130)) + 3).astype(np.float32)
+    b = np.concatenate([a[::-1], (rng.normal(size=(4, 130)) + 3).astype(np.float32)])
+    rows, cols = np.repeat(np.arange(9), 13), np.tile(np.arange(13), 9)
+    together = exact_squared_distances(a, b, rows, cols)
+    loop = [float(np.sum((a[r].astype(np.float64) - b[c].astype(np.float64)) ** 2)) for r, c in zip(rows, cols, strict=True)]
+    assert together.tolist() == loop
+    assert [exact_squared_distances(a, b, [r], [c])[0] for r, c in zip(rows, cols, strict=True)] == loop
+    # b[8 - i] is a copy of a[i]: the distance a[i] -> b[8 - j] is the distance a[i] -> a[j], to the bit
+    np.testing.assert_array_equal(together.reshape(9, 13)[:, 8::-1], exact_squared_distances(a, a, np.repeat(np.arange(9), 9), np.tile(np.arange(9), 9)).reshape(9, 9))
+
+
+@pytest.mark.parametrize("block_size", [1, 3, 7, 64])
+def test_nearest_neighbours_with_copies_equal_the_brute_force_exactly(block_size, monkeypatch):
+    """Points far from the origin (|a|^2 + |b|^2 - 2ab cancels), some present twice and one present
+    30 times (more than the 2k + 8 kept candidates: its rows take the second scan): the k nearest
+    distances are cdist's, bit for bit, whatever the block size."""
+    rng = np.random.default_rng(4)
+    base = (rng.normal(size=(40, 32)) + 5).astype(np.float32)
+    x = np.concatenate([base, base[:8], np.repeat(base[8:9], 29, axis=0)])
+    x = x[rng.permutation(len(x))]
+    scanned = []
+    scan = distances._nearest_by_scan
+    monkeypatch.setattr(distances, "_nearest_by_scan", lambda x_, norms, rows, *rest: scanned.extend(rows) or scan(x_, norms, rows, *rest))
+    got = nearest_neighbour_distances(x, 5, block_size)
+    np.testing.assert_array_equal(got, brute_force_neighbours(x.astype(np.float64), 5))
+    copies = np.flatnonzero((x == base[8]).all(axis=1))
+    assert len(copies) == 30 and set(copies) <= set(scanned)  # (and points whose 5th neighbour is base[8])
+    assert (got[copies] == 0).all() and (got[:, 4] > 0).sum() == len(x) - 30

@@ -11,7 +11,7 @@ import tensorflow_datasets as tfds
 
 from sagan_tf.config import DataConfig
 from sagan_tf.evaluation.metrics.fid import GaussianStats, frechet_distance
-from sagan_tf.evaluation.metrics.kid import kid
+from sagan_tf.evaluation.metrics.kernel_distance import kid
 from sagan_tf.evaluation.metrics.manifold import density_coverage, precision_recall
 from sagan_tf.evaluation.metrics.statistics import (
     FeatureSetOptions,
