@@ -371,3 +371,19 @@ def test_a_wrong_graph_or_checksum_is_one_error_line(graph_file, feature_model, 
         err = capsys.readouterr().err.strip().splitlines()
         assert err[-1].startswith("error: ") and message in err[-1], err
         assert not [line for line in err[:-1] if line.startswith("error")]
+
+
+def test_an_export_of_an_ema_generator_is_measured_as_the_ema_generator(tmp_path, feature_model, tfds_dir, capsys):
+    """The shipped generator holds only G's moving average: its export is measured as that generator."""
+    from sagan_tf import pretrained
+
+    flags = ["--num-samples", "100", "--feature-model", feature_model, "--data-dir", tfds_dir, "--split", "test",
+             "--num-real", "300", "--stats-cache", str(tmp_path / "stats"), "--batch-size", "64", "--metrics", "fid,kid"]
+    target, _ = export_run(str(pretrained.directory("fashion_mnist32")), tmp_path / "models", formats=("saved_model",))
+    capsys.readouterr()
+    from_export = evaluate_json(capsys, "--model", str(target), *flags)
+    from_shipped = evaluate_json(capsys, "--pretrained", "fashion_mnist32", *flags)
+    assert from_export["protocol"]["generator"]["weights"] == from_shipped["protocol"]["generator"]["weights"] == "ema"
+    assert from_export["protocol"]["generator"]["name"] == "generator_ema"
+    assert from_export["fid"] == pytest.approx(from_shipped["fid"], rel=1e-4)
+    assert from_export["kid"] == pytest.approx(from_shipped["kid"], rel=1e-3, abs=1e-6)
