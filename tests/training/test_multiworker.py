@@ -6,11 +6,20 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 
 from sagan_tf import config as config_lib
 from sagan_tf.training.checkpointing import read_variables
 from tests.helpers import REPO
-from tests.helpers.cli import TINY, free_ports
+from tests.helpers.cli import TINY, checkpoint_tensors, free_ports, read_events
+
+# Small-data training (DiffAugment with ADA, LeCam) as in test_preemption's SMALL_DATA: its state
+# (the augmentation probability, ADA's r_t and sums, the LeCam anchors) is all-reduced, one on every
+# replica. ADA adjusts p every 2 steps by +-(2 steps x 2 D updates x 8 images) / 1000 = 0.032.
+SMALL_DATA = ("augment.policy=color,translation,cutout", "augment.probability=0.3", "augment.ada_target=0.6",
+              "augment.ada_interval=2", "augment.ada_kimg=1", "train.lecam_weight=0.1", "log.scalars_every=1")
+REGULARIZATION = ("augment_p", "ada_rt", "ada_sign_sum", "ada_count", "lecam_anchor_real", "lecam_anchor_fake",
+                  "lecam_updates")
 
 
 def start_workers(logdirs, outs, steps, tfds_dir, *extra, poison=None, cpu_flags=None, cluster=None, envs=(None, None)):
@@ -50,7 +59,7 @@ def test_two_workers_hold_identical_weights_and_only_the_chief_writes(tmp_path, 
     # Worker 1 gets its own (would-be) run directory: whatever it wrote would appear there.
     logdirs = [tmp_path / "chief_run", tmp_path / "worker1_run"]
     outs = [tmp_path / "w0.npz", tmp_path / "w1.npz"]
-    results = wait_all(start_workers(logdirs, outs, 6, tfds_dir))
+    results = wait_all(start_workers(logdirs, outs, 6, tfds_dir, *SMALL_DATA))
     for code, err in results:
         assert code == 0, err[-3000:]
     w0, w1 = np.load(outs[0]), np.load(outs[1])
@@ -73,6 +82,33 @@ def test_two_workers_hold_identical_weights_and_only_the_chief_writes(tmp_path, 
     assert sorted(saved) == sorted(weights)
     for name in weights:
         np.testing.assert_array_equal(saved[name], w0[name], err_msg=name)
+    check_small_data_state(chief)
+
+
+def check_small_data_state(chief):
+    """The ADA and LeCam state of the two-worker run: one value on every replica, following ADA's
+    rule from the logged r_t of both workers' images. (One device against two replicas in one
+    process: tests/training/test_small_data.py.)"""
+    ckpt = checkpoint_tensors(str(chief / "checkpoints" / "ckpt-6"))
+    state = {name: float(ckpt[f"regularization/{name}/.ATTRIBUTES/VARIABLE_VALUE"]) for name in REGULARIZATION}
+    # The logged values are means over all replicas of both workers and the checkpoint holds the
+    # chief's: equal means worker 1 held the same (a mean (a + b) / 2 equals a only for b = a).
+    logged = read_events(chief / "train")[0]
+    for name in ("augment_p", "ada_rt", "lecam_anchor_real", "lecam_anchor_fake"):
+        assert sorted(logged[name]) == list(range(1, 7)), name
+        assert logged[name][6] == state[name], name
+    # ADA's rule with the logged r_t of each interval (r_t is a mean of 32 signs of both workers'
+    # real images; one worker's 16 alone would move p by 0.016).
+    p = 0.3
+    for step in range(1, 7):
+        if step % 2 == 0:
+            rt = logged["ada_rt"][step]
+            assert rt * 32 == round(rt * 32), (step, rt)
+            p = min(max(p + np.sign(rt - 0.6) * 32 / 1000, 0.0), 1.0)
+        assert logged["augment_p"][step] == pytest.approx(p, abs=1e-6), step
+    assert p != pytest.approx(0.3)
+    assert state["ada_count"] == 0 and state["ada_sign_sum"] == 0  # an interval just ended
+    assert state["lecam_updates"] == 12  # 6 steps x 2 D updates, counted once, not once per worker
 
 
 def test_float16_overflow_on_one_worker_skips_the_step_on_both(tmp_path, tfds_dir):

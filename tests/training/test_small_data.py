@@ -10,6 +10,7 @@ from sagan_tf.config import augment_policy
 from sagan_tf.layers.running_state import frozen_state
 from sagan_tf.training.builders import build_sagan
 from sagan_tf.training.gan import FAKE, REAL
+from sagan_tf.training.lecam import LeCamAnchors
 from sagan_tf.training.loop import make_step_function
 from tests.helpers.training import copy_networks, fake_batch, model_and_reference_logits, tiny_config
 
@@ -47,10 +48,16 @@ def test_real_and_generated_batches_get_independent_draws_of_the_step_key():
     assert np.abs(model.augment(x, 0, REAL, step=5).numpy() - real).max() > 0.1
 
 
-def test_g_gradient_flows_through_the_augmentation_finite_differences():
-    """dL_G/db for G's output-layer bias b: autodiff through D(augment(G(z))) equals central differences."""
+@pytest.mark.parametrize("policy, channels", [("translation,cutout", 1), ("color", 3)])
+def test_g_gradient_flows_through_the_augmentation_finite_differences(policy, channels):
+    """dL_G/db for G's output-layer bias b: autodiff through D(augment(G(z))) equals central differences.
+    ``color``: brightness, saturation and contrast, whose gradients pass through the per-pixel channel
+    mean and the per-image mean (three channels: with one, saturation is the identity); b shifts a
+    whole channel, which moves both means."""
     keras.utils.set_random_seed(1)
-    model = build_sagan(small_data_config("translation,cutout"))
+    cfg = small_data_config(policy)
+    cfg.data.channels = channels
+    model = build_sagan(cfg)
     _, labels = fake_batch(8)
     z = model.noise(8, 1)
     bias = next(v for v in model.generator.trainable_variables if v.path.endswith("output_conv/bias"))
@@ -73,7 +80,11 @@ def test_g_gradient_flows_through_the_augmentation_finite_differences():
         bias.assign(bumped)
         numeric.append((up - float(loss())) / (2 * eps))
     bias.assign(base)
-    np.testing.assert_allclose(grad, numeric, rtol=0.05, atol=2e-3)
+    # The differences' error: float32 rounding of a loss of ~10 over 2 eps (~1e-3 per unit of the
+    # gradient's scale) and the curvature and ReLU kinks within +-eps, below 0.5% of the largest
+    # component here. Without the means' gradients (a stop_gradient on either mean) the colour
+    # case's components move by 1 to 3 (of up to 36), well beyond it.
+    np.testing.assert_allclose(grad, numeric, rtol=0.05, atol=max(2e-3, 5e-3 * np.abs(numeric).max()))
     # Without the augmentation the gradient is another one: the augmentation is on the path.
     model.augment_policy = ()
     with tf.GradientTape() as tape:
@@ -101,6 +112,78 @@ def test_ada_probability_rises_when_d_overfits_and_falls_when_it_does_not():
                     0.5 + 2 * direction * step, 0.5 + 3 * direction * step]
         np.testing.assert_allclose(ps, np.clip(expected, 0, 1), atol=1e-6)
         assert logs[-1]["ada_rt"] == direction
+
+
+def test_ada_probability_rises_as_a_tiny_d_memorises_eight_real_images():
+    """A D of 8 channels trained on 8 fixed Fashion-MNIST images against a frozen G: r_t, the mean of
+    sign(D(augmented real)) over each 2-step interval, climbs from -1 past the target 0.6, and p
+    follows ADA's rule, p <- clip(p + sign(r_t - 0.6) * 16 / 200, 0, 1), for r_t computed here from
+    D's own logits (a separate forward pass before each step, its state put back)."""
+    from tests.helpers.fashion_mnist import split_arrays
+
+    images, classes = split_arrays("train")
+    x = np.pad(images[:8].astype(np.float32) / 127.5 - 1.0, ((0, 0), (2, 2), (2, 2)), constant_values=-1.0)[..., None]
+    real = (tf.constant(x), tf.constant(classes[:8] % 4, tf.int32))
+    cfg = small_data_config()
+    cfg.model.ch = 8
+    cfg.augment.probability, cfg.augment.ada_target, cfg.augment.ada_interval, cfg.augment.ada_kimg = 0.0, 0.6, 2, 0.2
+    keras.utils.set_random_seed(7)
+    model = build_sagan(cfg)
+    model.compile(g_optimizer=keras.optimizers.SGD(0.0), d_optimizer=keras.optimizers.Adam(5e-4, beta_1=0.0, beta_2=0.9))
+    step_fn = make_step_function(model, tf.distribute.get_strategy())
+    iterator = iter(tf.data.Dataset.from_tensors(real).repeat())
+
+    @tf.function
+    def real_logits(step):  # D's first call in train_step: the reals of phase 0, augmented with the current p
+        return model.discriminator((model.augment(real[0], 0, REAL, step), real[1]), training=True)
+
+    p, signs, rts, ps = 0.0, [], [], []
+    for step in range(24):
+        saved = [v.numpy() for v in model.discriminator.variables]
+        signs.extend(np.sign(real_logits(tf.constant(step, tf.int64)).numpy().ravel()))
+        for v, value in zip(model.discriminator.variables, saved, strict=True):  # the power iteration undone
+            v.assign(value)
+        logs = {k: float(v) for k, v in step_fn(iterator).items()}
+        if (step + 1) % 2 == 0:
+            rts.append(np.mean(signs))
+            p, signs = float(np.clip(p + np.sign(rts[-1] - 0.6) * 16 / 200, 0.0, 1.0)), []
+            assert logs["ada_rt"] == pytest.approx(rts[-1], abs=1e-6), step
+        assert logs["augment_p"] == pytest.approx(p, abs=1e-6), step
+        ps.append(logs["augment_p"])
+    assert rts[0] == -1 and ps[:4] == [0.0] * 4  # an untrained D: every real scored negative, p held at 0
+    assert sum(rt > 0.6 for rt in rts[-6:]) >= 4  # D has learnt its 8 reals: r_t above the target
+    assert ps[-1] >= 0.24  # and p went up by at least 3 of its steps of 0.08
+
+
+@pytest.mark.parametrize("bad", [np.inf, -np.inf, np.nan, "overflow"])
+def test_a_non_finite_batch_mean_leaves_the_lecam_anchors_and_their_count_as_they_are(bad):
+    """``LeCamAnchors.update`` skips means that are not finite (a float16 overflow, or a float32 sum
+    of finite logits that overflows): both anchors stay, the update is not counted, and the next
+    finite update is the one a run without the bad batch would make (the first: the means themselves)."""
+    anchors = LeCamAnchors(0.1, decay=0.9)
+    real = np.array([[0.5], [1.5], [-0.25], [2.0]], np.float32)
+    fake = np.array([[-1.0], [0.25], [-0.5], [0.75]], np.float32)
+    if bad == "overflow":
+        broken = np.full((4, 1), 3e38, np.float32)  # finite logits, a sum of 1.2e39
+        assert np.isfinite(broken).all()
+    else:
+        broken = real.copy()
+        broken[2] = bad
+
+    def state():
+        return anchors.real.numpy(), anchors.fake.numpy(), anchors.updates.numpy()
+
+    update = tf.function(anchors.update)
+    update(tf.constant(broken), tf.constant(fake), 4.0)  # before any update: still none
+    assert state() == (0.0, 0.0, 0.0)
+    update(tf.constant(real), tf.constant(fake), 4.0)
+    np.testing.assert_allclose(state(), (real.mean(), fake.mean(), 1.0), rtol=1e-6)
+    for r, f in ((real * 3, broken), (broken, fake * 3)):  # either mean bad: neither anchor moves
+        update(tf.constant(r), tf.constant(f), 4.0)
+        np.testing.assert_allclose(state(), (real.mean(), fake.mean(), 1.0), rtol=1e-6)
+    update(tf.constant(real * 3), tf.constant(fake * 3), 4.0)
+    expected = (0.9 * real.mean() + 0.1 * 3 * real.mean(), 0.9 * fake.mean() + 0.1 * 3 * fake.mean(), 2.0)
+    np.testing.assert_allclose(state(), expected, rtol=1e-6)
 
 
 def test_lecam_penalty_and_anchors_against_numpy():
