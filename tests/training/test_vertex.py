@@ -1,11 +1,16 @@
 """Vertex AI's output variables: a tiny run started as a Vertex AI replica writes its run directory into
 ``AIP_CHECKPOINT_DIR``, its TensorBoard events into ``AIP_TENSORBOARD_LOG_DIR`` and its generator into
-``AIP_MODEL_DIR``; run again it resumes and exports nothing twice; ``--logdir`` wins over the first two."""
+``AIP_MODEL_DIR``; run again it resumes and exports nothing twice; ``--logdir`` wins over the first two;
+a chief and a worker, with the TF_CONFIG Vertex AI writes for two worker pools, train one run that the
+chief alone writes."""
 
 import json
 import os
+import subprocess
+import sys
 
-from tests.helpers.cli import read_events, run_cli, train_args
+from tests.helpers import REPO
+from tests.helpers.cli import free_ports, read_events, run_cli, train_args
 
 AIP_NAMES = ("AIP_", "TF_CONFIG", "CLUSTER_SPEC")
 
@@ -60,3 +65,44 @@ def test_an_explicit_logdir_wins_over_the_run_directories_and_the_model_still_go
     assert sorted(read_events(mine / "train")[0]["d_loss"]) == [1, 2]
     manifest = json.loads((base / "model" / "1" / "export.json").read_text())
     assert manifest["source"]["checkpoint"] == str(mine / "checkpoints" / "ckpt-2")
+
+
+def vertex_tf_config(ports, task_type):
+    """The TF_CONFIG of a CustomJob with a chief pool and a worker pool of one replica each."""
+    cluster = {"chief": [f"127.0.0.1:{ports[0]}"], "worker": [f"127.0.0.1:{ports[1]}"]}
+    return json.dumps({"cluster": cluster, "task": {"type": task_type, "index": 0}, "environment": "cloud",
+                       "job": {"worker_pool_specs": "..."}})
+
+
+def test_a_chief_and_a_worker_pool_train_one_run_that_only_the_chief_writes(tmp_path, tfds_dir):
+    base = tmp_path / "base"
+    env = dict(os.environ, **vertex_env(base), TF_CPP_MIN_LOG_LEVEL="3", TFDS_DATA_DIR=tfds_dir)
+    args = [*without_logdir(train_args(tmp_path / "unused", 3)), "--strategy", "multiworker"]
+    ports = free_ports(2)
+    procs = [
+        subprocess.Popen([sys.executable, "-m", "sagan_tf.train", *args], cwd=REPO,
+                         env=dict(env, TF_CONFIG=vertex_tf_config(ports, task)),
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for task in ("chief", "worker")
+    ]
+    errs = []
+    try:
+        for proc in procs:
+            errs.append(proc.communicate(timeout=420)[1])
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.kill()
+    for proc, err in zip(procs, errs, strict=True):
+        assert proc.returncode == 0 and "Traceback" not in err, err[-3000:]
+    finals = [[line.split(";")[0] for line in err.splitlines() if line.startswith("step ")] for err in errs]
+    assert finals[0] == finals[1] and len(finals[0]) == 1 and finals[0][0].startswith("step 3: ")
+    run, logs, model = base / "checkpoints", base / "logs", base / "model"
+    assert sorted(p.name for p in run.iterdir()) == ["checkpoints", "config.yaml", "training.json"]
+    (session,) = json.loads((run / "training.json").read_text())["sessions"]
+    assert session["replicas"] == 2 and (session["start_step"], session["end_step"]) == (0, 3)
+    assert sorted(read_events(logs)[0]["d_loss"]) == [1, 2, 3]  # one writer: each step once
+    assert len(list(logs.rglob("events.out.tfevents.*"))) == 1
+    assert [p.name for p in model.iterdir() if not p.name.startswith(".")] == ["1"]
+    manifest = json.loads((model / "1" / "export.json").read_text())
+    assert manifest["source"]["checkpoint"] == str(run / "checkpoints" / "ckpt-3")
