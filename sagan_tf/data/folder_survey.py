@@ -1,11 +1,12 @@
-"""What a folder of images holds, read from the image headers only, and whether a config fits it.
+"""What a folder of images holds, and whether a config fits it.
 
-``survey`` counts the images of each class (subfolder), the sizes and pixel modes found and the
-files that are not images, without decoding a pixel (Pillow reads the header of each file).
-``check_fit`` turns a mismatch between the folder and the config into one line: an error where
-training would learn from the wrong images (colour photos into ``data.channels: 1``, images far
-larger than ``data.resolution`` under ``data.resize: pad``, which keeps only the central patch),
-a warning where it can still make sense.
+``survey`` counts the images of each class (subfolder), the sizes (as TensorFlow decodes them) and
+the pixel modes found (Pillow reads each file's header), and the files skipped, each with why: not
+an image, damaged (every file is decoded once, ``image_folder.decode_check``), or in a format that
+is not used. ``check_fit`` turns a mismatch between the folder and the config into one line: an
+error where training would learn from the wrong images (colour photos into ``data.channels: 1``,
+images far larger than ``data.resolution`` under ``data.resize: pad``, which keeps only the central
+patch), a warning where it can still make sense.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from sagan_tf.config import DataConfig
-from sagan_tf.data.image_folder import folder_classes, folder_root, has_image_header, image_files
+from sagan_tf.data.image_folder import SKIPPED_LINES, list_folder
 from sagan_tf.errors import DataError
 
 # Pillow modes that can hold colour (grayscale: 1, L, LA, I, I;16, F); a palette image ("P") is colour
@@ -35,6 +36,11 @@ class FolderSurvey:
     sizes: Counter = field(default_factory=Counter)  # (width, height) -> images
     modes: Counter = field(default_factory=Counter)  # Pillow mode -> images
     not_images: list[str] = field(default_factory=list)  # files with an image name but no image header
+    damaged: list[str] = field(default_factory=list)  # an image header, but the image does not decode
+    not_used: list[str] = field(default_factory=list)  # a format TensorFlow does not decode (.tif, .heic, ...)
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (path, why) of every skipped file
+    kinds: list[str] = field(default_factory=list)  # one line per kind of skipped file: why, and how many
+    skip_corrupt: bool = True  # data.skip_corrupt: false makes not images and damaged files stop training
     colour_checked: int = 0  # images of a colour mode whose pixels were looked at (at most COLOUR_SAMPLE)
     colour_seen: int = 0  # of those, images with colour pixels
     root_images: int = 0  # images beside the class subfolders (not used)
@@ -70,13 +76,23 @@ class FolderSurvey:
             (w0, h0), (w1, h1) = self.size_range()
             lines.append(f"image sizes: {len(self.sizes)} distinct, from {w0}x{h0} to {w1}x{h1}")
             lines.append("pixel modes: " + ", ".join(f"{mode} {n}" for mode, n in self.modes.most_common()))
-        lines.append(f"files skipped: {len(self.not_images)} (not PNG, JPEG, GIF or BMP images)")
+        lines.append(f"files skipped: {len(self.skipped)}")
+        lines += [f"  {kind}" for kind in self.kinds]
+        lines += [f"  skipping {path}: {why}" for path, why in self.skipped[:SKIPPED_LINES]]
+        if len(self.skipped) > SKIPPED_LINES:
+            lines.append(f"  ({len(self.skipped) - SKIPPED_LINES} more not listed)")
+        unreadable = len(self.not_images) + len(self.damaged)
+        if unreadable and not self.skip_corrupt:
+            lines.append(f"training stops on the {unreadable} unreadable file(s) (data.skip_corrupt: false): "
+                         "remove them or set data.skip_corrupt: true")
         if self.root_images:
             lines.append(f"images beside the class subfolders, not used: {self.root_images}")
         return lines
 
 
-def _size_and_mode(path: Path) -> tuple[tuple[int, int], str] | None:
+def _mode(path: str) -> str:
+    """Pillow's pixel mode of an image ("P (colour)": a palette with colours; "unknown": Pillow cannot
+    read the file, e.g. JPEG XL)."""
     from PIL import Image
 
     try:
@@ -86,9 +102,9 @@ def _size_and_mode(path: Path) -> tuple[tuple[int, int], str] | None:
                 palette = image.getpalette() or []
                 grey = all(r == g == b for r, g, b in zip(palette[0::3], palette[1::3], palette[2::3], strict=False))
                 mode = "P" if grey else "P (colour)"
-            return image.size, mode
-    except Exception:  # Pillow cannot read it: the decoder will say so
-        return None
+            return mode
+    except Exception:
+        return "unknown"
 
 
 def has_colour_pixels(path: Path) -> bool:
@@ -106,30 +122,19 @@ def has_colour_pixels(path: Path) -> bool:
 
 
 def survey(cfg: DataConfig) -> FolderSurvey:
-    root = folder_root(cfg)
-    class_dirs = folder_classes(root)
-    conditional = bool(class_dirs) and cfg.num_classes != 0
-    result = FolderSurvey(root, [p.name for p in class_dirs] if conditional else None, [])
-    for directory in class_dirs if conditional else (class_dirs or [root]):
-        count = 0
-        for path in image_files(directory):
-            if not has_image_header(str(path)):
-                result.not_images.append(str(path))
-                continue
-            count += 1
-            found = _size_and_mode(path)
-            if found is not None:
-                result.sizes[found[0]] += 1
-                result.modes[found[1]] += 1
-                if found[1] in COLOUR_MODES and result.colour_checked < COLOUR_SAMPLE:
-                    result.colour_checked += 1
-                    result.colour_seen += has_colour_pixels(path)
-        if conditional:
-            result.counts.append(count)
-        else:
-            result.counts = [sum(result.counts) + count]
-    if class_dirs:
-        result.root_images = len(image_files(root))
+    listing = list_folder(cfg)
+    result = FolderSurvey(
+        listing.root, listing.class_names, listing.counts(), not_images=listing.not_images, damaged=listing.damaged,
+        not_used=listing.not_used, skipped=listing.skipped(), kinds=listing.kinds(), skip_corrupt=cfg.skip_corrupt,
+        root_images=listing.root_images,
+    )
+    for path in listing.files:
+        mode = _mode(path)
+        result.sizes[listing.sizes[path]] += 1
+        result.modes[mode] += 1
+        if mode in COLOUR_MODES and result.colour_checked < COLOUR_SAMPLE:
+            result.colour_checked += 1
+            result.colour_seen += has_colour_pixels(Path(path))
     return result
 
 

@@ -1,5 +1,6 @@
 """sagan-train on a folder of the user's images: the folder configs, classes found by themselves,
---dry-run, and one line for a config that does not fit the images."""
+--dry-run, one line for a config that does not fit the images, and the files skipped (damaged, in a
+format that is not used) named and counted in the dry run and in training."""
 
 import numpy as np
 import pytest
@@ -9,6 +10,7 @@ from PIL import Image
 from sagan_tf import config as config_lib
 from sagan_tf.data.class_names import class_names
 from sagan_tf.training.builders import build_discriminator, build_generator
+from tests.data.skipped_files import write_folder_with_skipped_files
 from tests.helpers.cli import run_cli
 from tests.helpers.data import write_mixed_folder
 
@@ -29,12 +31,19 @@ def mixed_folder(tmp_path_factory):
     return root
 
 
+@pytest.fixture(scope="module")
+def skipped_folder(tmp_path_factory):
+    """4 good images (2 cats, 2 dogs), 2 damaged JPEGs, 3 files in formats that are not used."""
+    root = tmp_path_factory.mktemp("pets")
+    return root, write_folder_with_skipped_files(root)
+
+
 def test_a_folder_of_mixed_images_trains_and_samples_by_class_name(tmp_path, mixed_folder):
     run = tmp_path / "run"
     result = run_cli("sagan_tf.train", *folder_run(run, mixed_folder))
     assert result.returncode == 0, result.stderr[-3000:]
-    assert f"skipping {mixed_folder / 'tulip' / 'notes.jpg'}: not a PNG, JPEG, GIF or BMP image" in result.stderr
-    assert "skipping 1 unreadable image file(s)" in result.stderr
+    assert f"skipping {mixed_folder / 'tulip' / 'notes.jpg'}: not a PNG, JPEG, GIF, BMP, WebP or JPEG XL image" in result.stderr
+    assert f"skipping 1 unreadable image file(s) (not images: 1) in {mixed_folder}; using the other 6 images" in result.stderr
     saved = yaml.safe_load((run / "config.yaml").read_text())["data"]
     assert saved["num_classes"] == 3 and saved["class_names"] == ["daisy", "rose", "tulip"]
     assert (saved["channels"], saved["resize"], saved["center_crop"], saved["random_flip"]) == (3, "area", True, True)
@@ -116,3 +125,47 @@ def test_a_config_that_does_not_fit_the_images_is_one_line_and_writes_nothing(tm
     errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
     assert len(errors) == 1 and message in errors[0] and "Traceback" not in result.stderr, result.stderr[-2000:]
     assert not run.exists()
+
+
+USED = "the formats used are PNG, JPEG, GIF, BMP, WebP and JPEG XL"
+
+
+def test_dry_run_counts_and_names_damaged_and_unused_files(tmp_path, skipped_folder):
+    root, kinds = skipped_folder
+    run = tmp_path / "run"
+    result = run_cli("sagan_tf.train", *folder_run(run, root), "--dry-run")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert not run.exists()
+    report = result.stdout.split("\n---\n")[1].splitlines()
+    for line in ("images: 4 in", "     0  cats: 2 images", "     1  dogs: 2 images", "files skipped: 5",
+                 "  damaged (an image header, but TensorFlow cannot decode the image): 2",
+                 "  formats TensorFlow does not decode (.heic, .tif, animated WebP; used: PNG, JPEG, GIF, BMP, WebP, "
+                 "JPEG XL): 3"):
+        assert any(got.startswith(line) for got in report), (line, report)
+    named = [got for got in report if got.startswith("  skipping ")]
+    assert [got.split(": ")[0] for got in named] == [f"  skipping {p}" for p in kinds["damaged"] + kinds["not_used"]]
+    assert not any(got.startswith("  not images") or "training stops" in got for got in report)
+
+
+def test_training_skips_damaged_and_unused_files_with_a_line_each(tmp_path, skipped_folder):
+    root, kinds = skipped_folder
+    run = tmp_path / "run"
+    result = run_cli("sagan_tf.train", *folder_run(run, root, steps=1))
+    assert result.returncode == 0, result.stderr[-3000:]
+    lines = [line for line in result.stderr.splitlines() if line.startswith("warning: skipping")]
+    assert [line.split(": ")[1] for line in lines[:5]] == [f"skipping {p}" for p in kinds["damaged"] + kinds["not_used"]]
+    assert lines[5] == (f"warning: skipping 2 unreadable image file(s) (damaged: 2) and 3 file(s) in a format that is "
+                        f"not used ({USED}) in {root}; using the other 4 images")
+    assert len(lines) == 6  # named once, though the folder is listed at the start and for the pipeline
+    assert (run / "config.yaml").exists()
+
+
+def test_without_skip_corrupt_a_damaged_file_is_one_line_and_writes_nothing(tmp_path, skipped_folder):
+    root, kinds = skipped_folder
+    run = tmp_path / "run"
+    result = run_cli("sagan_tf.train", *folder_run(run, root, "data.skip_corrupt=false"))
+    assert result.returncode == 2, result.stderr[-2000:]
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert errors == [f"error: 2 file(s) in {root} are not readable images (cannot decode image(s) "
+                      f"{', '.join(kinds['damaged'])}); remove them or set data.skip_corrupt: true"], result.stderr[-2000:]
+    assert "Traceback" not in result.stderr and not run.exists()

@@ -1,5 +1,5 @@
-"""Folders of mixed images: what the survey finds, which configs fit them, and that every pixel
-format decodes to the RGB values Pillow gives (an independent decoder)."""
+"""Folders of mixed images: what the survey finds (with the files skipped and why), which configs fit
+them, and that every pixel format decodes to the RGB values Pillow gives (an independent decoder)."""
 
 import numpy as np
 import pytest
@@ -10,6 +10,7 @@ from sagan_tf.data.folder_survey import check_fit, survey
 from sagan_tf.data.image_folder import folder_dataset, list_images, resolve_classes
 from sagan_tf.data.pipeline import make_dataset
 from sagan_tf.errors import DataError
+from tests.data.skipped_files import write_folder_with_skipped_files
 from tests.helpers.data import folder_config, take_batches, write_mixed_folder
 
 
@@ -132,3 +133,38 @@ def test_class_count_batch_and_stray_images_are_checked(tmp_path):
 def test_a_missing_path_says_how_to_give_it():
     with pytest.raises(DataError, match="data.path is not set: .*--set data.path=DIR"):
         survey(DataConfig(source="folder", path=None))
+
+
+def test_survey_counts_damaged_bodies_and_unused_formats_and_says_why(tmp_path):
+    kinds = write_folder_with_skipped_files(tmp_path)
+    (tmp_path / "dogs" / "notes.png").write_text("not an image")
+    found = survey(folder_config(tmp_path, num_classes=AUTO_CLASSES, skip_corrupt=True))
+    assert found.counts == [2, 2] and found.images == 4
+    assert found.not_images == [str(tmp_path / "dogs" / "notes.png")]
+    assert found.damaged == kinds["damaged"] and found.not_used == kinds["not_used"]
+    assert found.sizes == {(32, 32): 2, (40, 32): 1, (36, 36): 1}  # as decoded: the damaged ones are not counted
+    used = "PNG, JPEG, GIF, BMP, WebP and JPEG XL"
+    report = found.report()
+    start = report.index("files skipped: 6")
+    assert report[start:] == [
+        "files skipped: 6",
+        "  not images (no PNG, JPEG, GIF, BMP, WebP or JPEG XL header): 1",
+        "  damaged (an image header, but TensorFlow cannot decode the image): 2",
+        "  formats TensorFlow does not decode (.heic, .tif, animated WebP; used: PNG, JPEG, GIF, BMP, WebP, JPEG XL): 3",
+        f"  skipping {tmp_path / 'dogs' / 'notes.png'}: not a PNG, JPEG, GIF, BMP, WebP or JPEG XL image",
+        *(f"  skipping {p}: a JPEG header, but TensorFlow cannot decode the image (damaged or cut short)"
+          for p in kinds["damaged"]),
+        f"  skipping {kinds['not_used'][0]}: a .heic file, not used (the formats used are {used})",
+        f"  skipping {kinds['not_used'][1]}: an animated WebP, not used (the formats used are {used})",
+        f"  skipping {kinds['not_used'][2]}: a .tif file, not used (the formats used are {used})",
+    ]
+    strict = survey(folder_config(tmp_path, num_classes=AUTO_CLASSES)).report()
+    assert strict[-1] == ("training stops on the 3 unreadable file(s) (data.skip_corrupt: false): "
+                          "remove them or set data.skip_corrupt: true")
+
+
+def test_the_batch_check_counts_only_images_that_decode(tmp_path):
+    write_folder_with_skipped_files(tmp_path)
+    cfg = folder_config(tmp_path, num_classes=AUTO_CLASSES, skip_corrupt=True)
+    with pytest.raises(DataError, match="has 4 images, fewer than one batch of 5"):
+        check_fit(cfg, survey(cfg), 5)
