@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from sagan_tf.config import DataConfig
-from sagan_tf.data.image_folder import SKIPPED_LINES, list_folder
+from sagan_tf.data.image_folder import SKIPPED_LINES, FolderFiles, list_folder
 from sagan_tf.errors import DataError
 
 # Pillow modes that can hold colour (grayscale: 1, L, LA, I, I;16, F); a palette image ("P") is colour
@@ -30,20 +30,43 @@ PAD_LIMIT = 2  # resize: pad on images more than twice the resolution keeps a sm
 
 @dataclass
 class FolderSurvey:
-    root: Path
-    class_names: list[str] | None  # None: the images sit directly in root (unconditional)
-    counts: list[int]  # images per class (one count when unconditional)
+    listing: FolderFiles  # the folder's images and skipped files (image_folder.list_folder)
+    skip_corrupt: bool = True  # data.skip_corrupt: false makes not images and damaged files stop training
     sizes: Counter = field(default_factory=Counter)  # (width, height) -> images
     modes: Counter = field(default_factory=Counter)  # Pillow mode -> images
-    not_images: list[str] = field(default_factory=list)  # files with an image name but no image header
-    damaged: list[str] = field(default_factory=list)  # an image header, but the image does not decode
-    not_used: list[str] = field(default_factory=list)  # a format TensorFlow does not decode (.tif, .heic, ...)
-    skipped: list[tuple[str, str]] = field(default_factory=list)  # (path, why) of every skipped file
-    kinds: list[str] = field(default_factory=list)  # one line per kind of skipped file: why, and how many
-    skip_corrupt: bool = True  # data.skip_corrupt: false makes not images and damaged files stop training
     colour_checked: int = 0  # images of a colour mode whose pixels were looked at (at most COLOUR_SAMPLE)
     colour_seen: int = 0  # of those, images with colour pixels
-    root_images: int = 0  # images beside the class subfolders (not used)
+
+    @property
+    def root(self) -> Path:
+        return self.listing.root
+
+    @property
+    def class_names(self) -> list[str] | None:
+        """None: the images sit directly in root (unconditional)."""
+        return self.listing.class_names
+
+    @property
+    def counts(self) -> list[int]:
+        """Images per class (one count when unconditional)."""
+        return self.listing.counts()
+
+    @property
+    def not_images(self) -> list[str]:
+        return self.listing.not_images
+
+    @property
+    def damaged(self) -> list[str]:
+        return self.listing.damaged
+
+    @property
+    def not_used(self) -> list[str]:
+        return self.listing.not_used
+
+    @property
+    def root_images(self) -> int:
+        """Images beside the class subfolders (not used)."""
+        return self.listing.root_images
 
     @property
     def images(self) -> int:
@@ -76,12 +99,13 @@ class FolderSurvey:
             (w0, h0), (w1, h1) = self.size_range()
             lines.append(f"image sizes: {len(self.sizes)} distinct, from {w0}x{h0} to {w1}x{h1}")
             lines.append("pixel modes: " + ", ".join(f"{mode} {n}" for mode, n in self.modes.most_common()))
-        lines.append(f"files skipped: {len(self.skipped)}")
-        lines += [f"  {kind}" for kind in self.kinds]
-        lines += [f"  skipping {path}: {why}" for path, why in self.skipped[:SKIPPED_LINES]]
-        if len(self.skipped) > SKIPPED_LINES:
-            lines.append(f"  ({len(self.skipped) - SKIPPED_LINES} more not listed)")
-        unreadable = len(self.not_images) + len(self.damaged)
+        skipped = self.listing.skipped()
+        lines.append(f"files skipped: {len(skipped)}")
+        lines += [f"  {kind}" for kind in self.listing.kinds()]
+        lines += [f"  skipping {path}: {why}" for path, why in skipped[:SKIPPED_LINES]]
+        if len(skipped) > SKIPPED_LINES:
+            lines.append(f"  ({len(skipped) - SKIPPED_LINES} more not listed)")
+        unreadable = len(self.listing.unreadable)
         if unreadable and not self.skip_corrupt:
             lines.append(f"training stops on the {unreadable} unreadable file(s) (data.skip_corrupt: false): "
                          "remove them or set data.skip_corrupt: true")
@@ -123,11 +147,7 @@ def has_colour_pixels(path: Path) -> bool:
 
 def survey(cfg: DataConfig) -> FolderSurvey:
     listing = list_folder(cfg)
-    result = FolderSurvey(
-        listing.root, listing.class_names, listing.counts(), not_images=listing.not_images, damaged=listing.damaged,
-        not_used=listing.not_used, skipped=listing.skipped(), kinds=listing.kinds(), skip_corrupt=cfg.skip_corrupt,
-        root_images=listing.root_images,
-    )
+    result = FolderSurvey(listing, skip_corrupt=cfg.skip_corrupt)
     for path in listing.files:
         mode = _mode(path)
         result.sizes[listing.sizes[path]] += 1

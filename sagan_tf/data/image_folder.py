@@ -152,6 +152,7 @@ class FolderFiles:
     not_images: list[str] = field(default_factory=list)  # an image name, no image header
     damaged: list[str] = field(default_factory=list)  # an image header, but the image does not decode
     not_used: list[str] = field(default_factory=list)  # a format TensorFlow does not decode
+    formats: dict[str, str] = field(default_factory=dict)  # damaged or not used path -> its header's format or extension
     root_images: int = 0  # images beside the class subfolders (not used)
 
     @property
@@ -170,9 +171,9 @@ class FolderFiles:
         """``(path, why)`` of every skipped file."""
         out = [(path, f"not a {formats_text()} image") for path in self.not_images]
         for path in self.damaged:
-            out.append((path, f"a {image_format(path)} header, but TensorFlow cannot decode the image (damaged or cut short)"))
+            out.append((path, f"a {self.formats[path]} header, but TensorFlow cannot decode the image (damaged or cut short)"))
         for path in self.not_used:
-            kind = "an animated WebP" if image_format(path) == ANIMATED_WEBP else f"a {Path(path).suffix.lower()} file"
+            kind = "an animated WebP" if self.formats[path] == ANIMATED_WEBP else f"a {self.formats[path]} file"
             out.append((path, f"{kind}, not used (the formats used are {formats_text('and')})"))
         return out
 
@@ -184,8 +185,7 @@ class FolderFiles:
         if self.damaged:
             lines.append(f"damaged (an image header, but TensorFlow cannot decode the image): {len(self.damaged)}")
         if self.not_used:
-            found = sorted({"animated WebP" if image_format(p) == ANIMATED_WEBP else Path(p).suffix.lower()
-                            for p in self.not_used})
+            found = sorted({self.formats[p] for p in self.not_used})
             lines.append(f"formats TensorFlow does not decode ({', '.join(found)}; used: {', '.join(FORMATS)}): "
                          f"{len(self.not_used)}")
         return lines
@@ -214,18 +214,21 @@ def list_folder(cfg: DataConfig) -> FolderFiles:
             path = str(f)
             if f.suffix.lower() in UNREAD_EXTENSIONS:
                 found.not_used.append(path)
+                found.formats[path] = f.suffix.lower()
                 continue
             kind = image_format(path)
             if kind is None:
                 found.not_images.append(path)
             elif kind == ANIMATED_WEBP:
                 found.not_used.append(path)
+                found.formats[path] = kind
             else:
-                candidates.append((path, index if conditional else 0))
-    decoded = decode_check([path for path, _ in candidates])
-    for path, label in candidates:
+                candidates.append((path, index if conditional else 0, kind))
+    decoded = decode_check([path for path, _, _ in candidates])
+    for path, label, kind in candidates:
         if decoded[path] is None:
             found.damaged.append(path)
+            found.formats[path] = kind
         else:
             found.files.append(path)
             found.labels.append(label)
@@ -262,11 +265,14 @@ def list_images(cfg: DataConfig) -> tuple[list[str], list[int], list[str] | None
     found = list_folder(cfg)
     bad = found.unreadable
     if bad and not cfg.skip_corrupt:
+        def some(paths: list[str]) -> str:
+            return ", ".join(paths[:3]) + (", ..." if len(paths) > 3 else "")
+
         parts = []
         if found.not_images:
-            parts.append(f"not images: {', '.join(found.not_images[:3])}{', ...' if len(found.not_images) > 3 else ''}")
+            parts.append(f"not images: {some(found.not_images)}")
         if found.damaged:
-            parts.append(f"cannot decode image(s) {', '.join(found.damaged[:3])}{', ...' if len(found.damaged) > 3 else ''}")
+            parts.append(f"cannot decode image(s) {some(found.damaged)}")
         raise DataError(
             f"{len(bad)} file(s) in {found.root} are not readable images ({'; '.join(parts)}); "
             "remove them or set data.skip_corrupt: true"
