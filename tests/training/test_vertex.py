@@ -11,6 +11,7 @@ import sys
 
 from tests.helpers import REPO
 from tests.helpers.cli import free_ports, read_events, run_cli, train_args
+from tests.training.test_multiworker import wait_all
 
 AIP_NAMES = ("AIP_", "TF_CONFIG", "CLUSTER_SPEC")
 
@@ -85,16 +86,10 @@ def test_a_chief_and_a_worker_pool_train_one_run_that_only_the_chief_writes(tmp_
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         for task in ("chief", "worker")
     ]
-    errs = []
-    try:
-        for proc in procs:
-            errs.append(proc.communicate(timeout=420)[1])
-    finally:
-        for proc in procs:
-            if proc.poll() is None:
-                proc.kill()
-    for proc, err in zip(procs, errs, strict=True):
-        assert proc.returncode == 0 and "Traceback" not in err, err[-3000:]
+    results = wait_all(procs)
+    for code, err in results:
+        assert code == 0 and "Traceback" not in err, err[-3000:]
+    errs = [err for _, err in results]
     finals = [[line.split(";")[0] for line in err.splitlines() if line.startswith("step ")] for err in errs]
     assert finals[0] == finals[1] and len(finals[0]) == 1 and finals[0][0].startswith("step 3: ")
     run, logs, model = base / "checkpoints", base / "logs", base / "model"
