@@ -12,12 +12,11 @@ from sagan_tf import config as config_lib
 from sagan_tf.training.checkpointing import read_variables
 from tests.helpers import REPO
 from tests.helpers.cli import TINY, checkpoint_tensors, free_ports, read_events
+from tests.helpers.small_data import ADA_LECAM, check_logged_regularization
 
-# Small-data training (DiffAugment with ADA, LeCam) as in test_preemption's SMALL_DATA: its state
-# (the augmentation probability, ADA's r_t and sums, the LeCam anchors) is all-reduced, one on every
-# replica. ADA adjusts p every 2 steps by +-(2 steps x 2 D updates x 8 images) / 1000 = 0.032.
-SMALL_DATA = ("augment.policy=color,translation,cutout", "augment.probability=0.3", "augment.ada_target=0.6",
-              "augment.ada_interval=2", "augment.ada_kimg=1", "train.lecam_weight=0.1", "log.scalars_every=1")
+# Small-data training (DiffAugment with ADA, LeCam): its state (the augmentation probability, ADA's
+# r_t and sums, the LeCam anchors) is all-reduced, one on every replica.
+SMALL_DATA = (*ADA_LECAM, "log.scalars_every=1")
 REGULARIZATION = ("augment_p", "ada_rt", "ada_sign_sum", "ada_count", "lecam_anchor_real", "lecam_anchor_fake",
                   "lecam_updates")
 
@@ -92,20 +91,10 @@ def check_small_data_state(chief):
     ckpt = checkpoint_tensors(str(chief / "checkpoints" / "ckpt-6"))
     state = {name: float(ckpt[f"regularization/{name}/.ATTRIBUTES/VARIABLE_VALUE"]) for name in REGULARIZATION}
     # The logged values are means over all replicas of both workers and the checkpoint holds the
-    # chief's: equal means worker 1 held the same (a mean (a + b) / 2 equals a only for b = a).
-    logged = read_events(chief / "train")[0]
-    for name in ("augment_p", "ada_rt", "lecam_anchor_real", "lecam_anchor_fake"):
-        assert sorted(logged[name]) == list(range(1, 7)), name
-        assert logged[name][6] == state[name], name
-    # ADA's rule with the logged r_t of each interval (r_t is a mean of 32 signs of both workers'
-    # real images; one worker's 16 alone would move p by 0.016).
-    p = 0.3
-    for step in range(1, 7):
-        if step % 2 == 0:
-            rt = logged["ada_rt"][step]
-            assert rt * 32 == round(rt * 32), (step, rt)
-            p = min(max(p + np.sign(rt - 0.6) * 32 / 1000, 0.0), 1.0)
-        assert logged["augment_p"][step] == pytest.approx(p, abs=1e-6), step
+    # chief's: equal means worker 1 held the same (a mean (a + b) / 2 equals a only for b = a). ADA's
+    # rule holds for the logged r_t of each interval, a mean of 32 signs of both workers' real
+    # images (one worker's 16 alone would move p by 0.016).
+    p = check_logged_regularization(read_events(chief / "train")[0], ckpt, 6, 1e-6)
     assert p != pytest.approx(0.3)
     assert state["ada_count"] == 0 and state["ada_sign_sum"] == 0  # an interval just ended
     assert state["lecam_updates"] == 12  # 6 steps x 2 D updates, counted once, not once per worker

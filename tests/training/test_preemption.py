@@ -9,19 +9,17 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
 import tensorflow as tf
 
 from tests.helpers import REPO
 from tests.helpers.cli import assert_same_training, checkpoint_tensors, free_ports, read_events, run_cli, train_args
+from tests.helpers.small_data import ADA_LECAM, check_logged_regularization
 
 STEPS = 40
 RARE = ("log.checkpoint_every=1000", "log.samples_every=1000")  # the only checkpoint is the one a signal writes
 # Small-data training (a subset, held-out images, DiffAugment with ADA, LeCam): their state resumes too.
-SMALL_DATA = ("data.limit=240", "log.heldout=16", "log.heldout_every=10", "augment.policy=color,translation,cutout",
-              "augment.probability=0.3", "augment.ada_target=0.6", "augment.ada_interval=2", "augment.ada_kimg=1",
-              "train.lecam_weight=0.1")
+SMALL_DATA = ("data.limit=240", "log.heldout=16", "log.heldout_every=10", *ADA_LECAM)
 
 
 def start(logdir, steps, *extra, env, stderr_path):
@@ -104,7 +102,7 @@ def test_a_signal_saves_the_reached_step_and_the_same_command_resumes_exactly(tm
     assert max(logged_steps(run)) == step
     assert not (run / "trainer.lock").exists()
     # What TensorBoard shows of ADA and LeCam at the signal's step is what its checkpoint holds.
-    check_logged_regularization(read_events(run / "train")[0], checkpoint_tensors(checkpoint), step)
+    check_logged_regularization(read_events(run / "train")[0], checkpoint_tensors(checkpoint), step, 1e-5)
 
     resumed = run_cli("sagan_tf.train", *train_args(run, STEPS, *RARE, *SMALL_DATA), tfds_dir=tfds_dir)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
@@ -113,31 +111,11 @@ def test_a_signal_saves_the_reached_step_and_the_same_command_resumes_exactly(tm
     final = checkpoint_tensors(str(straight / "checkpoints" / f"ckpt-{STEPS}"))
     p = final["regularization/augment_p/.ATTRIBUTES/VARIABLE_VALUE"]
     assert p != pytest.approx(0.3) and final["regularization/lecam_updates/.ATTRIBUTES/VARIABLE_VALUE"] == 2 * STEPS  # d_steps: 2
-    check_logged_regularization(scalars, final, STEPS)
+    check_logged_regularization(scalars, final, STEPS, 1e-5)
     assert sorted(scalars["overfitting/gap"]) == [0, 10, 20, 30, 40]
     for s in scalars["overfitting/gap"]:
         d = {k: scalars[f"overfitting/d_{k}"][s] for k in ("train", "heldout")}
         assert scalars["overfitting/gap"][s] == pytest.approx(d["train"] - d["heldout"], abs=1e-5)
-
-
-def check_logged_regularization(scalars, checkpoint, steps):
-    """The TensorBoard scalars ``augment_p``, ``ada_rt`` and the LeCam anchors of SMALL_DATA's run,
-    logged at steps 1..``steps``: at ``steps`` equal to ``checkpoint``'s variables (float32 both), and
-    p following ADA's rule from p = 0.3 for the logged r_t: every 2 steps (of 2 D updates of 8 real
-    images: 32 signs, so r_t is a multiple of 1/32), p <- clip(p + sign(r_t - 0.6) * 32 / 1000, 0, 1)."""
-    for name in ("augment_p", "ada_rt", "lecam_anchor_real", "lecam_anchor_fake"):
-        assert sorted(scalars[name]) == list(range(1, steps + 1)), name
-        assert scalars[name][steps] == checkpoint[f"regularization/{name}/.ATTRIBUTES/VARIABLE_VALUE"], name
-    p, rt, moves = 0.3, 0.0, 0
-    for s in range(1, steps + 1):
-        if s % 2 == 0:
-            rt = scalars["ada_rt"][s]
-            assert rt * 32 == round(rt * 32), (s, rt)
-            p = min(max(p + np.sign(rt - 0.6) * 32 / 1000, 0.0), 1.0)
-            moves += 1
-        assert scalars["ada_rt"][s] == rt, s  # kept between adjustments
-        assert scalars["augment_p"][s] == pytest.approx(p, abs=1e-5), s
-    assert moves == steps // 2
 
 
 def test_sigint_then_sigterm_stop_the_trainer_at_once_with_143_naming_a_checkpoint_on_disk(tmp_path, tfds_dir):
