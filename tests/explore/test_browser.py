@@ -58,7 +58,8 @@ def page(browser, explore_app_url):
     page.on("request", lambda request: requested.append(request.url))
     page.on("pageerror", lambda error: errors.append(str(error)))
     page.goto(explore_app_url)
-    page.wait_for_selector("body[data-ready] #grid img")
+    # Ready, and the first grid and interpolation row have both arrived: nothing in flight.
+    page.wait_for_selector("body[data-ready]:not([data-busy]) #frames img")
     yield page
     page.close()
     assert not errors, errors
@@ -213,3 +214,27 @@ def test_a_bad_value_shows_one_clear_message_until_it_is_fixed(page, field, valu
     page.press("#seed", "Enter")
     page.wait_for_selector('#grid[data-seeds="1,2"]')
     assert page.locator("#message").is_hidden()
+
+
+def test_a_message_stays_when_something_else_loads_and_goes_when_its_cause_is_fixed(page):
+    count_message = "count must be <= 32, got '40'"
+    page.fill("#count", "40")
+    page.press("#count", "Enter")
+    page.wait_for_selector("#message:not([hidden])")
+    page.fill("#frames-count", "3")
+    page.click("#interpolate")  # a request of another kind that succeeds
+    page.wait_for_function("() => document.querySelectorAll('#frames img').length === 3")
+    page.wait_for_function("() => !document.body.dataset.busy")
+    assert page.locator("#message").is_visible() and page.inner_text("#message") == count_message
+    page.click("#use-a")  # nothing selected yet: this message replaces the count's
+    assert page.inner_text("#message") == "select an image first: click a pixel of a sample"
+    click_pixel(page, "#frames figure:first-child img", 3, 3, ZOOM)  # a selection: that message goes
+    page.wait_for_selector('#attention-view[data-query="3,3"]')
+    assert page.locator("#message").is_hidden()
+    page.press("#count", "Enter")  # the grid still asks for 40
+    page.wait_for_selector("#message:not([hidden])")
+    assert page.inner_text("#message") == count_message
+    page.fill("#count", "2")
+    page.press("#count", "Enter")
+    page.wait_for_function("() => document.querySelector('#message').hidden && !document.body.dataset.busy")
+    assert page.locator("#grid img").count() == 2 * page.locator("#grid .grid-row").count()

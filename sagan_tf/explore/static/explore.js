@@ -8,6 +8,7 @@ const state = {
   selected: null, // {spec, x, y, element}: the image whose attention is shown
   requests: { grid: 0, attention: 0, frames: 0 }, // the latest request of each kind wins
   pending: 0, // requests in flight: body[data-busy] while there are any
+  errorFrom: null, // what the shown message is about: only that kind's next success hides it
 };
 const SAMPLE_SIZE = 96; // displayed size of a grid image, in CSS pixels (rounded to a whole zoom)
 const QUERY_SIZE = 256; // displayed size of the selected image
@@ -40,27 +41,32 @@ async function latest(kind, path, params, show) {
   try {
     const data = await api(path, params);
     if (id !== state.requests[kind]) return;
-    clearError();
+    clearError(kind);
     show(data);
   } catch (error) {
     if (id !== state.requests[kind]) return;
-    showError(error instanceof ApiError ? error.message : `unexpected answer: ${error.message}`);
+    showError(kind, error instanceof ApiError ? error.message : `unexpected answer: ${error.message}`);
   } finally {
     state.pending -= 1;
     if (state.pending === 0) delete document.body.dataset.busy;
   }
 }
 
-function showError(message) {
+// One message at a time, owned by what caused it (a request kind, "use", "info"): a grid that loads
+// does not hide what was wrong with the interpolation, or the other way round.
+function showError(from, message) {
   const box = $("message");
   box.textContent = message;
   box.hidden = false;
+  state.errorFrom = from;
 }
 
-function clearError() {
+function clearError(from) {
+  if (state.errorFrom !== from) return;
   const box = $("message");
   box.hidden = true;
   box.textContent = "";
+  state.errorFrom = null;
 }
 
 function className(label) {
@@ -170,6 +176,7 @@ function select(spec, x, y, img) {
   if (state.selected && state.selected.element) state.selected.element.classList.remove("selected");
   if (img) img.classList.add("selected");
   state.selected = { spec, x, y, element: img || (state.selected && state.selected.element) };
+  clearError("use"); // there is a selection now
   return latest("attention", "/api/attention", { ...specParams(spec), x, y }, (data) => showAttention(spec, data));
 }
 
@@ -244,14 +251,14 @@ function layerFigure(layer, data) {
 function useSelected(which) {
   const chosen = state.selected && state.selected.spec;
   if (!chosen) {
-    showError("select an image first: click a pixel of a sample");
+    showError("use", "select an image first: click a pixel of a sample");
     return;
   }
   if (chosen.t !== undefined && chosen.t !== 0) {
-    showError("the selected image is an interpolation frame; select a sample or an end of the row");
+    showError("use", "the selected image is an interpolation frame; select a sample or an end of the row");
     return;
   }
-  clearError();
+  clearError("use");
   $(`seed-${which}`).value = String(chosen.seed);
   $(`class-${which}`).value = String(chosen.label);
 }
@@ -322,7 +329,7 @@ async function start() {
   try {
     state.info = await api("/api/info", {});
   } catch (error) {
-    showError(`cannot read the model: ${error.message}`);
+    showError("info", `cannot read the model: ${error.message}`);
     return;
   }
   const info = state.info;
