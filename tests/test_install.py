@@ -97,7 +97,8 @@ def serve_explore_page(bin_dir: Path, workdir: Path, env: dict) -> None:
             assert status == 200 and len(body) > 1000, name
 
 
-@pytest.mark.parametrize("editable", [False, True], ids=["wheel", "editable"])
+# The editable install is the one every other test runs on; in CI only the wheel is installed again.
+@pytest.mark.parametrize("editable", [False, pytest.param(True, marks=pytest.mark.slow)], ids=["wheel", "editable"])
 def test_installed_commands_run_from_any_directory(tmp_path, wheel, tfds_dir, editable):
     bin_dir = make_venv(tmp_path / "venv", system_site_packages=True)
     target = ["-e", str(REPO)] if editable else [str(wheel)]

@@ -163,6 +163,7 @@ def test_attention_memory_chunked_stays_below_one_whole_map():
     assert chunked["peak_tf_mib"] < 0.75 * whole["map_mib"]
 
 
+@pytest.mark.slow  # chunked attention equals whole attention: tests/layers/
 def test_model_memory_runs_both_modes_with_the_same_losses():
     """A whole training step per mode in its own process; chunking (4 blocks of 64 of the 256 queries
     at 16x16) changes the memory, not the function; the whole-map size is the hand count."""

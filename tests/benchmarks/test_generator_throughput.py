@@ -9,6 +9,7 @@ import pytest
 from tests.helpers import REPO
 
 
+@pytest.mark.slow  # a benchmark run by hand (benchmarks/README.md)
 def test_generator_throughput_benchmark_prints_json():
     result = subprocess.run(
         [sys.executable, "-m", "benchmarks.generator_throughput", "--config", "configs/fashion_mnist32.yaml",

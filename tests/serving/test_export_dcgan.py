@@ -14,7 +14,8 @@ from tests.helpers.exports import fixed_inputs, make_run
     "overrides, labels",
     [
         ((), [0, 0, 0]),  # the config's unconditional model
-        (("data.num_classes=10", "data.label_key=label"), [3, 9, 0]),
+        # conditional exports: tests/serving/test_export.py (SAGAN); this one with -m slow
+        pytest.param(("data.num_classes=10", "data.label_key=label"), [3, 9, 0], marks=pytest.mark.slow),
     ],
     ids=["unconditional", "conditional"],
 )

@@ -1,9 +1,9 @@
 """A run with ``model.g_spectral_norm: false`` trains, checkpoints, resumes only as itself, and exports.
 
-The exported SavedModel and float32 TFLite file are compared with a float64 numpy composition of
-the checkpoint's stored kernels (``tests.helpers.numpy_networks``): an unnormalized layer
-exports its kernel as it is. Tolerances: 1e-4 (SavedModel) and 2e-4 (TFLite) on tanh outputs,
-float32 vs float64 through a few layers.
+The exported SavedModel (ResNet and DCGAN generators) and float32 TFLite file (DCGAN) are compared
+with a float64 numpy composition of the checkpoint's stored kernels (``tests.helpers.numpy_networks``):
+an unnormalized layer exports its kernel as it is. Tolerances: 1e-4 (SavedModel) and 2e-4 (TFLite)
+on tanh outputs, float32 vs float64 through a few layers.
 """
 
 import numpy as np
@@ -62,15 +62,13 @@ def test_resuming_with_sn_in_g_is_an_error(trained_without_sn, tfds_dir):
 
 
 def test_trained_run_without_sn_exports_its_kernels(trained_without_sn, tmp_path):
-    version_dir, manifest = export_run(trained_without_sn, tmp_path / "models", formats=("saved_model", "tflite"))
+    version_dir, manifest = export_run(trained_without_sn, tmp_path / "models", formats=("saved_model",))
     generator, _ = load_generator(trained_without_sn)
     assert manifest["model"]["z_dim"] == 16
     z, y = fixed_inputs(16, [0, 3, 9, 9])
     expected = np_resnet_generator(generator, z, y)
     served = tf.saved_model.load(str(version_dir)).signatures["serving_default"]
     np.testing.assert_allclose(served(z=tf.constant(z), labels=tf.constant(y))["images_float"].numpy(), expected, atol=1e-4)
-    tflite = TFLiteGenerator(version_dir / "tflite" / "generator_float32.tflite")
-    np.testing.assert_allclose(tflite(z, y)["images_float"], expected, atol=2e-4)
 
 
 def test_dcgan_generator_without_sn_exports_its_kernels(tmp_path):

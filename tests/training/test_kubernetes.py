@@ -86,6 +86,7 @@ def test_two_pods_of_an_indexed_job_train_one_run_written_by_index_0(tmp_path, t
     assert_two_workers_trained_one_run(pods(run, 4, free_ports(2), tfds_dir), run, 4)
 
 
+@pytest.mark.slow  # identical weights and the cluster-wide precision: test_multiworker.py; --cluster kubernetes: above
 def test_pods_hold_identical_weights_and_agree_on_auto_precision(tmp_path, tfds_dir):
     """Pod 1's CPU has AVX512-BF16, pod 0's has neither it nor AMX-BF16: both train in float32 (the
     cluster's choice, through --cluster kubernetes), end at the same step with bitwise equal weights,

@@ -100,6 +100,7 @@ def check_small_data_state(chief):
     assert state["lecam_updates"] == 12  # 6 steps x 2 D updates, counted once, not once per worker
 
 
+@pytest.mark.slow  # the same agreement between two replicas of one process: test_loss_scaling.py
 def test_float16_overflow_on_one_worker_skips_the_step_on_both(tmp_path, tfds_dir):
     """Worker 1's losses are NaN in step 3 (worker 0's are finite): both workers skip every update of
     that step (one decision; Keras alone would let worker 0 apply and wait for worker 1 forever),

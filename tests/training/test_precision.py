@@ -186,21 +186,23 @@ def test_auto_looks_at_the_gpus_the_strategy_computes_on(monkeypatch, mirrored):
     assert precision.strategy_gpus(mirrored) is None  # a mirrored strategy over CPUs names no GPU
 
 
-def test_auto_is_decided_again_on_resume_and_a_changed_choice_is_said(tmp_path, tfds_dir):
+def test_auto_is_decided_again_on_resume_and_a_changed_choice_is_said(tmp_path, tfds_dir, capfd):
+    """``sagan-train`` in this process (``cli.train.main``), as a user runs it twice."""
     import json
 
+    from sagan_tf.cli.train import main
     from sagan_tf.training.precision import resolve
-    from tests.helpers.cli import TINY, run_cli
+    from tests.helpers.cli import TINY, run_main
 
     expected, reason = resolve("auto")
     model = build_sagan(precision_config("auto"))
     assert model.generator.blocks[0].conv1.layer.compute_dtype == COMPUTE[expected]
     logdir = tmp_path / "run"
-    args = ["--config", "fashion_mnist32", "--logdir", str(logdir), "--precision", "auto", "--verbose", "0",
+    args = ["--config", "fashion_mnist32", "--logdir", str(logdir), "--data-dir", tfds_dir, "--verbose", "0",
             "--set", *TINY]
-    result = run_cli("sagan_tf.train", *args, "--steps", "1", tfds_dir=tfds_dir)
-    assert result.returncode == 0, result.stderr[-2000:]
-    assert f"precision auto: {expected} ({reason})" in result.stderr
+    capfd.readouterr()
+    assert run_main(main, [*args, "--precision", "auto", "--steps", "1"]) == 0
+    assert f"precision auto: {expected} ({reason})" in capfd.readouterr().err
     assert "precision: auto" in (logdir / "config.yaml").read_text()  # not pinned to the first host's choice
     record = json.loads((logdir / "training.json").read_text())
     assert [s["precision"] for s in record["sessions"]] == [expected]
@@ -209,10 +211,9 @@ def test_auto_is_decided_again_on_resume_and_a_changed_choice_is_said(tmp_path, 
     other = "float32" if expected == "mixed_bfloat16" else "mixed_bfloat16"
     record["sessions"][0]["precision"] = other
     (logdir / "training.json").write_text(json.dumps(record))
-    resumed = run_cli("sagan_tf.train", "--logdir", str(logdir), "--steps", "2", "--verbose", "0", tfds_dir=tfds_dir)
-    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert run_main(main, ["--logdir", str(logdir), "--data-dir", tfds_dir, "--steps", "2", "--verbose", "0"]) == 0
     assert (f"precision auto: this session trains in {expected}, the run's last one trained in {other} "
-            f"(--precision {other} keeps it)") in resumed.stderr
+            f"(--precision {other} keeps it)") in capfd.readouterr().err
     sessions = json.loads((logdir / "training.json").read_text())["sessions"]
     assert [s["precision"] for s in sessions] == [other, expected]
     assert "precision: auto" in (logdir / "config.yaml").read_text()

@@ -116,6 +116,7 @@ def test_a_port_in_use_is_named_with_the_flag_that_moves_it(step_env):
     )
 
 
+@pytest.mark.slow  # identical weights: test_multiworker.py; the Slurm cluster: the srun test below
 def test_two_tasks_of_a_job_step_train_together_with_identical_weights(tmp_path, tfds_dir):
     """The helper's workers get only the Slurm variables (no TF_CONFIG): the resolver makes the cluster."""
     logdirs = [tmp_path / "chief_run", tmp_path / "task1_run"]

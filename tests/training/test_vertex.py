@@ -9,6 +9,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from tests.helpers import REPO
 from tests.helpers.cli import free_ports, read_events, run_cli, train_args
 from tests.training.test_multiworker import wait_all
@@ -57,6 +59,7 @@ def test_a_vertex_replica_writes_where_the_variables_point_and_resumes_from_ther
     assert [p.name for p in model.iterdir() if not p.name.startswith(".")] == ["1"]
 
 
+@pytest.mark.slow  # the rule itself: tests/cluster/test_vertex.py
 def test_an_explicit_logdir_wins_over_the_run_directories_and_the_model_still_goes_to_aip_model_dir(tmp_path, tfds_dir):
     base, mine = tmp_path / "base", tmp_path / "mine"
     env = vertex_env(base)
