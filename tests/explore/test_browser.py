@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from sagan_tf.images import make_grid
-from tests.helpers.explore import decode_png
+from tests.helpers.explore import decode_png, serving
 from tests.helpers.numpy_overlay import beta_panel
 
 CHROMIUM = os.environ.get("SAGAN_CHROMIUM", "/usr/bin/chromium")
@@ -238,3 +238,24 @@ def test_a_message_stays_when_something_else_loads_and_goes_when_its_cause_is_fi
     page.press("#count", "Enter")
     page.wait_for_function("() => document.querySelector('#message').hidden && !document.body.dataset.busy")
     assert page.locator("#grid img").count() == 2 * page.locator("#grid .grid-row").count()
+
+
+def test_the_first_grid_and_row_are_asked_for_in_turn_so_neither_waits_for_the_other(browser, explore_generator):
+    """The first grid (every class, 8 seeds each) is larger than the app's image budget and holds all
+    of it while it is made: an app that refuses at once what does not fit (``--wait 0``) still shows
+    both, because the page asks for the interpolation row when the grid has arrived."""
+    from sagan_tf.explore.limits import Limits
+
+    with serving(explore_generator, Limits(wait_seconds=0)) as url:
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.set_default_timeout(TIMEOUT_MS)
+        try:
+            page.goto(url)
+            page.wait_for_function("() => document.querySelector('#frames img') || !document.querySelector('#message').hidden")
+            page.wait_for_function("() => !document.body.dataset.busy")
+            assert page.locator("#message").is_hidden(), page.inner_text("#message")
+            rows = page.locator("#grid .grid-row").count()
+            assert rows * 8 > Limits().max_images and page.locator("#grid img").count() == rows * 8
+            assert page.locator("#frames img").count() == 8
+        finally:
+            page.close()

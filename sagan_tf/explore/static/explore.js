@@ -345,7 +345,10 @@ async function start() {
   $("frames-count").max = info.limits.max_frames;
   bind();
   document.body.dataset.ready = "true";
-  await Promise.all([loadGrid(), loadFrames()]);
+  // One after the other: the first grid (up to MAX_GRID images) may hold the app's whole image
+  // budget, and an interpolation asked for beside it would wait and could be refused as busy.
+  await loadGrid();
+  await loadFrames();
 }
 
 document.addEventListener("DOMContentLoaded", start);
