@@ -33,8 +33,8 @@ def measure(config: str, overrides: list[str], repeats: int, directory: str) -> 
     import tensorflow as tf
 
     from sagan_tf import config as config_lib
+    from sagan_tf.runs.checkpointing import Checkpointer
     from sagan_tf.training.builders import build_sagan
-    from sagan_tf.training.checkpointing import Checkpointer
 
     cfg = config_lib.load(config, overrides)
     keras.utils.set_random_seed(cfg.train.seed)

@@ -13,7 +13,7 @@ def environment() -> dict:
     import keras
     import tensorflow as tf
 
-    from sagan_tf.training.record import cpu_model
+    from sagan_tf.runs.record import cpu_model
 
     return {
         "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),

@@ -58,7 +58,7 @@ def per_image_times(batch: int, repeats: int) -> dict:
     from sagan_tf.cli.train_feature_model import build_classifier
     from sagan_tf.evaluation.metrics.inception import InceptionExtractor
     from sagan_tf.evaluation.metrics.resize import clean_resize
-    from sagan_tf.training.run_dir import load_generator
+    from sagan_tf.runs.run_dir import load_generator
 
     generator, _ = load_generator(pretrained.directory("fashion_mnist32"))
     z = tf.random.stateless_normal([batch, generator.z_dim], seed=[0, 0])

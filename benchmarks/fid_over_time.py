@@ -44,7 +44,7 @@ def kept_checkpoints(run: Path, last: int = 0) -> list[str]:
     """Paths of the checkpoints kept in ``run``, oldest first; with ``last`` > 0 only the newest ``last``."""
     import tensorflow as tf
 
-    from sagan_tf.training.run_dir import CHECKPOINT_DIR, checkpoint_step
+    from sagan_tf.runs.run_dir import CHECKPOINT_DIR, checkpoint_step
 
     state = tf.train.get_checkpoint_state(str(run / CHECKPOINT_DIR))
     if state is None:
@@ -57,7 +57,7 @@ def evaluate_run(run: Path, extractor, num_samples: int, batch: int, data_dir, c
                  last: int = 0) -> list[dict]:
     """[{step, minutes, fid, is}] for every kept checkpoint of ``run`` (the newest ``last`` if > 0)."""
     from sagan_tf.evaluation.metrics.statistics import compute_metrics, generated_statistics, reference_statistics
-    from sagan_tf.training.run_dir import checkpoint_step, load_generator, load_run_config
+    from sagan_tf.runs.run_dir import checkpoint_step, load_generator, load_run_config
 
     cfg = load_run_config(run)
     real = reference_statistics(cfg.data, extractor, cfg.data.split, 0, False, batch, data_dir, cache_dir)

@@ -60,7 +60,7 @@ def setting_of(cfg) -> str:
 
 def load_run(path: str | Path) -> Run:
     from benchmarks.common import read_scalars
-    from sagan_tf.training.run_dir import SUMMARY_DIR, load_run_config
+    from sagan_tf.runs.run_dir import SUMMARY_DIR, load_run_config
 
     path = Path(path)
     cfg = load_run_config(path)

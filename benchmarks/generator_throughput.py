@@ -98,7 +98,7 @@ def main(argv=None) -> int:
     batch_sizes = [int(b) for b in args.batch_sizes.split(",") if b.strip()]
     variants = [v.strip() for v in args.tflite_variants.split(",") if v.strip()]
     if args.logdir:
-        from sagan_tf.training.run_dir import load_generator
+        from sagan_tf.runs.run_dir import load_generator
 
         generator, cfg = load_generator(args.logdir)
     else:

@@ -26,7 +26,7 @@ def read_view(run: Path) -> dict[str, dict[int, float]]:
     """{scalar: {step: value}} of the run's ``overfitting/*`` TensorBoard scalars (the last write of a
     step wins: a resumed run rewrites the step it resumed at)."""
     from benchmarks.common import read_scalars
-    from sagan_tf.training.run_dir import SUMMARY_DIR
+    from sagan_tf.runs.run_dir import SUMMARY_DIR
 
     directory = run / SUMMARY_DIR
     if not any(directory.glob("events.out.tfevents.*")):

@@ -186,7 +186,7 @@ def main(argv=None) -> int:
 
     from benchmarks.common import print_report
     from sagan_tf import config as config_lib
-    from sagan_tf.training.distribute import make_strategy, split_cpu
+    from sagan_tf.cluster.distribute import make_strategy, split_cpu
     from sagan_tf.training.precision import resolve
 
     if args.intra_op:

@@ -14,14 +14,16 @@ from tests.helpers import REPO
 
 PACKAGE = REPO / "sagan_tf"
 FLOORS = {
-    "errors": 0, "config": 0, "architectures": 0, "files": 0, "images": 0, "locks": 0, "cluster": 0,
-    "layers": 1, "data": 1, "augment": 1,
-    "models": 2,
-    "training": 3,
-    "evaluation": 4, "serving": 4,
-    "explore": 5, "pretrained": 5,
-    "cli": 6,  # the verbs
-    "train": 7,  # the ``python -m sagan_tf.train`` launcher of ``cli.train``
+    "errors": 0, "config": 0, "architectures": 0, "files": 0, "images": 0, "locks": 0, "interrupts": 0,
+    "cluster": 0, "pretrained": 0,
+    "layers": 2, "data": 2, "augment": 2,
+    "models": 3,
+    "training": 4,
+    "runs": 5,
+    "evaluation": 6, "serving": 6,
+    "explore": 7,
+    "cli": 8,  # the verbs
+    "train": 9,  # the ``python -m sagan_tf.train`` launcher of ``cli.train``
 }
 VERBS = ["cli.train", "cli.sample", "cli.evaluate", "cli.visualize", "cli.export", "cli.explore",
          "cli.train_feature_model", "cli.build_pretrained", "train"]

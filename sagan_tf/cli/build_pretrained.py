@@ -1,5 +1,5 @@
 """Ship a training run's generator with the package: ``python -m sagan_tf.cli.build_pretrained --logdir
-RUN --name NAME [--notes NOTES.md]`` writes ``sagan_tf/pretrained/NAME/`` (``sagan_tf.pretrained.build``),
+RUN --name NAME [--notes NOTES.md]`` writes ``sagan_tf/pretrained/NAME/`` (``sagan_tf.serving.pretrained``),
 which ``--pretrained NAME`` then loads.
 
 A command for maintainers of the package, not installed as a ``sagan-*`` script.
@@ -25,7 +25,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--into", help="write NAME/ under this directory instead of the package's (to look at it first)")
     args = p.parse_args(argv)
     from sagan_tf.pretrained import ROOT
-    from sagan_tf.pretrained.build import build
+    from sagan_tf.serving.pretrained import build
 
     try:
         notes = Path(args.notes).read_text() if args.notes else ""

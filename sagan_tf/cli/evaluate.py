@@ -164,8 +164,8 @@ def export_config(args):
     the run the export came from, and must fit the exported generator."""
     from sagan_tf import config as config_lib
     from sagan_tf.explore.generators import version_directory
+    from sagan_tf.runs.run_dir import CONFIG_FILE, load_run_config
     from sagan_tf.serving.export import MANIFEST
-    from sagan_tf.training.run_dir import CONFIG_FILE, load_run_config
 
     version_dir = version_directory(args.model, args.version)
     try:
@@ -195,8 +195,8 @@ def export_source(args, version_dir: Path, manifest: dict, cfg) -> Source:
 
     from sagan_tf.evaluation.metrics.protocol import generator_description
     from sagan_tf.evaluation.samplers import LatentSampler, SeedSampler
+    from sagan_tf.runs.run_dir import checkpoint_step
     from sagan_tf.serving.signatures import GENERATE_TRUNCATED, SERVING_DEFAULT
-    from sagan_tf.training.run_dir import checkpoint_step
 
     try:
         loaded = tf.saved_model.load(str(version_dir))
@@ -226,7 +226,7 @@ def run_source(args, cfg) -> Source:
     export's ``generate_truncated`` function traced around it)."""
     from sagan_tf.evaluation.metrics.protocol import generator_description
     from sagan_tf.evaluation.samplers import SeedSampler, keras_sampler
-    from sagan_tf.training.run_dir import checkpoint_step, load_generator, resolve_checkpoint
+    from sagan_tf.runs.run_dir import checkpoint_step, load_generator, resolve_checkpoint
 
     checkpoint = resolve_checkpoint(args.logdir, args.checkpoint)
     generator, cfg = load_generator(args.logdir, ema=not args.raw, checkpoint=checkpoint)
@@ -274,7 +274,7 @@ def evaluate(args) -> tuple[dict, Source]:
         generated_statistics,
         reference_statistics,
     )
-    from sagan_tf.training.run_dir import load_run_config
+    from sagan_tf.runs.run_dir import load_run_config
 
     check_source_arguments(args)
     if args.model:
@@ -351,7 +351,7 @@ def evaluate(args) -> tuple[dict, Source]:
 def keep_result(result: dict, directory: Path, export: bool) -> None:
     """Keeps ``result`` in ``directory/evaluations/``; for an export also refreshes its model card's
     metrics measured on the export. Failing to write is a warning, not an error."""
-    from sagan_tf.training.run_dir import read_evaluations, save_evaluation
+    from sagan_tf.runs.run_dir import read_evaluations, save_evaluation
 
     try:
         save_evaluation(directory, result)

@@ -35,7 +35,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from sagan_tf.data.class_names import class_names
     from sagan_tf.images import write_png
-    from sagan_tf.training.run_dir import load_generator
+    from sagan_tf.runs.run_dir import load_generator
     from sagan_tf.training.samples import sample_grid
 
     generator, cfg = load_generator(args.logdir, ema=not args.raw)

@@ -12,7 +12,7 @@ subfolders and their names are recorded in ``config.yaml`` (``data.class_names``
 
 SIGTERM or SIGINT: the step in flight finishes, a checkpoint of it is written, one line says so and
 the exit status is 128 + the signal's number (143, 130); under ``multiworker`` every worker stops
-after the same step (``sagan_tf.training.interrupts``). One trainer per run directory: while a
+after the same step (``sagan_tf.interrupts``). One trainer per run directory: while a
 trainer runs, ``DIR/trainer.lock`` is locked (by the chief under ``multiworker``) and a second
 trainer on ``DIR`` is refused at once (``sagan_tf.locks``).
 
@@ -34,13 +34,12 @@ import re
 import sys
 from pathlib import Path
 
-from sagan_tf import cluster, locks
+from sagan_tf import cluster, interrupts, locks
 from sagan_tf.cli.arguments import parser
 from sagan_tf.cluster import vertex
 from sagan_tf.config import PRECISION_CHOICES, STRATEGIES
 from sagan_tf.errors import CheckpointError, DataError, SaganError, Stopped, exits_cleanly
-from sagan_tf.training import interrupts
-from sagan_tf.training.run_dir import CHECKPOINT_DIR, CONFIG_FILE, LOCK_FILE, SUMMARY_DIR
+from sagan_tf.runs.run_dir import CHECKPOINT_DIR, CONFIG_FILE, LOCK_FILE, SUMMARY_DIR
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -240,7 +239,7 @@ def main(argv: list[str] | None = None) -> int:
     with stop_requests.installed(), lock_run_dir(logdir, chief):
         if not multiworker:  # several workers stop together, after a step (``interrupts``)
             stop_requests.stop_at_once()
-        from sagan_tf.training import distribute
+        from sagan_tf.cluster import distribute
 
         if multiworker:  # before the devices are set up: the cluster may say which GPUs this task gets
             distribute.join_cluster(args.cluster, args.port_base, args.gpus_per_task)
@@ -282,7 +281,7 @@ def dry_run(args: argparse.Namespace) -> int:
     from sagan_tf import config as config_lib
 
     cfg = resolve_config(args)
-    from sagan_tf.training import distribute
+    from sagan_tf.cluster import distribute
 
     if args.strategy == "multiworker":
         distribute.join_cluster(args.cluster, args.port_base, args.gpus_per_task)
@@ -336,7 +335,9 @@ def resolve_precision(cfg, strategy, logdir: Path | None = None, cpu_flags: set[
     """
     import tensorflow as tf
 
-    from sagan_tf.training import distribute, loop, record
+    from sagan_tf.cluster import distribute
+    from sagan_tf.runs import record
+    from sagan_tf.training import loop
     from sagan_tf.training.precision import cluster_choice, resolve, strategy_gpus
 
     requested = cfg.train.precision
@@ -396,11 +397,13 @@ def run(
     import keras
     import tensorflow as tf
 
+    from sagan_tf.cluster import distribute
     from sagan_tf.data import pipeline as data
     from sagan_tf.evaluation.callbacks import evaluation_callbacks
-    from sagan_tf.training import callbacks, distribute, loop, record, samples
+    from sagan_tf.runs import record
+    from sagan_tf.runs.checkpointing import Checkpointer, PeriodicCheckpoint
+    from sagan_tf.training import callbacks, loop, samples
     from sagan_tf.training.builders import build_sagan
-    from sagan_tf.training.checkpointing import Checkpointer
 
     chief = distribute.is_chief(strategy)
     if chief:
@@ -434,7 +437,7 @@ def run(
     prepare_logdir(logdir, cfg, chief, requested_precision)  # only once the data is known to load: a failed start writes nothing
 
     log = cfg.log
-    periodic = callbacks.PeriodicCheckpoint(checkpointer, log.checkpoint_every)
+    periodic = PeriodicCheckpoint(checkpointer, log.checkpoint_every)
     cbs: list[keras.callbacks.Callback] = [periodic]
     if chief:
         writer = tf.summary.create_file_writer(str(summary_dir or logdir / SUMMARY_DIR))

@@ -42,7 +42,7 @@ def attention_command(args) -> int:
     from sagan_tf.data.class_names import class_names
     from sagan_tf.evaluation.attention import attention_picture, load_discriminator
     from sagan_tf.images import write_png
-    from sagan_tf.training.run_dir import load_generator
+    from sagan_tf.runs.run_dir import load_generator
 
     generator, cfg = load_generator(args.logdir, ema=not args.raw, checkpoint=args.checkpoint)
     discriminator = load_discriminator(args.logdir, args.checkpoint) if args.network == "d" else None

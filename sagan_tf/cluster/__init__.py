@@ -4,11 +4,11 @@ without TensorFlow (``--cluster``).
 * ``tf_config``: the ``TF_CONFIG`` environment variable describes the cluster and this process's
   task (``tf_config``).
 * ``slurm``: the Slurm job step does (``slurm``): every task of an ``srun`` is one worker, and the
-  task of rank 0 (``SLURM_PROCID``) is the chief. ``sagan_tf.training.slurm`` turns the step into
+  task of rank 0 (``SLURM_PROCID``) is the chief. ``sagan_tf.cluster.slurm_tf_config`` turns the step into
   this process's ``TF_CONFIG`` once TensorFlow is imported.
 * ``kubernetes``: the pod of a Kubernetes Indexed Job does (``kubernetes``): every pod is one worker,
   the pod of completion index 0 is the chief, and the manifest names the worker count and addresses.
-  ``sagan_tf.training.kubernetes`` writes this pod's ``TF_CONFIG`` from them.
+  ``sagan_tf.cluster.kubernetes_tf_config`` writes this pod's ``TF_CONFIG`` from them.
 
 Kubeflow's TFJob and Vertex AI set ``TF_CONFIG`` themselves (``tf_config``); ``vertex`` reads where a
 Vertex AI job wants the run's outputs (``AIP_*``), whatever the strategy.

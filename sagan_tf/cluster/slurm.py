@@ -3,7 +3,7 @@
 ``srun`` gives every task of a job step its ``SLURM_*`` variables. The step's tasks are the
 workers of one ``MultiWorkerMirroredStrategy`` run, numbered by ``SLURM_PROCID`` (the rank): the
 task of rank 0 is the chief, the only one that locks and writes the run directory. The node list and
-tasks per node are left to TensorFlow's ``SlurmClusterResolver`` (``sagan_tf.training.slurm``),
+tasks per node are left to TensorFlow's ``SlurmClusterResolver`` (``sagan_tf.cluster.slurm_tf_config``),
 which expands them; here they are only required to be there.
 """
 

@@ -1,7 +1,7 @@
 """``TF_CONFIG`` read without TensorFlow: the cluster, this process's task, and whether it is the chief.
 
 The trainer decides from it, before TensorFlow starts its server, whether this process is the one
-that writes into (and locks) the run directory. ``sagan_tf.training.distribute`` uses the same rule
+that writes into (and locks) the run directory. ``sagan_tf.cluster.distribute`` uses the same rule
 for the strategy's own cluster resolver.
 """
 

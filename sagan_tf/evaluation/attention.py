@@ -12,9 +12,9 @@ import tensorflow as tf
 from sagan_tf.data.pixels import to_uint8
 from sagan_tf.errors import SaganError
 from sagan_tf.evaluation.attention_maps import attention_maps, default_query_points, render
+from sagan_tf.runs.checkpointing import restore_or_fail, variables_by_path
+from sagan_tf.runs.run_dir import latest_checkpoint, load_run_config
 from sagan_tf.training.builders import build_discriminator
-from sagan_tf.training.checkpointing import restore_or_fail, variables_by_path
-from sagan_tf.training.run_dir import latest_checkpoint, load_run_config
 
 
 def pick_layer(maps: dict, layer: str | None, network: str):

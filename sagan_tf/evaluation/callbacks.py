@@ -28,13 +28,12 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from sagan_tf import files
+from sagan_tf import files, interrupts
 from sagan_tf.errors import SaganError
 from sagan_tf.layers.attention import SelfAttention
-from sagan_tf.training import interrupts
-from sagan_tf.training.checkpointing import variables_by_path
+from sagan_tf.runs.checkpointing import variables_by_path
+from sagan_tf.runs.run_dir import BEST_DIR
 from sagan_tf.training.ema import SHADOW_NAME
-from sagan_tf.training.run_dir import BEST_DIR
 
 BEST_FILE = "best_fid.json"
 

@@ -164,7 +164,7 @@ def load_export(model: str | Path, version: int | None = None) -> Generator:
 def load_run(logdir: str | Path, raw: bool = False) -> Generator:
     """The generator of a training run (its EMA generator unless ``raw``), through the export's functions."""
     from sagan_tf.data.class_names import class_names
-    from sagan_tf.training.run_dir import latest_checkpoint, load_generator, load_run_config
+    from sagan_tf.runs.run_dir import latest_checkpoint, load_generator, load_run_config
 
     load_run_config(logdir)  # "not a training run" before "no checkpoint yet"
     checkpoint = latest_checkpoint(logdir)

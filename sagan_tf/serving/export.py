@@ -15,7 +15,7 @@ directory in ``<out>`` first (TF Serving ignores names that are not integers) an
 compared with the Keras generator on fixed inputs; an existing version is never overwritten.
 Exports run in parallel, but they publish one at a time (``publish``, under ``<out>/.export.lock``):
 two exports to one ``<out>`` get two versions, or with the same ``--version`` one of them is refused.
-The generator is the one ``sagan_tf.training.run_dir.load_generator`` returns: the run's latest checkpoint,
+The generator is the one ``sagan_tf.runs.run_dir.load_generator`` returns: the run's latest checkpoint,
 its EMA generator when the run has one.
 """
 
@@ -164,10 +164,10 @@ def export_run(
     _, version = _destination(out, version)  # fails early; the version is taken in ``publish``
 
     from sagan_tf.data.class_names import class_names
+    from sagan_tf.runs.run_dir import checkpoint_step, latest_checkpoint, load_generator, load_run_config
     from sagan_tf.serving import tflite
     from sagan_tf.serving.model_card import CARD_FILE, run_model_card
     from sagan_tf.serving.signatures import SIGNATURES, label_count, write_saved_model
-    from sagan_tf.training.run_dir import checkpoint_step, latest_checkpoint, load_generator, load_run_config
 
     load_run_config(logdir)  # "not a training run" comes before "no checkpoint yet"
     checkpoint = latest_checkpoint(logdir)  # pinned: a run may still be training and write a newer one

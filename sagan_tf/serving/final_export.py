@@ -36,7 +36,7 @@ def exported_from(out: Path, checkpoint: str) -> Path | None:
 def export_once(logdir: Path, out: Path) -> Path:
     """Exports the latest checkpoint of the run in ``logdir`` to ``out`` unless it is there already;
     says which in one line and returns the version directory."""
-    from sagan_tf.training.run_dir import latest_checkpoint
+    from sagan_tf.runs.run_dir import latest_checkpoint
 
     checkpoint = latest_checkpoint(logdir)
     done = exported_from(out, checkpoint)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sagan_tf.training import record
+from sagan_tf.runs import record
 
 CARD_FILE = "MODEL_CARD.md"
 METRIC_NAMES = {
@@ -233,7 +233,7 @@ def run_model_card(logdir, generator, cfg, step: int | None, title: str = "SAGAN
     """The card of ``generator`` (loaded from checkpoint ``step`` of the run in ``logdir``); the notes
     of a card already in ``logdir`` (a shipped generator's) are carried over."""
     from sagan_tf.data.class_names import class_names
-    from sagan_tf.training.run_dir import read_evaluations
+    from sagan_tf.runs.run_dir import read_evaluations
 
     evaluations = [e for e in read_evaluations(logdir, step) if e.get("generator") == generator.name]
     card = model_card(

@@ -1,8 +1,9 @@
-"""Keras callbacks of a training run: TensorBoard scalars, sample grids, periodic checkpoints.
+"""Keras callbacks that show a training run in TensorBoard: scalars and sample grids.
 
 They work with ``model.fit`` and with ``sagan_tf.training.loop.train``. The step is the model's own counter
 (``SAGAN.step``), so numbering continues across resumed runs. ``always_runs = True`` marks the cheap
-ones that ``loop.train`` runs first at every step and also after a SIGTERM (the others are skipped then).
+ones that ``loop.train`` runs first at every step and also after a SIGTERM (the others are skipped then;
+``runs.checkpointing.PeriodicCheckpoint`` is one of them).
 """
 
 from __future__ import annotations
@@ -10,8 +11,6 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-from sagan_tf.training.checkpointing import Checkpointer
-from sagan_tf.training.divergence import divergence
 from sagan_tf.training.samples import sample_grid
 
 
@@ -57,34 +56,3 @@ class SampleGrid(keras.callbacks.Callback):
         with self.writer.as_default(step=step):
             tf.summary.image("samples", grid[None])
         self.writer.flush()
-
-
-class PeriodicCheckpoint(keras.callbacks.Callback):
-    """Saves every ``every`` steps and at the end of training, also when training ends early on a
-    signal or an error (unless the loss went non-finite, or no step ran: the state at the start is
-    already on disk, or is the seeded initialisation)."""
-
-    always_runs = True
-
-    def __init__(self, checkpointer: Checkpointer, every: int):
-        super().__init__()
-        self.checkpointer = checkpointer
-        self.every = every
-        self.last_saved = None
-
-    def on_train_begin(self, logs=None):
-        self.last_saved = _step(self.model)
-
-    def on_train_batch_end(self, batch, logs=None):
-        step = _step(self.model)
-        if step % self.every == 0:
-            self._save(step)
-
-    def on_train_end(self, logs=None):
-        step = _step(self.model)
-        if step != self.last_saved and divergence({k: float(v) for k, v in (logs or {}).items()}) is None:
-            self._save(step)
-
-    def _save(self, step: int) -> None:
-        self.checkpointer.save(step)
-        self.last_saved = step

@@ -24,9 +24,9 @@ import contextlib
 import keras
 import tensorflow as tf
 
+from sagan_tf import interrupts
+from sagan_tf.cluster.distribute import is_multi_client
 from sagan_tf.errors import DivergenceError
-from sagan_tf.training import interrupts
-from sagan_tf.training.distribute import is_multi_client
 from sagan_tf.training.divergence import divergence
 from sagan_tf.training.gan import SAGAN
 from sagan_tf.training.xla import maybe_jit

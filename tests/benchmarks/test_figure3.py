@@ -22,7 +22,7 @@ def _curve(setting_index, seed):
 
 
 def _write_run(root, name, seed, setting_index):
-    from sagan_tf.training.run_dir import CONFIG_FILE, SUMMARY_DIR
+    from sagan_tf.runs.run_dir import CONFIG_FILE, SUMMARY_DIR
 
     logdir = root / f"{name}_seed{seed}"
     (logdir / SUMMARY_DIR).mkdir(parents=True)
@@ -86,7 +86,7 @@ def test_summary_and_table_against_numpy(runs, tmp_path):
 
 
 def test_a_run_without_fid_is_an_error(tmp_path):
-    from sagan_tf.training.run_dir import CONFIG_FILE, SUMMARY_DIR
+    from sagan_tf.runs.run_dir import CONFIG_FILE, SUMMARY_DIR
 
     (tmp_path / SUMMARY_DIR).mkdir()
     config_lib.save(config_lib.load("ablation/fashion_mnist32_sn_gd"), tmp_path / CONFIG_FILE)

@@ -15,9 +15,9 @@ import tensorflow as tf
 from sagan_tf import pretrained
 from sagan_tf.cli.evaluate import METRIC_NAMES, main
 from sagan_tf.evaluation.metrics.statistics import METRICS
+from sagan_tf.runs.run_dir import load_generator, read_evaluations
 from sagan_tf.serving.export import export_run
 from sagan_tf.serving.model_card import CARD_FILE
-from sagan_tf.training.run_dir import load_generator, read_evaluations
 from tests.evaluation.independent import (
     assert_manifold_metrics,
     classifier_features,

@@ -12,7 +12,7 @@ from sagan_tf.errors import ConfigError, SaganError
 from sagan_tf.evaluation.callbacks import FIDMonitor
 from sagan_tf.evaluation.metrics.feature_model import KerasFeatureExtractor
 from sagan_tf.evaluation.metrics.statistics import reference_statistics
-from sagan_tf.training.run_dir import load_generator
+from sagan_tf.runs.run_dir import load_generator
 from tests.evaluation import independent
 from tests.helpers.cli import read_events
 

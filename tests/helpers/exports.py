@@ -54,8 +54,8 @@ def randomize(generator, seed: int) -> None:
 
 def make_run(logdir: Path, overrides=(), seed: int = 0, config: str = "fashion_mnist32.yaml") -> Run:
     from sagan_tf import config as config_lib
+    from sagan_tf.runs.checkpointing import generator_checkpoint
     from sagan_tf.training.builders import build_generator
-    from sagan_tf.training.checkpointing import generator_checkpoint
 
     cfg = config_lib.load(REPO / "configs" / config, [*RUN_OVERRIDES, *overrides])
     generator = build_generator(cfg)

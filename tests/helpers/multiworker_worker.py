@@ -27,7 +27,7 @@ def main():
 
     from sagan_tf import config as config_lib
     from sagan_tf.cli import train
-    from sagan_tf.training.distribute import join_cluster, make_strategy
+    from sagan_tf.cluster.distribute import join_cluster, make_strategy
 
     if where.startswith("slurm:"):
         join_cluster("slurm", int(where.split(":", 1)[1]))

@@ -16,9 +16,9 @@ from sagan_tf import pretrained
 from sagan_tf.cli.sample import main as sample_main
 from sagan_tf.errors import SaganError
 from sagan_tf.images import make_grid
-from sagan_tf.pretrained.build import LOCAL_KEYS, REFERENCE_IMAGES, build, reference_inputs
+from sagan_tf.runs.run_dir import load_generator, read_evaluations, save_evaluation
 from sagan_tf.serving.model_card import CARD_FILE
-from sagan_tf.training.run_dir import load_generator, read_evaluations, save_evaluation
+from sagan_tf.serving.pretrained import LOCAL_KEYS, REFERENCE_IMAGES, build, reference_inputs
 from tests.helpers.cli import TINY_RUN_STEPS, run_main
 from tests.helpers.explore import command_serving, decode_png, get, get_json
 

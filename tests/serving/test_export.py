@@ -371,8 +371,8 @@ def test_export_refuses_a_model_that_does_not_match_keras(conditional_export):
 
 def test_the_ema_generator_is_exported_when_the_run_has_one(tmp_path):
     """A checkpoint holding G and its EMA shadow exports the EMA; the manifest says so."""
+    from sagan_tf.runs.checkpointing import variables_by_path
     from sagan_tf.training.builders import build_generator
-    from sagan_tf.training.checkpointing import variables_by_path
     from tests.helpers.exports import randomize
 
     run = make_run(tmp_path / "run", seed=3)
@@ -395,8 +395,8 @@ def test_the_ema_generator_is_exported_when_the_run_has_one(tmp_path):
 def test_a_run_trained_in_mixed_bfloat16_exports_its_weights_as_a_float32_generator(tmp_path):
     """The generator of a bfloat16 run is rebuilt in float32 for export (and for sampling and
     metrics): the served images are the float32 function of the run's float32 weights."""
+    from sagan_tf.runs.run_dir import load_generator
     from sagan_tf.training.builders import build_generator
-    from sagan_tf.training.run_dir import load_generator
 
     run = make_run(tmp_path / "run", ["train.precision=mixed_bfloat16"], seed=5)
     assert run.generator.compute_dtype == "bfloat16"

@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from sagan_tf.runs.checkpointing import read_variables
+from sagan_tf.runs.run_dir import latest_checkpoint, load_generator
 from sagan_tf.serving.export import export_run
 from sagan_tf.serving.tflite import TFLiteGenerator
-from sagan_tf.training.checkpointing import read_variables
-from sagan_tf.training.run_dir import latest_checkpoint, load_generator
 from tests.helpers import numpy_networks
 from tests.helpers.cli import TINY, read_events, run_cli
 from tests.helpers.exports import fixed_inputs, make_run

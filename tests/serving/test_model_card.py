@@ -4,10 +4,10 @@
 import json
 
 from sagan_tf.cli.evaluate import main as evaluate_main
+from sagan_tf.runs import record
+from sagan_tf.runs.run_dir import read_evaluations
 from sagan_tf.serving.export import export_run
 from sagan_tf.serving.model_card import CARD_FILE
-from sagan_tf.training import record
-from sagan_tf.training.run_dir import read_evaluations
 from tests.helpers.cli import TINY_RUN_STEPS, run_main
 
 

@@ -6,10 +6,10 @@ import pytest
 import tensorflow as tf
 
 from sagan_tf import config as config_lib
+from sagan_tf.runs.checkpointing import Checkpointer
+from sagan_tf.runs.run_dir import CHECKPOINT_DIR, CONFIG_FILE, load_generator
 from sagan_tf.training.builders import build_sagan
-from sagan_tf.training.checkpointing import Checkpointer
 from sagan_tf.training.loop import make_step_function
-from sagan_tf.training.run_dir import CHECKPOINT_DIR, CONFIG_FILE, load_generator
 from tests.helpers.training import fake_batch, tiny_config
 
 DECAY, START, STEPS = 0.8, 2, 5

@@ -12,7 +12,7 @@ import pytest
 import tensorflow as tf
 from PIL import Image
 
-from sagan_tf.training.checkpointing import read_variables
+from sagan_tf.runs.checkpointing import read_variables
 from tests.helpers import REPO
 from tests.helpers.cli import TINY, assert_same_training, run_cli, train_args
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from sagan_tf import config as config_lib
-from sagan_tf.training.checkpointing import read_variables
+from sagan_tf.runs.checkpointing import read_variables
 from tests.helpers import REPO
 from tests.helpers.cli import TINY, checkpoint_tensors, free_ports, read_events
 from tests.helpers.small_data import ADA_LECAM, check_logged_regularization

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from sagan_tf.training import checkpointing
+from sagan_tf.runs import checkpointing
 from sagan_tf.training.builders import build_sagan
 from sagan_tf.training.loop import make_step_function
 from sagan_tf.training.precision import PRECISIONS, policy_scope, wrap_optimizer
@@ -225,7 +225,7 @@ def test_an_explicit_precision_is_kept_on_resume_without_a_line(tmp_path, capsys
     import json
 
     from sagan_tf.cli.train import resolve_precision
-    from sagan_tf.training import record
+    from sagan_tf.runs import record
 
     other = "float32" if explicit == "mixed_bfloat16" else "mixed_bfloat16"
     (tmp_path / record.RECORD_FILE).write_text(json.dumps({"sessions": [{"precision": other}]}))

@@ -7,8 +7,8 @@ import socket
 
 import pytest
 
+from sagan_tf.cluster import distribute
 from sagan_tf.errors import ConfigError
-from sagan_tf.training import distribute
 from tests.helpers.cli import free_ports
 
 

@@ -51,8 +51,8 @@ def load_generator(logdir: str | Path, ema: bool = True, checkpoint: str | None 
     float32 either way): samples, metrics, attention pictures and exports are the same function of
     the weights for a float32 and a mixed-precision run, and an export is a float32 model.
     """
+    from sagan_tf.runs.checkpointing import generator_checkpoint, has_network, restore_or_fail
     from sagan_tf.training.builders import build_generator
-    from sagan_tf.training.checkpointing import generator_checkpoint, has_network, restore_or_fail
     from sagan_tf.training.ema import SHADOW_NAME
 
     cfg = load_run_config(logdir)

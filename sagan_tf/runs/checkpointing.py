@@ -21,9 +21,11 @@ import shutil
 import sys
 import tempfile
 
+import keras
 import tensorflow as tf
 
 from sagan_tf.errors import CheckpointError, DivergenceError
+from sagan_tf.training.divergence import divergence
 from sagan_tf.training.ema import SHADOW_NAME
 from sagan_tf.training.gan import SAGAN
 
@@ -232,3 +234,34 @@ def read_variables(path: str, network: str) -> dict:
 def _first_line(e: Exception) -> str:
     text = str(e).strip()
     return text.splitlines()[0] if text else type(e).__name__
+
+
+class PeriodicCheckpoint(keras.callbacks.Callback):
+    """Saves every ``every`` steps and at the end of training, also when training ends early on a
+    signal or an error (unless the loss went non-finite, or no step ran: the state at the start is
+    already on disk, or is the seeded initialisation)."""
+
+    always_runs = True
+
+    def __init__(self, checkpointer: Checkpointer, every: int):
+        super().__init__()
+        self.checkpointer = checkpointer
+        self.every = every
+        self.last_saved = None
+
+    def on_train_begin(self, logs=None):
+        self.last_saved = int(self.model.step.numpy())
+
+    def on_train_batch_end(self, batch, logs=None):
+        step = int(self.model.step.numpy())
+        if step % self.every == 0:
+            self._save(step)
+
+    def on_train_end(self, logs=None):
+        step = int(self.model.step.numpy())
+        if step != self.last_saved and divergence({k: float(v) for k, v in (logs or {}).items()}) is None:
+            self._save(step)
+
+    def _save(self, step: int) -> None:
+        self.checkpointer.save(step)
+        self.last_saved = step

@@ -5,7 +5,7 @@ import json
 import pytest
 import tensorflow as tf
 
-from sagan_tf.training import record
+from sagan_tf.runs import record
 
 
 class FakeModel:

@@ -24,9 +24,9 @@ def split_cpu(n: int) -> None:
 def join_cluster(kind: str, port_base: int | None = None, gpus_per_task: int | None = None) -> None:
     """Makes ``TF_CONFIG`` describe this process's task of a ``kind`` cluster (``cluster.CLUSTERS``),
     before TensorFlow initializes its devices: ``tf_config`` finds it set (and checks that this host
-    can listen on the task's port), ``slurm`` writes it from the job step (``sagan_tf.training.slurm``,
+    can listen on the task's port), ``slurm`` writes it from the job step (``sagan_tf.cluster.slurm_tf_config``,
     listening from ``port_base``), ``kubernetes`` from the pod of an Indexed Job
-    (``sagan_tf.training.kubernetes``)."""
+    (``sagan_tf.cluster.kubernetes_tf_config``)."""
     if kind == "tf_config":
         spec = cluster.read_tf_config(os.environ.get("TF_CONFIG"))
         address = cluster.task_address(spec)
@@ -37,14 +37,14 @@ def join_cluster(kind: str, port_base: int | None = None, gpus_per_task: int | N
                               f"{why} on this host")
         return
     if kind == "slurm":
-        from sagan_tf.training import slurm
+        from sagan_tf.cluster import slurm_tf_config
 
-        slurm.write_tf_config(slurm.DEFAULT_PORT_BASE if port_base is None else port_base, gpus_per_task)
+        slurm_tf_config.write_tf_config(slurm_tf_config.DEFAULT_PORT_BASE if port_base is None else port_base, gpus_per_task)
         return
     if kind == "kubernetes":
-        from sagan_tf.training import kubernetes
+        from sagan_tf.cluster import kubernetes_tf_config
 
-        kubernetes.write_tf_config()
+        kubernetes_tf_config.write_tf_config()
         return
     raise ConfigError(f"unknown cluster {kind!r} (choose from {', '.join(cluster.CLUSTERS)})")
 

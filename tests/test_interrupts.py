@@ -12,10 +12,10 @@ import keras
 import pytest
 import tensorflow as tf
 
-from sagan_tf.training import interrupts, loop
+from sagan_tf import interrupts
+from sagan_tf.runs.checkpointing import Checkpointer, PeriodicCheckpoint
+from sagan_tf.training import loop
 from sagan_tf.training.builders import build_sagan
-from sagan_tf.training.callbacks import PeriodicCheckpoint
-from sagan_tf.training.checkpointing import Checkpointer
 from tests.helpers import REPO
 from tests.helpers.training import batches, tiny_config
 
@@ -118,7 +118,7 @@ def test_a_signal_during_the_step_skips_the_slow_callbacks_of_that_step(tmp_path
 HUNG = """
 import sys
 import tensorflow as tf
-from sagan_tf.training.interrupts import StopRequests
+from sagan_tf.interrupts import StopRequests
 
 requests = StopRequests()
 with requests.installed():

@@ -1,5 +1,5 @@
 """``--cluster slurm``: a Slurm job step becomes this task's TF_CONFIG through TensorFlow's
-``SlurmClusterResolver`` (``sagan_tf.training.slurm``); two tasks of a faked one-node step on
+``SlurmClusterResolver`` (``sagan_tf.cluster.slurm_tf_config``); two tasks of a faked one-node step on
 127.0.0.1 train together; a step that does not add up stops with one line."""
 
 import json
@@ -11,8 +11,8 @@ import sys
 import numpy as np
 import pytest
 
+from sagan_tf.cluster import slurm_tf_config as slurm
 from sagan_tf.errors import ConfigError
-from sagan_tf.training import slurm
 from tests.helpers import REPO
 from tests.helpers.cli import free_port_base, run_cli, slurm_step, train_args
 from tests.training.test_multiworker import start_workers, wait_all

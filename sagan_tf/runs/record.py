@@ -98,7 +98,7 @@ def totals(sessions: list[dict]) -> dict:
 
 class TrainingRecord(keras.callbacks.Callback):
     """Appends this session to ``training.json`` and brings it up to date after every checkpoint
-    that ``checkpoints`` (a ``callbacks.PeriodicCheckpoint`` placed before it) has written: the
+    that ``checkpoints`` (a ``checkpointing.PeriodicCheckpoint`` placed before it) has written: the
     record never counts steps that are not on disk (a diverged end is not saved)."""
 
     always_runs = True

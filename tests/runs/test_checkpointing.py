@@ -12,8 +12,8 @@ import pytest
 import tensorflow as tf
 
 from sagan_tf.errors import CheckpointError, DivergenceError
+from sagan_tf.runs.checkpointing import Checkpointer, read_variables, step_of, training_checkpoint
 from sagan_tf.training.builders import build_sagan
-from sagan_tf.training.checkpointing import Checkpointer, read_variables, step_of, training_checkpoint
 from tests.helpers import REPO
 from tests.helpers.training import fake_batch, tiny_config
 
@@ -124,7 +124,7 @@ def test_diverged_weights_are_never_written(tmp_path):
 WRITER = """
 import sys, keras, numpy as np, tensorflow as tf
 from sagan_tf.training.builders import build_sagan
-from sagan_tf.training.checkpointing import Checkpointer
+from sagan_tf.runs.checkpointing import Checkpointer
 from tests.helpers.training import tiny_config
 cfg = tiny_config()
 cfg.model.ch = 48  # ~15 MB of variables: each save takes long enough to be cut in the middle

@@ -45,10 +45,9 @@ def build(logdir: str, name: str, root: Path = ROOT, replace: bool = False, note
     import numpy as np
     import tensorflow as tf
 
-    from sagan_tf.serving.model_card import CARD_FILE, run_model_card, with_notes
-    from sagan_tf.training import record
-    from sagan_tf.training.checkpointing import generator_checkpoint
-    from sagan_tf.training.run_dir import (
+    from sagan_tf.runs import record
+    from sagan_tf.runs.checkpointing import generator_checkpoint
+    from sagan_tf.runs.run_dir import (
         CHECKPOINT_DIR,
         CONFIG_FILE,
         EVALUATIONS_DIR,
@@ -57,6 +56,7 @@ def build(logdir: str, name: str, root: Path = ROOT, replace: bool = False, note
         load_generator,
         read_evaluations,
     )
+    from sagan_tf.serving.model_card import CARD_FILE, run_model_card, with_notes
 
     target = root / name
     if target.exists() and not replace:

@@ -7,10 +7,10 @@ import tensorflow as tf
 
 from sagan_tf import config as config_lib
 from sagan_tf.cli.train import resolve_precision
+from sagan_tf.cluster import distribute
 from sagan_tf.errors import ConfigError
-from sagan_tf.training import distribute
+from tests.cluster.test_slurm_tf_config import one_error_line
 from tests.helpers.cli import run_cli
-from tests.training.test_slurm import one_error_line
 
 
 class FakeTPUStrategy(tf.distribute.TPUStrategy):

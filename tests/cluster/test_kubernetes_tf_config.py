@@ -1,5 +1,5 @@
 """``--cluster kubernetes``: the pod of an Indexed Job becomes this worker's TF_CONFIG
-(``sagan_tf.training.kubernetes``); two pods of a faked Job on 127.0.0.1 train together; a pod whose
+(``sagan_tf.cluster.kubernetes_tf_config``); two pods of a faked Job on 127.0.0.1 train together; a pod whose
 description is wrong stops with one line."""
 
 import json
@@ -11,12 +11,12 @@ import sys
 import numpy as np
 import pytest
 
+from sagan_tf.cluster import kubernetes_tf_config as kubernetes
 from sagan_tf.errors import ConfigError
-from sagan_tf.training import kubernetes
+from tests.cluster.test_slurm_tf_config import assert_two_workers_trained_one_run, one_error_line
 from tests.helpers import REPO
 from tests.helpers.cli import free_ports, run_cli, train_args
 from tests.training.test_multiworker import start_workers, wait_all
-from tests.training.test_slurm import assert_two_workers_trained_one_run, one_error_line
 
 POD_NAMES = ("JOB_COMPLETION_INDEX", "SAGAN_", "TF_CONFIG")
 
