@@ -1,12 +1,12 @@
-"""What each optimisation is worth: ``python -m benchmarks.ablation [--config FILE] [--rounds 5]``.
+"""What each fast form is worth: ``python -m benchmarks.ablation [--config FILE] [--rounds 5]``.
 
-Builds the same training step once per variant and precision: ``all`` (the code as it is), and
-``all`` without one optimisation each (``OPTIMISATIONS``: G's upsampling and D's pooling folded into
-their convolutions, ``layers.folded_conv``; the fused batch-norm kernel of
-``ConditionalBatchNormalization``; the fused element-wise kernels of ``layers.scale_shift_relu``,
-``layers.resample`` and ``layers.channel_sums``), or without any (``none``), and times them interleaved in one
-process, round after round, so that any load on the machine hits every variant alike. Prints JSON
-with the min and median seconds per step of each variant and the bf16 / fp32 ratios.
+Builds the same training step once per variant and precision: ``all`` (every op of ``sagan_tf.ops``
+in its fast form, ``model.ops=fast``), ``all`` without one group of fast forms each (``GROUPS``: G's
+upsampling convolution, D's pooled convolution, the fused batch-norm kernel, the fused element-wise
+kernels of ``ops.scale_shift_relu``, ``ops.add_upsampled`` and ``ops.bias_add``), or without any
+(``none``, ``model.ops=reference``), and times them interleaved in one process, round after round,
+so that any load on the machine hits every variant alike. Prints JSON with the min and median
+seconds per step of each variant and the bf16 / fp32 ratios.
 """
 
 from __future__ import annotations
@@ -16,43 +16,46 @@ import statistics
 import sys
 import time
 
-# benchmark names -> sagan_tf.layers.optimizations names
-OPTIMISATIONS = {
-    "fold_g": "fold_upsampling",
-    "fold_d": "fold_pooling",
-    "fused_bn": "fused_batch_norm",
-    "fused_elementwise": "fused_elementwise",
+# variant names -> the ops of sagan_tf.ops_choice whose fast forms they leave out
+GROUPS = {
+    "fold_g": ("upsample_conv",),
+    "fold_d": ("conv_avgpool",),
+    "fused_bn": ("batch_norm",),
+    "fused_elementwise": ("scale_shift_relu", "add_upsampled", "bias_add"),
 }
-VARIANTS = ("all", *(f"no_{name}" for name in OPTIMISATIONS), "none")
+VARIANTS = ("all", *(f"no_{name}" for name in GROUPS), "none")
 
 
-def disabled(variant: str) -> set[str]:
-    """The optimisations a variant turns off."""
+def ops_setting(variant: str) -> str:
+    """The ``model.ops`` value of a variant."""
+    from sagan_tf.ops_choice import OPS, OpChoice
+
     if variant == "all":
-        return set()
+        return "fast"
     if variant == "none":
-        return set(OPTIMISATIONS)
-    return {variant.removeprefix("no_")}
+        return "reference"
+    left_out = set(GROUPS[variant.removeprefix("no_")])
+    return str(OpChoice(frozenset(op for op in OPS if op not in left_out)))
 
 
 def build_variant(cfg, name: str):
-    """A step function (and its iterator) for one variant, traced under the variant's settings."""
+    """A step function (and its iterator) for one variant, built with the variant's ``model.ops``."""
+    import dataclasses
+
     import numpy as np
     import tensorflow as tf
 
-    from sagan_tf.layers import optimizations
     from sagan_tf.training.builders import build_sagan
     from sagan_tf.training.loop import make_step_function
 
-    off = disabled(name)
+    cfg = dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, ops=ops_setting(name)))
     model = build_sagan(cfg)
     d, batch = cfg.data, cfg.train.batch_size
     images = np.random.default_rng(0).uniform(-1, 1, (batch, d.resolution, d.resolution, d.channels))
     labels = np.arange(batch, dtype=np.int32) % max(d.num_classes, 1)
     iterator = iter(tf.data.Dataset.from_tensors((images.astype(np.float32), labels)).repeat())
     step = make_step_function(model, tf.distribute.get_strategy())
-    with optimizations.disabled(*(OPTIMISATIONS[name] for name in sorted(off))):
-        float(step(iterator)["g_loss"])  # traced (and warmed up) here
+    float(step(iterator)["g_loss"])  # traced (and warmed up) here
     return step, iterator
 
 

@@ -6,9 +6,11 @@ Runs the real ``SAGAN.train_step`` (one D and one G update) through the trainer'
 * ``median_s_per_step`` over ``--steps`` steps after ``--warmup`` steps, and images per second;
 * FLOPs per step, 2 x the multiply-accumulates of every convolution and matrix product, forward and
   backward, counted on the traced step (``benchmarks.flops``):
-  ``model_flops_per_step`` is the architecture as written (G upsamples and then convolves, as the
-  PyTorch reference does), ``executed_flops_per_step`` what our step runs (G's upsample + 3x3
-  convolution folded into one transposed convolution: same values, ~22% fewer FLOPs per step);
+  ``model_flops_per_step`` is the step with every op in its reference form (G upsamples and then
+  convolves, D convolves and then pools, as the PyTorch reference does; G's 1x1 shortcut is
+  convolved before its upsampling in every form, ``layers.blocks``), ``executed_flops_per_step``
+  what the step runs with its ``model.ops`` (``ops`` in the output; the fast forms fold G's
+  upsampling and D's pooling into their convolutions: same values, fewer FLOPs per step);
 * ``achieved_gflop_per_s`` = model FLOPs / median step time (the like-for-like model throughput)
   and ``executed_gflop_per_s`` (what the hardware does);
 * ``matmul_peak_gflop_per_s``: a 4096^3 matrix product in the precision the step computes in
@@ -64,15 +66,20 @@ def _timed_steps(run_step, steps: int, warmup: int):
     return times, cpu, waits, logs
 
 
-def nominal_flops(model, strategy, dataset) -> int:
-    """FLOPs of the step with G's upsampling done the textbook way (upsample, then 3x3 conv)."""
+def nominal_flops(cfg, strategy, dataset) -> int:
+    """FLOPs of the step with every op in its reference form (``model.ops=reference``: G upsamples,
+    then convolves; D convolves, then pools), on a model of its own."""
+    import dataclasses
+
     from benchmarks.flops import function_flops
-    from sagan_tf.layers.optimizations import textbook_resampling
+    from sagan_tf.training.builders import build_sagan
     from sagan_tf.training.loop import make_step_function
 
-    with textbook_resampling():
-        iterator = iter(strategy.experimental_distribute_dataset(dataset))
-        return sum(function_flops(make_step_function(model, strategy), iterator).values())
+    cfg = dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, ops="reference"))
+    with strategy.scope():
+        model = build_sagan(cfg)
+    iterator = iter(strategy.experimental_distribute_dataset(dataset))
+    return sum(function_flops(make_step_function(model, strategy), iterator).values())
 
 
 def pipeline_rate(dataset, batch: int, batches: int = 30) -> float:
@@ -98,7 +105,7 @@ def measure(cfg, strategy, steps: int, warmup: int, jit_compile: bool = False, d
     batch = cfg.train.batch_size * cfg.train.d_steps
     with strategy.scope():
         model = build_sagan(cfg)
-    model_flops = nominal_flops(model, strategy, synthetic_dataset(cfg, batch))
+    model_flops = nominal_flops(cfg, strategy, synthetic_dataset(cfg, batch))
     peak_dtype = PEAK_DTYPE[cfg.train.precision]
     peak_before = matmul_peak_gflops(peak_dtype)
     load_before = load_average()
@@ -159,6 +166,7 @@ def measure(cfg, strategy, steps: int, warmup: int, jit_compile: bool = False, d
         load_average_before_after=[load_before, load_average()],
         g_params=model.generator.count_params(),
         d_params=model.discriminator.count_params(),
+        ops=str(model.generator.ops),
     )
     if real_data:
         result["data_wait_fraction"] = round(sum(waits) / sum(times), 4)

@@ -22,7 +22,7 @@ from typing import Any
 
 import yaml
 
-from sagan_tf import architectures, files
+from sagan_tf import architectures, files, ops_choice
 from sagan_tf.errors import ConfigError
 
 PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")  # Keras dtype policies
@@ -76,6 +76,7 @@ class ModelConfig:
     bn_momentum: float = 0.9
     attention_block: str = "attention"  # attention | residual (paper Table 1 ablation: equal parameters)
     g_spectral_norm: bool = True  # false: G without spectral norm, D keeps it (paper section 5.1's "SN on D" baseline)
+    ops: str = "auto"  # auto | reference | fast | op,op,...: which form of each op in sagan_tf.ops runs (ops_choice)
 
 
 @dataclass
@@ -92,7 +93,7 @@ class TrainConfig:
     seed: int = 0
     precision: str = "float32"  # auto | float32 | mixed_bfloat16 | mixed_float16 (sagan_tf.training.precision)
     loss_scale: float = 32768.0  # mixed_float16: initial dynamic loss scale (halved on overflow)
-    jit_compile: bool = False  # XLA-compile the step on one device (sagan_tf.training.xla; slower on CPU)
+    jit_compile: bool = False  # XLA-compile the step on one device (sagan_tf.training.xla; docs/performance.md)
     ema_decay: float = 0.999  # EMA of G's weights and state (BigGAN); 0 disables
     ema_start: int = 1000  # the EMA copies G until this step, then averages
     lecam_weight: float = 0.0  # LeCam regularisation of D (training.lecam); 0: off
@@ -158,6 +159,7 @@ class Config:
         d = self.data
         model = dataclasses.asdict(self.model)
         model.pop("attention_chunk")  # how the map is computed, not what is learned
+        model.pop("ops")  # likewise: the same function with the same variables
         return {
             "model": model,
             "data": {"resolution": d.resolution, "channels": d.channels, "num_classes": d.num_classes},
@@ -413,6 +415,10 @@ def validate(config: Config) -> None:
         raise ConfigError(f"config key 'model.attention_block': {m.attention_block} needs model.arch resnet")
     if m.attention_chunk and m.arch != "resnet":
         raise ConfigError("config key 'model.attention_chunk' needs model.arch resnet (set it to 0)")
+    try:
+        ops_choice.check(m.ops)
+    except ValueError as e:
+        raise ConfigError(f"config key 'model.ops': {e}") from None
 
 
 def augment_policy(text: str) -> tuple[str, ...]:

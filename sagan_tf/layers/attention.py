@@ -22,13 +22,13 @@ Two variants:
 ``spectral_norm=False`` leaves the four convolutions unnormalized (``layers.kernel_wrapper.PlainKernel``;
 G of SAGAN section 5.1's "SN on D" baseline).
 
-The softmax is computed in float32 whatever the compute dtype (mixed precision).
+The softmax is computed in float32 whatever the compute dtype (mixed precision; ``ops.attention``).
 
 Memory: the map beta has B * N * N_key entries (``paper`` at 64x64: N = N_key = 4096, 64 MiB per
 image in float32, kept for the backward pass). With ``query_chunk=c`` the layer computes the same
-result in blocks of c queries (``attend_chunked``), recomputing each block's map in the backward
-pass instead of storing it, so the extra memory is B * c * N_key whatever N: linear in the image
-size instead of quadratic.
+result in blocks of c queries (``ops.attention.attend_chunked``), recomputing each block's map in
+the backward pass instead of storing it, so the extra memory is B * c * N_key whatever N: linear in
+the image size instead of quadratic.
 """
 
 from __future__ import annotations
@@ -36,84 +36,17 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
+from sagan_tf import ops
 from sagan_tf.layers.kernel_wrapper import KernelWrapper
+from sagan_tf.layers.op_setting import resolve_ops
 from sagan_tf.layers.spectral_norm import kernel_layer
+from sagan_tf.ops_choice import OpChoice
 
 VARIANTS = ("paper", "pooled")
 
 
-def _sn_conv1x1(filters: int, name: str, spectral_norm: bool = True) -> KernelWrapper:
-    return kernel_layer(keras.layers.Conv2D(filters, 1, use_bias=False, name=name), spectral_norm)
-
-
-def attend(query: tf.Tensor, key: tf.Tensor, value: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
-    """softmax(query key^T) value, softmax over keys in float32.
-
-    Args: query (B, Nq, Ck), key (B, Nk, Ck), value (B, Nk, Cv).
-    Returns: output (B, Nq, Cv) in value's dtype, attention map beta (B, Nq, Nk) float32.
-    """
-    logits = tf.matmul(tf.cast(query, tf.float32), tf.cast(key, tf.float32), transpose_b=True)
-    beta = tf.nn.softmax(logits, axis=-1)
-    out = tf.matmul(tf.cast(beta, value.dtype), value)
-    return out, beta
-
-
-def _chain(tensors, after):
-    """``tensors`` made to wait for ``after`` (graph mode), so blocks run one at a time."""
-    if not after or tf.executing_eagerly():
-        return tensors
-    with tf.control_dependencies(after):
-        return [tf.identity(t) for t in tensors]
-
-
-def attend_chunked(query: tf.Tensor, key: tf.Tensor, value: tf.Tensor, chunk: int) -> tf.Tensor:
-    """``attend(query, key, value)[0]`` in blocks of ``chunk`` queries, with bounded memory.
-
-    Forward: each block computes its logits, float32 softmax and output, and the next block starts
-    only after the previous one finished (control dependencies), so one block's map is alive at a
-    time. Backward (hand-written, the map of each block recomputed instead of stored), for
-    logits S = Q K^T, beta = softmax(S), O = beta V and upstream gradient dO:
-
-        dV += beta^T dO      dbeta = dO V^T      dS = beta * (dbeta - rowsum(dbeta * beta))
-        dQ  = dS K           dK   += dS^T Q
-
-    all in float32, cast back to the inputs' dtypes. Same result as ``attend`` to float32 rounding.
-    """
-    num_queries = int(query.shape[1])
-    if chunk <= 0:
-        raise ValueError(f"chunk must be positive, got {chunk}")
-    starts = list(range(0, num_queries, chunk))
-
-    @tf.custom_gradient
-    def blocked(q, k, v):
-        kf, vf = tf.cast(k, tf.float32), tf.cast(v, tf.float32)
-        outputs, previous = [], []
-        for start in starts:
-            (q_block,) = _chain([q[:, start : start + chunk]], previous)
-            out, _ = attend(q_block, k, v)
-            outputs.append(out)
-            previous = [out]
-        output = tf.concat(outputs, axis=1)
-
-        def grad(d_output):
-            qf = tf.cast(q, tf.float32)
-            d_output = tf.cast(d_output, tf.float32)
-            d_queries, d_key, d_value, previous = [], tf.zeros_like(kf), tf.zeros_like(vf), []
-            for start in starts:
-                q_block, d_out = _chain([qf[:, start : start + chunk], d_output[:, start : start + chunk]], previous)
-                beta = tf.nn.softmax(tf.matmul(q_block, kf, transpose_b=True), axis=-1)
-                d_value += tf.matmul(beta, d_out, transpose_a=True)
-                d_beta = tf.matmul(d_out, vf, transpose_b=True)
-                d_logits = beta * (d_beta - tf.reduce_sum(d_beta * beta, axis=-1, keepdims=True))
-                d_queries.append(tf.matmul(d_logits, kf))
-                d_key += tf.matmul(d_logits, q_block, transpose_a=True)
-                previous = [d_queries[-1], d_key, d_value]
-            d_query = tf.concat(d_queries, axis=1)
-            return tf.cast(d_query, q.dtype), tf.cast(d_key, k.dtype), tf.cast(d_value, v.dtype)
-
-        return output, grad
-
-    return blocked(query, key, value)
+def _sn_conv1x1(filters: int, name: str, spectral_norm: bool = True, ops: str | OpChoice = "auto") -> KernelWrapper:
+    return kernel_layer(keras.layers.Conv2D(filters, 1, use_bias=False, name=name), spectral_norm, ops)
 
 
 @keras.saving.register_keras_serializable(package="sagan_tf")
@@ -127,12 +60,16 @@ class SelfAttention(keras.layers.Layer):
             with the map recomputed in the backward pass (``attend_chunked``): same result, memory
             linear in N. Ignored when the map itself is requested (``return_attention=True``).
         spectral_norm: False: the 1x1 convolutions use their plain kernels.
+        ops: the forms of ``sagan_tf.ops`` the layer runs (``layers.op_setting``; its 1x1
+            convolutions have no bias, so none applies today).
     """
 
     def __init__(
-        self, variant: str = "pooled", key_divisor: int = 8, query_chunk: int = 0, spectral_norm: bool = True, **kwargs
+        self, variant: str = "pooled", key_divisor: int = 8, query_chunk: int = 0, spectral_norm: bool = True,
+        ops: str | OpChoice = "auto", **kwargs,
     ):
         super().__init__(**kwargs)
+        self.ops = resolve_ops(ops)
         if variant not in VARIANTS:
             raise ValueError(f"attention variant must be one of {VARIANTS}, got {variant!r}")
         if query_chunk < 0:
@@ -146,11 +83,11 @@ class SelfAttention(keras.layers.Layer):
         channels = int(input_shape[-1])
         key_channels = max(channels // self.key_divisor, 1)
         value_channels = key_channels if self.variant == "paper" else max(channels // 2, 1)
-        sn = self.spectral_norm
-        self.query_conv = _sn_conv1x1(key_channels, "query", sn)
-        self.key_conv = _sn_conv1x1(key_channels, "key", sn)
-        self.value_conv = _sn_conv1x1(value_channels, "value", sn)
-        self.output_conv = _sn_conv1x1(channels, "output", sn)
+        sn, choice = self.spectral_norm, self.ops
+        self.query_conv = _sn_conv1x1(key_channels, "query", sn, choice)
+        self.key_conv = _sn_conv1x1(key_channels, "key", sn, choice)
+        self.value_conv = _sn_conv1x1(value_channels, "value", sn, choice)
+        self.output_conv = _sn_conv1x1(channels, "output", sn, choice)
         self.query_conv.build(input_shape)
         self.key_conv.build(input_shape)
         self.value_conv.build(input_shape)
@@ -172,10 +109,10 @@ class SelfAttention(keras.layers.Layer):
             return tf.reshape(t, [batch, t.shape[1] * t.shape[2], t.shape[-1]])
 
         query, key, value = flat(query), flat(key), flat(value)
-        if self.query_chunk and not return_attention and self.query_chunk < height * width:
-            out, beta = attend_chunked(query, key, value, self.query_chunk), None
+        if return_attention:  # the whole map beta, as the caller asks for it
+            out, beta = ops.attend(query, key, value)
         else:
-            out, beta = attend(query, key, value)
+            out, beta = ops.attention(query, key, value, query_chunk=self.query_chunk), None
         out = tf.reshape(out, [batch, height, width, out.shape[-1]])
         out = self.output_conv(out, training=training)
         y = tf.cast(self.gamma, x.dtype) * out + x
@@ -190,6 +127,6 @@ class SelfAttention(keras.layers.Layer):
         config = super().get_config()
         config.update(
             variant=self.variant, key_divisor=self.key_divisor, query_chunk=self.query_chunk,
-            spectral_norm=self.spectral_norm,
+            spectral_norm=self.spectral_norm, ops=str(self.ops),
         )
         return config

@@ -10,20 +10,17 @@ affine parameters, then scales and shifts with per-class parameters:
 integer labels the layer also takes class weights (B, num_classes), a mixture of the classes'
 rows (``class_parameters``): how ``sagan-explore`` interpolates between two classes.
 ``synchronized=True`` computes the batch statistics over the global batch of all replicas
-(``tf.distribute``), so training on N devices normalizes exactly as on one.
+(``tf.distribute``), so training on N devices normalizes exactly as on one. ``call(..., relu=True)``
+also applies the ReLU that follows every CBN in G.
 
-``textbook`` computes exactly that (Keras' ``BatchNormalization`` sublayer, which holds the moving
-statistics, normalizes). ``call(..., relu=True)`` also applies the ReLU that follows every CBN in G.
-In training, whenever the statistics are those of the local batch (one replica, or not
-synchronized), ``call`` runs ``fused`` instead where ``layers.optimizations`` says so (the
-default): the normalization as one kernel (``FusedBatchNormV3``, oneDNN on CPU, cuDNN on GPU;
-float16/bfloat16 inputs are normalized in float32 inside the kernel; 2-3x faster for the layer,
-same values), and the per-class affine with the ReLU as another (``layers.scale_shift_relu``).
+Moving statistics (for inference): a training call updates them once,
+``moving = momentum * moving + (1 - momentum) * batch``, unless it runs inside
+``layers.running_state.frozen_state()``, which normalizes with the batch statistics and leaves the
+moving ones untouched (the GAN step advances them once per step, in G's update). An inference call,
+or a training call of a layer that is not ``trainable``, normalizes with the moving statistics.
 
-Moving statistics: a training call updates them (``moving = momentum * moving + (1 - momentum) *
-batch``) unless it runs inside ``layers.running_state.frozen_state()``, which normalizes with the
-batch statistics and leaves the moving ones untouched (the GAN step advances them once per step, in
-G's update).
+The computations are ``ops.batch_norm`` (training), ``ops.batch_norm_inference`` and
+``ops.scale_shift_relu``, in the forms the layer's ``ops`` setting names.
 """
 
 from __future__ import annotations
@@ -31,20 +28,43 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-from sagan_tf.layers import optimizations
+from sagan_tf import ops
+from sagan_tf.layers.op_setting import resolve_ops
 from sagan_tf.layers.running_state import is_frozen
-from sagan_tf.layers.scale_shift_relu import scale_shift_relu
+from sagan_tf.ops_choice import OpChoice
+
+
+class MovingStatistics(keras.layers.Layer):
+    """The moving mean and variance of a batch norm (float32, not trained); its variables have the
+    paths of a Keras ``BatchNormalization`` named like it, so checkpoints read either."""
+
+    def build(self, input_shape):
+        channels = int(input_shape[-1])
+        self.moving_mean = self.add_weight(
+            name="moving_mean", shape=(channels,), initializer="zeros", trainable=False, autocast=False
+        )
+        self.moving_variance = self.add_weight(
+            name="moving_variance", shape=(channels,), initializer="ones", trainable=False, autocast=False
+        )
+        self.built = True
+
+    def update(self, mean, variance, momentum: float) -> None:
+        """moving = momentum * moving + (1 - momentum) * batch statistic."""
+        for moving, batch in ((self.moving_mean, mean), (self.moving_variance, variance)):
+            current = tf.convert_to_tensor(moving)
+            moving.assign(current * momentum + tf.cast(batch, current.dtype) * (1.0 - momentum))
 
 
 @keras.saving.register_keras_serializable(package="sagan_tf")
 class ConditionalBatchNormalization(keras.layers.Layer):
-    """``call(x, labels, training)``: batch norm of ``x`` with per-class gain and bias.
+    """``call(x, labels, training, relu=False)``: batch norm of ``x`` with per-class gain and bias.
 
     Args:
         num_classes: number of classes; 0 for an unconditional (single gamma/beta) batch norm.
         momentum: moving-statistics momentum (moving = momentum * moving + (1 - momentum) * batch).
         epsilon: variance epsilon.
         synchronized: cross-replica batch statistics under a ``tf.distribute`` strategy.
+        ops: the forms of ``sagan_tf.ops`` the layer runs (``layers.op_setting``).
     """
 
     def __init__(
@@ -53,6 +73,7 @@ class ConditionalBatchNormalization(keras.layers.Layer):
         momentum: float = 0.9,
         epsilon: float = 1e-5,
         synchronized: bool = False,
+        ops: str | OpChoice = "auto",
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -60,17 +81,11 @@ class ConditionalBatchNormalization(keras.layers.Layer):
         self.momentum = float(momentum)
         self.epsilon = float(epsilon)
         self.synchronized = bool(synchronized)
+        self.ops = resolve_ops(ops)
 
     def build(self, input_shape):
         channels = int(input_shape[-1])
-        self.batch_norm = keras.layers.BatchNormalization(
-            momentum=self.momentum,
-            epsilon=self.epsilon,
-            center=False,
-            scale=False,
-            synchronized=self.synchronized,
-            name="batch_norm",
-        )
+        self.batch_norm = MovingStatistics(name="batch_norm")
         self.batch_norm.build(input_shape)
         rows = max(self.num_classes, 1)
         self.gamma = keras.layers.Embedding(rows, channels, embeddings_initializer="ones", name="gamma")
@@ -80,40 +95,32 @@ class ConditionalBatchNormalization(keras.layers.Layer):
         self.built = True
 
     def call(self, x, labels=None, training=None, relu: bool = False):
-        """CBN(x, labels); ``relu=True`` returns ReLU(CBN(x, labels)), the pre-activation blocks' "CBN -> ReLU"."""
+        """gamma[y] * BN(x) + beta[y]; ``relu=True``: ReLU of it, the pre-activation blocks' "CBN -> ReLU"."""
         if self.num_classes > 0 and labels is None:
             raise ValueError("ConditionalBatchNormalization with num_classes > 0 needs labels")
         if self.num_classes == 0:
             labels = tf.zeros([tf.shape(x)[0]], tf.int32)
         gamma, beta = self.class_parameters(labels)
-        if self._fusable(x, training):
-            return self.fused(x, gamma, beta, relu)
-        return self.textbook(x, gamma, beta, training, relu)
-
-    def textbook(self, x, gamma, beta, training=None, relu: bool = False):
-        """gamma[c] * (x - mean) / sqrt(var + eps) + beta[c]: batch statistics in training (moving ones
-        updated unless frozen), moving statistics in inference."""
-        if training and self.batch_norm.trainable and is_frozen():
-            normalized = self._batch_statistics_normalization(x)
-        else:
-            normalized = self.batch_norm(x, training=training)
-        return self._scale_shift(normalized, gamma, beta, relu)
-
-    def fused(self, x, gamma, beta, relu: bool = False):
-        """``textbook`` in training with local batch statistics: the normalization as one kernel, and with
-        ``relu`` the affine and the ReLU as another (``fused_elementwise``). Same values."""
-        normalized = self._fused_training_normalization(x, update=not is_frozen())
-        if relu and optimizations.fused_elementwise(True):
-            gamma, beta = tf.cast(gamma, normalized.dtype), tf.cast(beta, normalized.dtype)
-            return scale_shift_relu(normalized, gamma, beta)
-        return self._scale_shift(normalized, gamma, beta, relu)
-
-    @staticmethod
-    def _scale_shift(normalized, gamma, beta, relu: bool):
+        normalized = self.normalize(x, training)
         gamma, beta = tf.cast(gamma, normalized.dtype), tf.cast(beta, normalized.dtype)
+        if relu and normalized.shape.rank == 4:
+            return ops.scale_shift_relu(normalized, gamma, beta, impl=self.ops.impl("scale_shift_relu", training))
         shape = [-1] + [1] * (normalized.shape.rank - 2) + [normalized.shape[-1]]
         outputs = tf.reshape(gamma, shape) * normalized + tf.reshape(beta, shape)
         return tf.nn.relu(outputs) if relu else outputs
+
+    def normalize(self, x, training=None):
+        """(x - mean) / sqrt(var + eps): the batch's statistics in training (the moving ones updated
+        unless frozen), the moving statistics in inference."""
+        stats = self.batch_norm
+        if training and self.trainable:
+            normalized, mean, variance = ops.batch_norm(
+                x, self.epsilon, synchronized=self.synchronized, impl=self.ops.impl("batch_norm", training)
+            )
+            if not is_frozen():
+                stats.update(mean, variance, self.momentum)
+            return normalized
+        return ops.batch_norm_inference(x, stats.moving_mean, stats.moving_variance, self.epsilon)
 
     def class_parameters(self, labels):
         """Per-example rows (gamma, beta), each (B, C).
@@ -130,44 +137,6 @@ class ConditionalBatchNormalization(keras.layers.Layer):
         index = tf.cast(tf.reshape(labels, [-1]), tf.int32)
         return self.gamma(index), self.beta(index)
 
-    def _fusable(self, x, training) -> bool:
-        """Whether ``fused`` computes this call: training, local batch statistics, a 4-D float input."""
-        if not optimizations.enabled("fused_batch_norm"):
-            return False
-        if not training or not self.batch_norm.trainable or x.shape.rank != 4:
-            return False
-        if x.dtype not in (tf.float32, tf.bfloat16, tf.float16):  # the fused kernel's input types
-            return False
-        context = tf.distribute.get_replica_context()
-        return not (self.synchronized and context is not None and context.num_replicas_in_sync > 1)
-
-    def _fused_training_normalization(self, x, update: bool):
-        """(x - mean_B) / sqrt(var_B + eps) in one kernel; ``update``: also the moving statistics."""
-        bn = self.batch_norm
-        channels = int(x.shape[-1])
-        normalized, mean, variance = tf.compat.v1.nn.fused_batch_norm(
-            x, tf.ones([channels]), tf.zeros([channels]), epsilon=bn.epsilon, is_training=True
-        )
-        if not update:
-            return normalized
-        # The kernel returns the unbiased batch variance (for the moving average); Keras averages the
-        # biased one, which is also what normalized the batch.
-        count = tf.cast(tf.size(x) // channels, tf.float32)
-        variance = variance * (count - 1.0) / tf.maximum(count, 1.0)
-        bn.moving_mean.assign(bn.moving_mean * bn.momentum + mean * (1.0 - bn.momentum))
-        bn.moving_variance.assign(bn.moving_variance * bn.momentum + variance * (1.0 - bn.momentum))
-        return normalized
-
-    def _batch_statistics_normalization(self, x):
-        """The sublayer's training-mode computation (synchronized statistics included) without its
-        moving-statistics update: Keras' ``BatchNormalization.call`` minus the two assignments."""
-        bn = self.batch_norm
-        inputs = tf.cast(x, keras.backend.result_type(x.dtype, "float32"))
-        axes = list(range(x.shape.rank - 1))
-        mean, variance = keras.ops.moments(inputs, axes=axes, synchronized=self.synchronized)
-        outputs = keras.ops.batch_normalization(inputs, mean, variance, axis=-1, epsilon=bn.epsilon)
-        return tf.cast(outputs, bn.compute_dtype)
-
     def compute_output_shape(self, input_shape):
         return input_shape
 
@@ -178,5 +147,6 @@ class ConditionalBatchNormalization(keras.layers.Layer):
             momentum=self.momentum,
             epsilon=self.epsilon,
             synchronized=self.synchronized,
+            ops=str(self.ops),
         )
         return config

@@ -22,20 +22,23 @@ import tensorflow as tf
 
 from sagan_tf.layers.conditional_block import ConditionalBlock
 from sagan_tf.layers.kernel_wrapper import KernelWrapper
+from sagan_tf.layers.op_setting import resolve_ops
 from sagan_tf.layers.spectral_norm import SpectralNormalization, kernel_layer
+from sagan_tf.ops_choice import OpChoice
 
 KERNEL_SIZE = 4  # the tutorial's (and DCGAN's) 4x4 kernels with stride 2
 
 
 def sn_conv_transpose(
-    filters: int, name: str, strides: int = 2, use_bias: bool = True, spectral_norm: bool = True
+    filters: int, name: str, strides: int = 2, use_bias: bool = True, spectral_norm: bool = True,
+    ops: str | OpChoice = "auto",
 ) -> KernelWrapper:
     """A spectrally normalized 4x4 ``Conv2DTranspose`` with 'same' padding (H -> strides * H);
     ``spectral_norm=False``: its plain kernel."""
     conv = keras.layers.Conv2DTranspose(
         filters, KERNEL_SIZE, strides=strides, padding="same", use_bias=use_bias, name=name
     )
-    return kernel_layer(conv, spectral_norm)
+    return kernel_layer(conv, spectral_norm, ops)
 
 
 @keras.saving.register_keras_serializable(package="sagan_tf")
@@ -50,14 +53,15 @@ class DenseStartBlock(ConditionalBlock):
         bn_momentum: float = 0.9,
         sync_bn: bool = False,
         spectral_norm: bool = True,
+        ops: str | OpChoice = "auto",
         **kwargs,
     ):
-        super().__init__(filters, num_classes, bn_momentum, sync_bn, spectral_norm, **kwargs)
+        super().__init__(filters, num_classes, bn_momentum, sync_bn, spectral_norm, ops, **kwargs)
         self.size = int(size)
 
     def build(self, input_shape):
         units = self.size * self.size * self.filters
-        self.linear = kernel_layer(keras.layers.Dense(units, use_bias=False, name="linear"), self.spectral_norm)
+        self.linear = kernel_layer(keras.layers.Dense(units, use_bias=False, name="linear"), self.spectral_norm, self.ops)
         self.bn = self.cbn("cbn")
         self.linear.build(input_shape)
         self.bn.build((input_shape[0], self.size, self.size, self.filters))
@@ -81,7 +85,7 @@ class UpConvBlock(ConditionalBlock):
     """G's up-block: SN-ConvTranspose 4x4/2 -> (C)BN -> ReLU; ``call(x, labels, training)``."""
 
     def build(self, input_shape):
-        self.conv = sn_conv_transpose(self.filters, "deconv", use_bias=False, spectral_norm=self.spectral_norm)
+        self.conv = sn_conv_transpose(self.filters, "deconv", use_bias=False, spectral_norm=self.spectral_norm, ops=self.ops)
         self.bn = self.cbn("cbn")
         self.conv.build(input_shape)
         self.bn.build(self.compute_output_shape(input_shape))
@@ -98,14 +102,15 @@ class UpConvBlock(ConditionalBlock):
 class DownConvBlock(keras.layers.Layer):
     """D's down-block: SN-Conv 4x4/2 -> LeakyReLU(``negative_slope``, tutorial: 0.1)."""
 
-    def __init__(self, filters: int, negative_slope: float = 0.1, **kwargs):
+    def __init__(self, filters: int, negative_slope: float = 0.1, ops: str | OpChoice = "auto", **kwargs):
         super().__init__(**kwargs)
         self.filters = int(filters)
         self.negative_slope = float(negative_slope)
+        self.ops = resolve_ops(ops)
 
     def build(self, input_shape):
         conv = keras.layers.Conv2D(self.filters, KERNEL_SIZE, strides=2, padding="same", name="conv")
-        self.conv = SpectralNormalization(conv, name="sn_conv")
+        self.conv = SpectralNormalization(conv, ops=self.ops, name="sn_conv")
         self.conv.build(input_shape)
         self.built = True
 
@@ -118,5 +123,5 @@ class DownConvBlock(keras.layers.Layer):
 
     def get_config(self):
         config = super().get_config()
-        config.update(filters=self.filters, negative_slope=self.negative_slope)
+        config.update(filters=self.filters, negative_slope=self.negative_slope, ops=str(self.ops))
         return config

@@ -2,39 +2,40 @@
 
 ``KernelWrapper`` wraps a ``Dense``, ``Conv2D``, ``Conv2DTranspose`` or ``Embedding`` and applies
 the wrapped layer's op with the kernel that ``kernel(training)`` returns (float32, cast to the
-wrapped layer's compute dtype), plus its bias (in training through ``layers.channel_sums.add_bias``,
-whose gradient is a matmul) and activation. Two subclasses:
+wrapped layer's compute dtype), plus its bias (``ops.bias_add``) and activation. A block may put
+another computation with the same kernel in place of the wrapped op (``call(x, op=...)``: G's
+upsampling convolution, D's pooled one). Two subclasses:
 
 * ``layers.spectral_norm.SpectralNormalization``: ``W / sigma(W)`` (SAGAN section 4.1).
 * ``PlainKernel``: ``W`` itself. SAGAN section 5.1 (Figure 3) trains a baseline with spectral
   normalization in D only, "SN on D" (the SN-GAN with a projection discriminator of Miyato &
   Koyama); G's layers are then ``PlainKernel`` and have no ``sn_u`` variable. It computes exactly
-  what the wrapped Keras layer computes, through the same call path as its normalized twin, so
-  G's blocks can still fold the nearest-neighbour upsampling into their convolution
-  (``upsample=True``, ``layers.folded_conv``) and export traces the same ops.
+  what the wrapped Keras layer computes, through the same call path as its normalized twin.
 
-``layers.spectral_norm.kernel_layer(layer, spectral_norm)`` makes either, named ``sn_NAME`` or
+``layers.spectral_norm.kernel_layer(layer, spectral_norm, ops)`` makes either, named ``sn_NAME`` or
 ``plain_NAME`` after the wrapped layer (a checkpoint names variables by these paths, so the two never
 load into each other).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import keras
 import tensorflow as tf
 
-from sagan_tf.layers import optimizations
-from sagan_tf.layers.channel_sums import add_bias
-from sagan_tf.layers.folded_conv import conv3x3_avgpool, fold_avgpool, fold_nearest_upsample, upsample_conv3x3
+from sagan_tf import ops
+from sagan_tf.layers.op_setting import resolve_ops
+from sagan_tf.ops_choice import OpChoice
 
 WRAPPABLE = (keras.layers.Dense, keras.layers.Conv2D, keras.layers.Conv2DTranspose, keras.layers.Embedding)
 
 
 class KernelWrapper(keras.layers.Wrapper):
     """The wrapped layer's op with ``self.kernel(training)`` in place of its weight; subclasses
-    define ``kernel``."""
+    define ``kernel``. ``ops``: the forms of ``sagan_tf.ops`` it runs (``layers.op_setting``)."""
 
-    def __init__(self, layer, **kwargs):
+    def __init__(self, layer, ops: str | OpChoice = "auto", **kwargs):
         # Read W in float32 and cast the kernel to the wrapped layer's compute dtype. A float32 policy
         # for the wrapper itself (the wrapped layer keeps its own, possibly mixed, policy) stops Keras
         # from opening a bfloat16/float16 autocast scope around ``call`` under a mixed policy.
@@ -45,6 +46,7 @@ class KernelWrapper(keras.layers.Wrapper):
             raise TypeError(
                 f"{type(self).__name__} wraps Dense, Conv2D, Conv2DTranspose or Embedding, got {type(layer).__name__}"
             )
+        self.ops = resolve_ops(ops)
 
     def _weight_variable(self):
         if isinstance(self.layer, keras.layers.Embedding):
@@ -55,56 +57,33 @@ class KernelWrapper(keras.layers.Wrapper):
         """The float32 weight the op uses (the wrapped layer's shape)."""
         raise NotImplementedError
 
-    def call(self, inputs, training=None, upsample: bool = False, avgpool: bool = False):
-        """The wrapped layer with ``self.kernel(training)``.
-
-        For a 3x3 'same' stride-1 ``Conv2D`` (``layers.folded_conv``; same values, 2.25x fewer
-        multiply-adds): ``upsample=True`` applies it to the 2x nearest-neighbour upsampled
-        ``inputs`` as one transposed convolution of ``inputs``; ``avgpool=True`` returns its output
-        2x2 average-pooled, as one stride-2 convolution of ``inputs``. The bias commutes with both.
-        """
+    def call(self, inputs, training=None, op: Callable[[tf.Tensor, tf.Tensor], tf.Tensor] | None = None):
+        """The wrapped layer with ``self.kernel(training)``; ``op(inputs, kernel)`` (kernel float32,
+        inputs in the compute dtype) computes in place of the wrapped layer's own op, before the
+        bias and the activation."""
         w = self.kernel(training)
         layer = self.layer
-        if upsample or avgpool:
-            self._check_foldable()
-            w = fold_nearest_upsample(w) if upsample else fold_avgpool(w)
-        w = tf.cast(w, layer.compute_dtype)
         if isinstance(layer, keras.layers.Embedding):
-            return tf.gather(w, tf.cast(inputs, tf.int32))
+            return tf.gather(tf.cast(w, layer.compute_dtype), tf.cast(inputs, tf.int32))
         inputs = tf.cast(inputs, layer.compute_dtype)
-        if upsample:
-            outputs = upsample_conv3x3(inputs, w)
-        elif avgpool:
-            outputs = conv3x3_avgpool(inputs, w)
-        elif isinstance(layer, keras.layers.Dense):
-            outputs = tf.tensordot(inputs, w, axes=[[inputs.shape.rank - 1], [0]])
-        elif isinstance(layer, keras.layers.Conv2DTranspose):
-            outputs = _conv2d_transpose(layer, inputs, w)
+        if op is not None:
+            outputs = op(inputs, w)
         else:
-            outputs = layer.convolution_op(inputs, w)
+            outputs = _wrapped_op(layer, inputs, tf.cast(w, layer.compute_dtype))
         if layer.use_bias:
             bias = tf.cast(layer.bias.value, layer.compute_dtype)
-            outputs = add_bias(outputs, bias) if optimizations.fused_elementwise(training) else outputs + bias
+            outputs = ops.bias_add(outputs, bias, impl=self.ops.impl("bias_add", training))
         if layer.activation is not None:
             outputs = layer.activation(outputs)
         return outputs
 
-    def _check_foldable(self):
-        layer = self.layer
-        ok = (
-            type(layer) is keras.layers.Conv2D
-            and tuple(layer.kernel_size) == (3, 3)
-            and tuple(layer.strides) == (1, 1)
-            and tuple(layer.dilation_rate) == (1, 1)
-            and layer.padding == "same"
-            and layer.data_format == "channels_last"
-            and layer.groups == 1
-        )
-        if not ok:
-            raise ValueError("upsample=True or avgpool=True needs a 3x3, stride-1, 'same', channels_last Conv2D")
-
     def compute_output_shape(self, input_shape):
         return self.layer.compute_output_shape(input_shape)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(ops=str(self.ops))
+        return config
 
 
 @keras.saving.register_keras_serializable(package="sagan_tf")
@@ -114,6 +93,15 @@ class PlainKernel(KernelWrapper):
 
     def kernel(self, training: bool = False) -> tf.Tensor:
         return tf.convert_to_tensor(self._weight_variable().value, dtype=tf.float32)
+
+
+def _wrapped_op(layer, inputs: tf.Tensor, w: tf.Tensor) -> tf.Tensor:
+    """The wrapped layer's own op (without bias and activation) with the kernel ``w``."""
+    if isinstance(layer, keras.layers.Dense):
+        return tf.tensordot(inputs, w, axes=[[inputs.shape.rank - 1], [0]])
+    if isinstance(layer, keras.layers.Conv2DTranspose):
+        return _conv2d_transpose(layer, inputs, w)
+    return layer.convolution_op(inputs, w)
 
 
 def _conv2d_transpose(layer: keras.layers.Conv2DTranspose, inputs: tf.Tensor, w: tf.Tensor) -> tf.Tensor:

@@ -26,6 +26,8 @@ import tensorflow as tf
 
 from sagan_tf.layers.attention import VARIANTS
 from sagan_tf.layers.blocks import sn_conv
+from sagan_tf.layers.op_setting import resolve_ops
+from sagan_tf.ops_choice import OpChoice
 
 
 def attention_parameter_count(channels: int, variant: str, key_divisor: int = 8) -> int:
@@ -49,8 +51,12 @@ def substitute_shape(channels: int, variant: str, key_divisor: int = 8) -> tuple
 class ResidualSubstitute(keras.layers.Layer):
     """The equal-parameter residual block; ``call(x)``. Has a ``gamma`` like ``SelfAttention``."""
 
-    def __init__(self, variant: str = "pooled", key_divisor: int = 8, spectral_norm: bool = True, **kwargs):
+    def __init__(
+        self, variant: str = "pooled", key_divisor: int = 8, spectral_norm: bool = True, ops: str | OpChoice = "auto",
+        **kwargs,
+    ):
         super().__init__(**kwargs)
+        self.ops = resolve_ops(ops)
         if variant not in VARIANTS:
             raise ValueError(f"variant must be one of {VARIANTS}, got {variant!r}")
         self.variant = variant
@@ -60,8 +66,8 @@ class ResidualSubstitute(keras.layers.Layer):
     def build(self, input_shape):
         channels = int(input_shape[-1])
         kernel, hidden = substitute_shape(channels, self.variant, self.key_divisor)
-        self.conv_a = sn_conv(hidden, kernel, "conv_a", use_bias=False, spectral_norm=self.spectral_norm)
-        self.conv_b = sn_conv(channels, 1, "conv_b", use_bias=False, spectral_norm=self.spectral_norm)
+        self.conv_a = sn_conv(hidden, kernel, "conv_a", use_bias=False, spectral_norm=self.spectral_norm, ops=self.ops)
+        self.conv_b = sn_conv(channels, 1, "conv_b", use_bias=False, spectral_norm=self.spectral_norm, ops=self.ops)
         self.conv_a.build(input_shape)
         self.conv_b.build(tuple(input_shape[:-1]) + (hidden,))
         self.gamma = self.add_weight(name="gamma", shape=(), initializer="zeros", trainable=True)
@@ -77,5 +83,5 @@ class ResidualSubstitute(keras.layers.Layer):
 
     def get_config(self):
         config = super().get_config()
-        config.update(variant=self.variant, key_divisor=self.key_divisor, spectral_norm=self.spectral_norm)
+        config.update(variant=self.variant, key_divisor=self.key_divisor, spectral_norm=self.spectral_norm, ops=str(self.ops))
         return config

@@ -14,8 +14,8 @@ only when ``training=True`` and no freeze is active (``layers.running_state.froz
 Unlike ``keras.layers.SpectralNormalization`` (which assigns ``W / sigma`` into the kernel in place,
 with no gradient through sigma) and the end-of-life ``tensorflow_addons`` wrapper, the kernel
 variable keeps the unnormalized ``W`` and normalization happens in ``call``. The op itself (dense,
-convolution, transposed convolution, embedding lookup, folded upsampling) is ``KernelWrapper``'s,
-shared with ``PlainKernel``, the same layer without normalization (``kernel_layer``).
+convolution, transposed convolution, embedding lookup, or a block's op with this kernel) is
+``KernelWrapper``'s, shared with ``PlainKernel``, the same layer without normalization (``kernel_layer``).
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ import tensorflow as tf
 
 from sagan_tf.layers.kernel_wrapper import KernelWrapper, PlainKernel
 from sagan_tf.layers.running_state import is_frozen
+from sagan_tf.ops_choice import OpChoice
 
 
 def _l2_normalize(x: tf.Tensor, eps: float) -> tf.Tensor:
@@ -41,6 +42,7 @@ class SpectralNormalization(KernelWrapper):
         layer: the layer to wrap; its weight ``kernel`` (or ``embeddings``) is normalized.
         power_iterations: power-iteration steps per training call (SAGAN/Miyato: 1).
         epsilon: added to norms to avoid division by zero.
+        ops: the forms of ``sagan_tf.ops`` the wrapper runs (its bias addition; ``layers.op_setting``).
     """
 
     def __init__(self, layer, power_iterations: int = 1, epsilon: float = 1e-12, **kwargs):
@@ -110,9 +112,9 @@ class SpectralNormalization(KernelWrapper):
         return config
 
 
-def kernel_layer(layer, spectral_norm: bool = True) -> KernelWrapper:
+def kernel_layer(layer, spectral_norm: bool = True, ops: str | OpChoice = "auto") -> KernelWrapper:
     """``layer`` spectrally normalized (``sn_NAME``), or with its plain kernel (``plain_NAME``) where
     a network is trained without spectral norm (``model.g_spectral_norm: false``, SAGAN section 5.1)."""
     if spectral_norm:
-        return SpectralNormalization(layer, name=f"sn_{layer.name}")
-    return PlainKernel(layer, name=f"plain_{layer.name}")
+        return SpectralNormalization(layer, ops=ops, name=f"sn_{layer.name}")
+    return PlainKernel(layer, ops=ops, name=f"plain_{layer.name}")

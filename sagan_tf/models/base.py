@@ -19,7 +19,9 @@ import tensorflow as tf
 
 from sagan_tf.layers.attention import SelfAttention
 from sagan_tf.layers.blocks import sn_dense
+from sagan_tf.layers.op_setting import resolve_ops
 from sagan_tf.layers.spectral_norm import SpectralNormalization
+from sagan_tf.ops_choice import OpChoice
 
 _NO_LABELS = object()
 
@@ -59,12 +61,17 @@ def projection_logits(phi: tf.Tensor, labels, linear, embedding: object | None, 
 class AttentionNetwork(keras.Model):
     """Blocks with attention layers after some of them. Subclasses set ``self.attention`` (the
     resolutions), call ``add_block`` in forward order and list their constructor arguments in
-    ``CONFIG_KEYS`` (``get_config``)."""
+    ``CONFIG_KEYS`` (``get_config``). ``ops``: the forms of ``sagan_tf.ops`` every layer runs
+    (``layers.op_setting``; ``model.ops``), passed to each layer the network builds."""
 
     CONFIG_KEYS: tuple[str, ...] = ()
 
-    def __init__(self, *, resolution: int, ch: int, num_classes: int, channels: int, attention_variant: str, **kwargs):
+    def __init__(
+        self, *, resolution: int, ch: int, num_classes: int, channels: int, attention_variant: str,
+        ops: str | OpChoice = "auto", **kwargs,
+    ):
         super().__init__(**kwargs)
+        self.ops = resolve_ops(ops)
         self.resolution = int(resolution)
         self.ch = int(ch)
         self.num_classes = int(num_classes)
@@ -88,8 +95,22 @@ class AttentionNetwork(keras.Model):
         attention = dict(zip(self._attention_after, self.attention_layers, strict=True))
         return run_blocks(self.blocks, attention, h, labels, training=training, return_attention=return_attention)
 
+    def with_ops(self, ops: str | OpChoice) -> AttentionNetwork:
+        """The same network (class, config and a copy of every variable) running the forms of
+        ``sagan_tf.ops`` that ``ops`` names, e.g. ``"reference"`` for TFLite conversion."""
+        twin = type(self).from_config({**self.get_config(), "ops": str(resolve_ops(ops))})
+        twin.build()
+        for mine, theirs in zip(twin.variables, self.variables, strict=True):
+            if mine.path.split("/", 1)[-1] != theirs.path.split("/", 1)[-1]:
+                raise ValueError(f"{twin.name}: variable {mine.path} does not match {theirs.path}")
+            mine.assign(tf.convert_to_tensor(theirs))
+        return twin
+
     def get_config(self):
-        return {"name": self.name, "attention": list(self.attention), **{k: getattr(self, k) for k in self.CONFIG_KEYS}}
+        return {
+            "name": self.name, "attention": list(self.attention), "ops": str(self.ops),
+            **{k: getattr(self, k) for k in self.CONFIG_KEYS},
+        }
 
 
 class GeneratorNetwork(AttentionNetwork):
@@ -134,11 +155,11 @@ class DiscriminatorNetwork(AttentionNetwork):
         raise NotImplementedError
 
     def add_projection_head(self, features: int) -> None:
-        self.linear = sn_dense(1, "linear")
+        self.linear = sn_dense(1, "linear", ops=self.ops)
         self.embedding = None
         if self.num_classes > 0:
             embed = keras.layers.Embedding(self.num_classes, features, name="embedding")
-            self.embedding = SpectralNormalization(embed, name="sn_embedding")
+            self.embedding = SpectralNormalization(embed, ops=self.ops, name="sn_embedding")
 
     def build(self, input_shape=None):
         x = tf.zeros([1, self.resolution, self.resolution, self.channels])

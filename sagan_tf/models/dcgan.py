@@ -55,6 +55,7 @@ from sagan_tf.architectures import check_attention, discriminator_resolutions, g
 from sagan_tf.layers.attention import SelfAttention
 from sagan_tf.layers.dcgan_blocks import DenseStartBlock, DownConvBlock, UpConvBlock, sn_conv_transpose
 from sagan_tf.models.base import DiscriminatorNetwork, GeneratorNetwork
+from sagan_tf.ops_choice import OpChoice
 
 
 def _attention_at(attention: Sequence[int] | None, available: list[int], variant: str, net: str) -> tuple[int, ...]:
@@ -89,23 +90,27 @@ class DCGANGenerator(GeneratorNetwork):
         sync_bn: bool = False,
         bn_momentum: float = 0.9,
         spectral_norm: bool = True,
+        ops: str | OpChoice = "auto",
         **kwargs,
     ):
         super().__init__(
             resolution=resolution, ch=ch, num_classes=num_classes, channels=channels,
             attention_variant=attention_variant, z_dim=z_dim, sync_bn=sync_bn, bn_momentum=bn_momentum,
-            spectral_norm=spectral_norm, **kwargs,
+            spectral_norm=spectral_norm, ops=ops, **kwargs,
         )
         sizes = generator_resolutions("dcgan", resolution)
         self.attention = _attention_at(attention, sizes, attention_variant, "G")
 
-        sn = self.spectral_norm
-        bn = dict(num_classes=self.num_classes, bn_momentum=self.bn_momentum, sync_bn=self.sync_bn, spectral_norm=sn)
+        sn, choice = self.spectral_norm, self.ops
+        bn = dict(
+            num_classes=self.num_classes, bn_momentum=self.bn_momentum, sync_bn=self.sync_bn, spectral_norm=sn, ops=choice
+        )
         for i, size in enumerate(sizes):
             filters, name = self.ch * 2 ** (len(sizes) - 1 - i), f"block{i}_{size}"
             block = DenseStartBlock(size, filters, **bn, name=name) if i == 0 else UpConvBlock(filters, **bn, name=name)
-            self.add_block(block, size, lambda r: SelfAttention(attention_variant, spectral_norm=sn, name=f"attention_{r}"))
-        self.output_conv = sn_conv_transpose(self.channels, "output_deconv", spectral_norm=sn)
+            self.add_block(block, size, lambda r: SelfAttention(
+                attention_variant, spectral_norm=sn, ops=choice, name=f"attention_{r}"))
+        self.output_conv = sn_conv_transpose(self.channels, "output_deconv", spectral_norm=sn, ops=choice)
 
     def to_image(self, h, training=None):
         return self.output_conv(h, training=training)
@@ -129,19 +134,20 @@ class DCGANDiscriminator(DiscriminatorNetwork):
         attention: Sequence[int] | None = None,
         attention_variant: str = "paper",
         negative_slope: float = 0.1,
+        ops: str | OpChoice = "auto",
         **kwargs,
     ):
         super().__init__(
             resolution=resolution, ch=ch, num_classes=num_classes, channels=channels,
-            attention_variant=attention_variant, **kwargs,
+            attention_variant=attention_variant, ops=ops, **kwargs,
         )
         sizes = discriminator_resolutions("dcgan", resolution)
         self.attention = _attention_at(attention, sizes, attention_variant, "D")
         self.negative_slope = float(negative_slope)
 
         for i, size in enumerate(sizes):
-            block = DownConvBlock(self.ch * 2**i, self.negative_slope, name=f"block{i}_{size}")
-            self.add_block(block, size, lambda r: SelfAttention(attention_variant, name=f"attention_{r}"))
+            block = DownConvBlock(self.ch * 2**i, self.negative_slope, ops=self.ops, name=f"block{i}_{size}")
+            self.add_block(block, size, lambda r: SelfAttention(attention_variant, ops=self.ops, name=f"attention_{r}"))
         self.feature_size = sizes[-1] * sizes[-1] * self.ch * 2 ** (len(sizes) - 1)  # dim of phi(x)
         self.add_projection_head(self.feature_size)
 

@@ -32,19 +32,22 @@ from sagan_tf.layers.blocks import DiscriminatorBlock, GeneratorBlock, sn_conv, 
 from sagan_tf.layers.cond_bn import ConditionalBatchNormalization
 from sagan_tf.layers.residual_substitute import ResidualSubstitute
 from sagan_tf.models.base import DiscriminatorNetwork, GeneratorNetwork
+from sagan_tf.ops_choice import OpChoice
 
 ATTENTION_BLOCKS = ("attention", "residual")
 
 
-def make_attention_block(kind: str, variant: str, res: int, query_chunk: int = 0, spectral_norm: bool = True):
+def make_attention_block(
+    kind: str, variant: str, res: int, query_chunk: int = 0, spectral_norm: bool = True, ops: str | OpChoice = "auto"
+):
     """The block inserted at resolution ``res``: self-attention (``query_chunk``: memory-efficient
     blocks of queries), or the equal-parameter residual block of the paper's Table 1 ablation
     (``ResidualSubstitute``); ``spectral_norm=False``: with plain kernels."""
     if kind == "residual":
-        return ResidualSubstitute(variant, spectral_norm=spectral_norm, name=f"residual_{res}")
+        return ResidualSubstitute(variant, spectral_norm=spectral_norm, ops=ops, name=f"residual_{res}")
     if kind != "attention":
         raise ValueError(f"attention_block must be one of {ATTENTION_BLOCKS}, got {kind!r}")
-    return SelfAttention(variant, query_chunk=query_chunk, spectral_norm=spectral_norm, name=f"attention_{res}")
+    return SelfAttention(variant, query_chunk=query_chunk, spectral_norm=spectral_norm, ops=ops, name=f"attention_{res}")
 
 
 @keras.saving.register_keras_serializable(package="sagan_tf")
@@ -75,12 +78,13 @@ class Generator(GeneratorNetwork):
         bn_momentum: float = 0.9,
         attention_block: str = "attention",
         spectral_norm: bool = True,
+        ops: str | OpChoice = "auto",
         **kwargs,
     ):
         super().__init__(
             resolution=resolution, ch=ch, num_classes=num_classes, channels=channels,
             attention_variant=attention_variant, z_dim=z_dim, sync_bn=sync_bn, bn_momentum=bn_momentum,
-            spectral_norm=spectral_norm, **kwargs,
+            spectral_norm=spectral_norm, ops=ops, **kwargs,
         )
         table = resnet_table(resolution)
         self.attention = check_attention(attention, generator_resolutions("resnet", resolution), attention_variant, "G")
@@ -88,17 +92,19 @@ class Generator(GeneratorNetwork):
         self.attention_block = attention_block
 
         self.init_channels = table.g_init * self.ch
-        sn = self.spectral_norm
-        self.linear = sn_dense(4 * 4 * self.init_channels, "linear", spectral_norm=sn)
+        sn, choice = self.spectral_norm, self.ops
+        self.linear = sn_dense(4 * 4 * self.init_channels, "linear", spectral_norm=sn, ops=choice)
         for i, (mult, res) in enumerate(zip(table.g_blocks, generator_resolutions("resnet", resolution), strict=True)):
             block = GeneratorBlock(
-                mult * self.ch, self.num_classes, self.bn_momentum, self.sync_bn, spectral_norm=sn, name=f"block{i}_{res}"
+                mult * self.ch, self.num_classes, self.bn_momentum, self.sync_bn, spectral_norm=sn, ops=choice,
+                name=f"block{i}_{res}",
             )
-            self.add_block(
-                block, res, lambda r: make_attention_block(self.attention_block, attention_variant, r, self.attention_chunk, sn)
-            )
-        self.output_bn = ConditionalBatchNormalization(0, self.bn_momentum, synchronized=self.sync_bn, name="output_bn")
-        self.output_conv = sn_conv(self.channels, 3, "output_conv", spectral_norm=sn)
+            self.add_block(block, res, lambda r: make_attention_block(
+                self.attention_block, attention_variant, r, self.attention_chunk, sn, choice))
+        self.output_bn = ConditionalBatchNormalization(
+            0, self.bn_momentum, synchronized=self.sync_bn, ops=choice, name="output_bn"
+        )
+        self.output_conv = sn_conv(self.channels, 3, "output_conv", spectral_norm=sn, ops=choice)
 
     def stem(self, z, training=None):
         return tf.reshape(self.linear(z, training=training), [-1, 4, 4, self.init_channels])
@@ -128,11 +134,12 @@ class Discriminator(DiscriminatorNetwork):
         attention_variant: str = "pooled",
         attention_block: str = "attention",
         attention_chunk: int = 0,
+        ops: str | OpChoice = "auto",
         **kwargs,
     ):
         super().__init__(
             resolution=resolution, ch=ch, num_classes=num_classes, channels=channels,
-            attention_variant=attention_variant, **kwargs,
+            attention_variant=attention_variant, ops=ops, **kwargs,
         )
         table = resnet_table(resolution)
         self.attention = check_attention(attention, discriminator_resolutions("resnet", resolution), attention_variant, "D")
@@ -141,8 +148,9 @@ class Discriminator(DiscriminatorNetwork):
 
         resolutions = discriminator_resolutions("resnet", resolution)
         for i, ((mult, down), res) in enumerate(zip(table.d_blocks, resolutions, strict=True)):
-            block = DiscriminatorBlock(mult * self.ch, down, optimized=(i == 0), name=f"block{i}_{res}")
-            self.add_block(block, res, lambda r: make_attention_block(self.attention_block, attention_variant, r, self.attention_chunk))
+            block = DiscriminatorBlock(mult * self.ch, down, optimized=(i == 0), ops=self.ops, name=f"block{i}_{res}")
+            self.add_block(block, res, lambda r: make_attention_block(
+                self.attention_block, attention_variant, r, self.attention_chunk, ops=self.ops))
         self.add_projection_head(table.d_blocks[-1][0] * self.ch)
 
     def features(self, h):

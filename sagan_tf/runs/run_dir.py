@@ -41,8 +41,9 @@ def latest_checkpoint(logdir: str | Path) -> str:
     return path
 
 
-def load_generator(logdir: str | Path, ema: bool = True, checkpoint: str | None = None):
-    """The run's generator and config, from its latest checkpoint (or ``checkpoint``, a path).
+def load_generator(logdir: str | Path, ema: bool = True, checkpoint: str | None = None, ops: str | None = None):
+    """The run's generator and config, from its latest checkpoint (or ``checkpoint``, a path), running
+    the forms of ``sagan_tf.ops`` that ``ops`` names (default: the run's ``model.ops``).
 
     With ``ema`` (the default) it is the EMA shadow generator when the checkpoint has one, else the
     raw G; ``generator.name`` says which (``ema.SHADOW_NAME`` or ``generator``).
@@ -58,7 +59,7 @@ def load_generator(logdir: str | Path, ema: bool = True, checkpoint: str | None 
     cfg = load_run_config(logdir)
     path = checkpoint or latest_checkpoint(logdir)
     network = SHADOW_NAME if ema and has_network(path, SHADOW_NAME) else "generator"
-    generator = build_generator(cfg, name=network, precision="float32")
+    generator = build_generator(cfg, name=network, precision="float32", ops=ops)
     restore_or_fail(generator_checkpoint(generator, network), path, partial=True)
     return generator, cfg
 

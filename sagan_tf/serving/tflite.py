@@ -1,12 +1,11 @@
 """TFLite models of the generator, converted from a SavedModel of it, run with LiteRT.
 
-The TFLite models are converted from their own SavedModel (``write_conversion_source``), traced with
-G's upsampling in the textbook order: nearest-neighbour resize, then the 3x3 convolution
-(``layers.folded_conv``). TensorFlow runs the folded stride-2 transposed convolution faster
-(training, and the served SavedModel at batch 64), but LiteRT's XNNPACK delegate does not take
-dynamic-range TRANSPOSE_CONV and runs it on a reference kernel; with CONV_2D and
-RESIZE_NEAREST_NEIGHBOR instead, the ``fashion_mnist32`` generator ran 2x faster in float32 and 30x
-faster in dynamic range here, and its files are 20% smaller (``benchmarks/generator_throughput``).
+The TFLite models are converted from their own SavedModel (``write_conversion_source``), traced on a
+copy of G that runs every op in its reference form (``ops="reference"``, ``models.base.with_ops``):
+G's upsampling as a nearest-neighbour resize and then the 3x3 convolution, which convert to the
+builtins RESIZE_NEAREST_NEIGHBOR and CONV_2D. The fast form (one stride-2 transposed convolution,
+``ops.upsample_conv``) would convert to TRANSPOSE_CONV, which LiteRT's XNNPACK delegate does not take
+in dynamic range (``docs/performance.md`` has the generator throughput of both).
 
 The TFLite models carry the ``serving_default`` signature of the SavedModel (``z``, ``labels`` ->
 ``images`` uint8, ``images_float``); ``generate`` is not converted (its stateless random ops are
@@ -67,14 +66,15 @@ def convert(saved_model_dir: str | Path, variant: str, signature: str = "serving
     return converter.convert()
 
 
+CONVERSION_OPS = "reference"  # the forms of sagan_tf.ops whose TensorFlow ops convert to TFLite builtins
+
+
 def write_conversion_source(generator, num_classes: int, z_dim: int, path: str | Path) -> None:
-    """The SavedModel ``convert`` reads: ``serving.write_saved_model`` traced with unfolded upsampling
-    (same function, the textbook order of ops; see the module docstring)."""
-    from sagan_tf.layers.optimizations import textbook_resampling
+    """The SavedModel ``convert`` reads: ``serving.write_saved_model`` of a copy of ``generator`` that
+    runs the ``CONVERSION_OPS`` forms (the same function; see the module docstring)."""
     from sagan_tf.serving.signatures import write_saved_model
 
-    with textbook_resampling():
-        write_saved_model(generator, num_classes, z_dim, path)
+    write_saved_model(generator.with_ops(CONVERSION_OPS), num_classes, z_dim, path)
 
 
 class TFLiteGenerator:

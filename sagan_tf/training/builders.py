@@ -10,13 +10,14 @@ from sagan_tf.training.gan import SAGAN
 from sagan_tf.training.precision import policy_scope, resolve, wrap_optimizer
 
 
-def _build(network_class, cfg: Config, precision: str | None = None, **kwargs) -> keras.Model:
+def _build(network_class, cfg: Config, precision: str | None = None, ops: str | None = None, **kwargs) -> keras.Model:
     """A built network of ``network_class`` from ``cfg`` under the dtype policy of ``precision``
-    (default: ``train.precision``)."""
+    (default: ``train.precision``), running the forms of ``sagan_tf.ops`` that ``ops`` names (default:
+    ``model.ops``; ``auto`` is decided for this process's devices, ``layers.op_setting``)."""
     m, d = cfg.model, cfg.data
     common = dict(
         resolution=d.resolution, ch=m.ch, num_classes=d.num_classes, channels=d.channels,
-        attention_variant=m.attention_variant,
+        attention_variant=m.attention_variant, ops=ops or m.ops,
     )
     if m.arch == "resnet":  # they exist only there
         common.update(attention_block=m.attention_block, attention_chunk=m.attention_chunk)
@@ -26,14 +27,17 @@ def _build(network_class, cfg: Config, precision: str | None = None, **kwargs) -
     return network
 
 
-def build_generator(cfg: Config, name: str = "generator", precision: str | None = None) -> keras.Model:
+def build_generator(
+    cfg: Config, name: str = "generator", precision: str | None = None, ops: str | None = None
+) -> keras.Model:
     """G of ``model.arch`` (``models.Generator`` or ``models.DCGANGenerator``) with the dtype policy
-    of ``precision`` (default: ``train.precision``; a served generator is built in "float32")."""
+    of ``precision`` (default: ``train.precision``; a served generator is built in "float32") and the
+    op forms ``ops`` (default: ``model.ops``)."""
     m = cfg.model
     generator_class, _ = FAMILIES[m.arch]
     return _build(
         generator_class, cfg, z_dim=m.z_dim, attention=m.g_attention, sync_bn=m.sync_bn, bn_momentum=m.bn_momentum,
-        spectral_norm=m.g_spectral_norm, name=name, precision=precision,
+        spectral_norm=m.g_spectral_norm, name=name, precision=precision, ops=ops,
     )
 
 

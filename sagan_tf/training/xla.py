@@ -1,9 +1,9 @@
 """XLA compilation (``jit_compile``) of the training step, where it works.
 
 Single device: ``maybe_jit`` compiles ``SAGAN.train_step`` with XLA (the input pipeline stays outside
-the compiled function). Whether it helps depends on the device: measured on a 2-core AVX-512 CPU
-it is slower than TensorFlow's oneDNN kernels (``benchmarks/README.md``); on GPUs XLA's fusion of
-the element-wise work (batch norm, ReLU, spectral norm) usually pays.
+the compiled function). Whether it helps depends on the device (what has been measured is in
+``docs/performance.md``); on GPUs XLA's fusion of the element-wise work (batch norm, ReLU,
+spectral norm) usually pays.
 
 Several replicas: compiling the replica function of ``MirroredStrategy`` with two or more devices
 fails on TensorFlow 2.21 ("Trying to access resource g_adam/iteration/replica_1 located in device
@@ -12,7 +12,7 @@ CPU:1 from device CPU:0"; a one-device ``MirroredStrategy`` compiles), and colle
 graph with a warning instead of crashing.
 
 Ops without an XLA kernel: ``ResizeNearestNeighborGrad`` has none on XLA:CPU, so
-``layers.resample.upsample_nearest`` differentiates through an average pooling instead (same values).
+``ops.resample.upsample_nearest`` differentiates through an average pooling instead (same values).
 """
 
 from __future__ import annotations

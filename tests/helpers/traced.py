@@ -107,17 +107,33 @@ def relative_error(got, want) -> float:
     return float(np.linalg.norm(got - want) / np.linalg.norm(want))
 
 
-def traced_gradients(layer, inputs, loss_weights, training, disabled=()):
+def with_ops(layer, ops: str, input_shape):
+    """A copy of ``layer`` (class, config, dtype policy, every weight) that runs the forms of
+    ``sagan_tf.ops`` named by ``ops``."""
+    from sagan_tf.training.precision import policy_scope
+
+    with policy_scope(layer.dtype_policy.name):  # the sublayers it builds take the policy of the scope
+        twin = type(layer).from_config({**layer.get_config(), "ops": ops})
+        twin.build(input_shape)
+    for mine, theirs in zip(twin.weights, layer.weights, strict=True):
+        assert mine.path == theirs.path, (mine.path, theirs.path)
+        mine.assign(theirs)
+    return twin
+
+
+def traced_gradients(layer, inputs, loss_weights, training, ops=None):
     """``layer(*inputs, training=training)`` and the gradients of ``sum(output * loss_weights)`` for
     ``inputs[0]`` and every trainable weight, as one ``tf.function`` traced inside ``frozen_state()``
-    (the running state stays where it is) and ``optimizations.disabled(*disabled)``.
+    (the running state stays where it is); with ``ops``, of a copy of ``layer`` running those forms
+    of ``sagan_tf.ops`` (``with_ops``).
 
     Returns ``(graph, names, values)``: the traced graph, ``["output", "input", *weight paths]`` and
     the computed tensors (the output in the layer's dtype, the gradients dense).
     """
-    from sagan_tf.layers import optimizations
     from sagan_tf.layers.running_state import frozen_state
 
+    if ops is not None:
+        layer = with_ops(layer, ops, inputs[0].shape)
     weights = layer.trainable_weights
 
     def step(*args):
@@ -127,7 +143,7 @@ def traced_gradients(layer, inputs, loss_weights, training, disabled=()):
             loss = tf.reduce_sum(tf.cast(output, tf.float32) * loss_weights)
         return [output, *(tf.convert_to_tensor(g) for g in tape.gradient(loss, [args[0], *weights]))]
 
-    with frozen_state(), optimizations.disabled(*disabled):
+    with frozen_state():
         concrete = tf.function(step).get_concrete_function(*inputs)
     return concrete.graph, ["output", "input", *(w.path for w in weights)], concrete(*inputs)
 
@@ -139,10 +155,10 @@ def as_float64(t) -> np.ndarray:
 def generator_conv1_output_gradient(block, x, labels, loss_weights) -> np.ndarray:
     """In training, the gradient of ``sum(block(x, labels) * loss_weights)`` for the output of G's
     block's conv1 (the input of its second batch norm), in the block's dtype: the block's sublayers
-    composed in its textbook order (CBN -> ReLU -> up2 -> conv3x3 -> CBN -> ReLU -> conv3x3, plus
+    composed in the official code's order (CBN -> ReLU -> up2 -> conv3x3 -> CBN -> ReLU -> conv3x3, plus
     up2 -> conv1x1), running state frozen."""
-    from sagan_tf.layers.resample import upsample_nearest
     from sagan_tf.layers.running_state import frozen_state
+    from sagan_tf.ops.resample import upsample_nearest
 
     up = upsample_nearest if block.upsample else (lambda t: t)
     with frozen_state(), tf.GradientTape() as tape:

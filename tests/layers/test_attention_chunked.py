@@ -10,7 +10,7 @@ import pytest
 import tensorflow as tf
 
 from sagan_tf.layers import SelfAttention
-from sagan_tf.layers.attention import attend_chunked
+from sagan_tf.ops.attention import attend_chunked
 
 ATOL = 1e-5
 

@@ -219,10 +219,10 @@ def test_synchronized_uses_global_batch_statistics(mirrored):
 
 @pytest.mark.parametrize("relu", [False, True])
 @pytest.mark.parametrize("precision", ["float32", "mixed_bfloat16"])
-def test_fused_training_path_matches_keras_batch_norm(precision, relu):
-    """One replica, training: the fused kernels (batch norm; with ``relu=True`` also the affine and
-    the ReLU, ``layers.scale_shift_relu``) give Keras BatchNormalization's output, gradients (input,
-    per-class gamma and beta) and moving statistics, followed by ``tf.nn.relu``, in the same precision.
+def test_fast_training_forms_match_the_reference_forms(precision, relu):
+    """One replica, training: the fast forms (the fused batch-norm kernel; with ``relu=True`` also the
+    affine and the ReLU as XLA kernels, ``ops.scale_shift_relu``) give the reference forms' output,
+    gradients (input, per-class gamma and beta) and moving statistics, in the same precision.
 
     Tolerances. Both paths normalize in float32 and round the result once to the compute dtype,
     then scale, shift (and ReLU) with the same roundings; the gradients are float32 sums rounded
@@ -233,12 +233,10 @@ def test_fused_training_path_matches_keras_batch_norm(precision, relu):
     computed in float32 from the same inputs in both paths: 1e-5.
     """
     compute = COMPUTE_DTYPE[precision]
-    fused, x = _make(momentum=0.7, precision=precision)
-    reference, _ = _make(momentum=0.7, precision=precision)
-    reference._fusable = lambda x, training: False  # force the Keras sublayer path
+    fused, x = _make(momentum=0.7, precision=precision, ops="fast")
+    reference, _ = _make(momentum=0.7, precision=precision, ops="reference")
     for layer in (fused, reference):
         assert set(compute_dtypes(layer).values()) == {compute}, compute_dtypes(layer)
-    assert fused._fusable(tf.constant(x, tf.float32), True)
     tx, ty = tf.constant(x, tf.float32), tf.constant([0, 1, 2, 2, 1, 0])
     loss_weights = tf.sin(tx)
     if relu and compute != "float32":

@@ -4,11 +4,14 @@ References are float64 numpy on the stored weight variables; the layer runs in f
 (rtol=1e-5 / atol=1e-5 for values of order 1, 1e-4 after a 3x3 convolution of 16 channels).
 """
 
+from functools import partial
+
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
+from sagan_tf import ops
 from sagan_tf.layers.kernel_wrapper import PlainKernel
 from sagan_tf.layers.spectral_norm import SpectralNormalization, kernel_layer
 from tests.helpers.numpy_layers import KINDS, make_wrapped, np_conv_same, np_forward, np_up, stored_weight, tf_input
@@ -53,14 +56,15 @@ def test_plain_kernel_gradient_is_the_plain_layers():
     np.testing.assert_allclose(grad, 2 * xn.T @ (xn @ w + b), rtol=1e-4, atol=1e-4)
 
 
-def test_plain_kernel_folds_the_upsampling_with_the_stored_kernel():
+@pytest.mark.parametrize("impl", ["reference", "fast"])
+def test_plain_kernel_computes_an_op_with_the_stored_kernel(impl):
     keras.utils.set_random_seed(5)
     rng = np.random.default_rng(5)
     layer = PlainKernel(keras.layers.Conv2D(8, 3, padding="same"))
     x = rng.normal(size=(2, 5, 5, 16))
     layer.build((2, 10, 10, 16))
     layer.layer.bias.assign(rng.normal(size=(8,)).astype(np.float32))
-    out = layer(tf.constant(x, tf.float32), upsample=True).numpy()
+    out = layer(tf.constant(x, tf.float32), op=partial(ops.upsample_conv3x3, impl=impl)).numpy()
     expected = np_conv_same(np_up(x), stored_weight(layer), layer.layer.bias.numpy().astype(np.float64))
     np.testing.assert_allclose(out, expected, rtol=1e-4, atol=1e-4)
 

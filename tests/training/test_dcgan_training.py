@@ -29,7 +29,7 @@ def test_config_builds_the_dcgan_family():
     assert (cfg.model.arch, cfg.data.resolution, cfg.data.num_classes, cfg.data.label_key) == ("dcgan", 32, 0, None)
     g = build_generator(tiny())
     assert isinstance(g, DCGANGenerator) and [a.name for a in g.attention_layers] == ["attention_8", "attention_16"]
-    assert all(block.bn.batch_norm.synchronized for block in g.blocks)  # model.sync_bn: true
+    assert all(block.bn.synchronized for block in g.blocks)  # model.sync_bn: true
     conditional = build_sagan(tiny("data.num_classes=10", "data.label_key=label"))
     assert conditional.generator.blocks[1].bn.gamma.embeddings.shape[0] == 10  # conditional BN
     assert conditional.discriminator.embedding.layer.embeddings.shape == (10, 4 * 4 * 16)  # projection

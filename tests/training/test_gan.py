@@ -163,8 +163,8 @@ def test_g_batch_norm_statistics_move_once_per_step(d_steps):
     rng = np.random.default_rng(6)
     bias = rng.normal(size=16 * channels).astype(np.float32)
     g.linear.layer.bias.assign(bias)
-    bn = g.blocks[0].bn1.batch_norm
-    m = bn.momentum
+    bn = g.blocks[0].bn1.batch_norm  # the moving statistics
+    m = g.blocks[0].bn1.momentum
     assert float(np.max(np.abs(bn.moving_mean.numpy()))) == 0.0
 
     images, labels = fake_batch(8 * d_steps)

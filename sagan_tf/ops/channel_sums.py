@@ -1,10 +1,10 @@
-"""Sums over every axis but the channels as matmuls with a row of ones, and the bias add that uses one.
+"""Sums over every axis but the channels as matmuls with a row of ones.
 
 Gradients of per-channel parameters are such sums: a bias's gradient sums dy over batch and
-space, a per-example batch-norm gain's over space. TensorFlow computes them with ``Sum``
-reductions; on CPU in bfloat16 Eigen's reductions convert element by element, while a
-(1 x N) @ (N x C) product runs in the platform's matmul (oneDNN on CPU, accumulating in float32):
-2-3x faster for G's 32x32 activations, the same sums up to the order of the additions.
+space, a per-example batch-norm gain's over space. A (1 x N) @ (N x C) product runs in the
+platform's matmul kernel (accumulating bfloat16 in float32) where a ``Sum`` reduction runs an
+element-wise loop; the same sums up to the order of the additions. The fast forms of
+``ops.bias_add`` and ``ops.scale_shift_relu`` use them in their gradients.
 """
 
 from __future__ import annotations
@@ -27,13 +27,3 @@ def sum_per_example(t: tf.Tensor) -> tf.Tensor:
 def sum_per_channel(t: tf.Tensor) -> tf.Tensor:
     """(..., C) -> (C,): the sum over every axis but the last."""
     return _ones_times(tf.reshape(t, [-1, t.shape[-1]]))[0]
-
-
-@tf.custom_gradient
-def add_bias(x: tf.Tensor, bias: tf.Tensor):
-    """``x + bias`` for x (..., C) and bias (C,) of one dtype; bias's gradient by ``sum_per_channel``."""
-
-    def grad(dy):
-        return dy, sum_per_channel(dy)
-
-    return x + bias, grad

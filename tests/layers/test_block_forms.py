@@ -1,19 +1,19 @@
-"""conv3x3(upsample_nearest(x)) as one transposed convolution and avgpool(conv3x3(x)) as one stride-2
-convolution: against numpy and against the textbook order, values and gradients, in inference and
-in training, in float32 and in bfloat16 (layers built under the dtype policy, as the networks are),
-with the graph of each path checked to hold the folded (or the textbook) convolutions."""
+"""G's and D's residual blocks with every op in its fast form against the same blocks with every op in
+its reference form (``ops="fast"`` and ``ops="reference"``), values and gradients, in inference and
+in training, in float32 and in bfloat16 (blocks built under the dtype policy, as the networks are),
+with the graph of each checked to hold the folded (or the reference) convolutions; and the spectral
+norm wrapper computing an op of ``sagan_tf.ops`` with its kernel."""
 
 import collections
+from functools import partial
 
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
+from sagan_tf import ops
 from sagan_tf.layers import DiscriminatorBlock, GeneratorBlock, SpectralNormalization
-from sagan_tf.layers.folded_conv import conv3x3_avgpool, fold_avgpool, fold_nearest_upsample, upsample_conv3x3
-from sagan_tf.layers.optimizations import OPTIMIZATIONS
-from sagan_tf.layers.resample import downsample_avg, upsample_nearest
 from sagan_tf.training.precision import policy_scope
 from tests.helpers.traced import (
     COMPUTE_DTYPE,
@@ -30,49 +30,7 @@ from tests.helpers.traced import (
     xla_kernels,
 )
 
-
-def _np_conv3x3_same(x, k):
-    """A 'same' 3x3 cross-correlation with zero padding, in float64."""
-    h, w = x.shape[1:3]
-    padded = np.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0)))
-    out = np.zeros(x.shape[:3] + (k.shape[3],))
-    for a in range(3):
-        for b in range(3):
-            out += np.einsum("bhwc,co->bhwo", padded[:, a : a + h, b : b + w], k[a, b])
-    return out
-
-
-def _np_upsample_then_conv(x, k, bias):
-    """np.repeat upsampling, then a 'same' 3x3 cross-correlation, in float64."""
-    return _np_conv3x3_same(np.repeat(np.repeat(x, 2, axis=1), 2, axis=2), k) + bias
-
-
-def _np_conv_then_avgpool(x, k):
-    c = _np_conv3x3_same(x, k)
-    b, h, w, o = c.shape
-    return c.reshape(b, h // 2, 2, w // 2, 2, o).mean(axis=(2, 4))
-
-
-def test_transposed_convolution_equals_numpy_upsample_then_conv():
-    rng = np.random.default_rng(0)
-    x = rng.normal(size=(2, 3, 5, 4))  # odd, non-square: borders on every side
-    k = rng.normal(size=(3, 3, 4, 6))
-    out = upsample_conv3x3(tf.constant(x, tf.float32), fold_nearest_upsample(tf.constant(k, tf.float32)))
-    np.testing.assert_allclose(out.numpy() + 0.5, _np_upsample_then_conv(x, k, 0.5), rtol=1e-5, atol=1e-5)
-
-
-def test_stride_two_convolution_equals_numpy_conv_then_average_pool():
-    rng = np.random.default_rng(5)
-    x = rng.normal(size=(2, 6, 10, 4))  # even, non-square
-    k = rng.normal(size=(3, 3, 4, 6))
-    out = conv3x3_avgpool(tf.constant(x, tf.float32), fold_avgpool(tf.constant(k, tf.float32)))
-    assert out.shape == (2, 3, 5, 6)
-    np.testing.assert_allclose(out.numpy(), _np_conv_then_avgpool(x, k), rtol=1e-5, atol=1e-5)
-    with pytest.raises(ValueError, match="even sizes"):
-        conv3x3_avgpool(tf.zeros([1, 5, 4, 4]), fold_avgpool(tf.constant(k, tf.float32)))
-
-
-# Tolerances of the folded against the textbook computation.
+# Tolerances of the fast against the reference forms.
 #
 # float32: the folded kernel's taps are float32 sums of the 3x3 taps and the convolutions add the
 # products in another order: a few float32 roundings (2^-24) of sums of at most a few hundred
@@ -138,31 +96,32 @@ def _assert_sn_layers_agree(x, folded_call, textbook_call, shape, precision):
 
 
 @pytest.mark.parametrize("precision", ["float32", "mixed_bfloat16"])
-def test_spectral_norm_upsample_matches_upsampling_first_with_gradients(precision):
+def test_spectral_norm_with_the_fast_upsampling_convolution_matches_upsampling_first(precision):
     x = tf.constant(np.random.default_rng(1).normal(size=(3, 4, 4, 4)), tf.float32)
     _assert_sn_layers_agree(
-        x, lambda layer, t: layer(t, training=True, upsample=True),
-        lambda layer, t: layer(upsample_nearest(t), training=True), (3, 8, 8, 6), precision,
+        x, lambda layer, t: layer(t, training=True, op=partial(ops.upsample_conv3x3, impl="fast")),
+        lambda layer, t: layer(ops.upsample_nearest(t), training=True), (3, 8, 8, 6), precision,
     )
 
 
 @pytest.mark.parametrize("precision", ["float32", "mixed_bfloat16"])
-def test_spectral_norm_avgpool_matches_pooling_after_with_gradients(precision):
+def test_spectral_norm_with_the_fast_pooled_convolution_matches_pooling_after(precision):
     x = tf.constant(np.random.default_rng(6).normal(size=(3, 8, 8, 4)), tf.float32)
     _assert_sn_layers_agree(
-        x, lambda layer, t: layer(t, training=True, avgpool=True),
-        lambda layer, t: downsample_avg(layer(t, training=True)), (3, 4, 4, 6), precision,
+        x, lambda layer, t: layer(t, training=True, op=partial(ops.conv3x3_avgpool, impl="fast")),
+        lambda layer, t: ops.downsample_avg(layer(t, training=True)), (3, 4, 4, 6), precision,
     )
 
 
 def _block_paths(block, inputs, loss_weights, training):
-    """The block traced with every optimisation (the default) and in the textbook form, in the
-    dtype policy it was built with: ``(graphs, names, results)``, graphs and results as
-    ``(optimized, textbook)``."""
+    """The block (built with ``ops="fast"``) traced as it is and as a copy with ``ops="reference"``,
+    in the dtype policy it was built with: ``(graphs, names, results)``, graphs and results as
+    ``(fast, reference)``."""
     compute = block.compute_dtype
+    assert str(block.ops) == "fast"
     assert set(compute_dtypes(block).values()) == {compute}, compute_dtypes(block)
     optimized_graph, names, optimized = traced_gradients(block, inputs, loss_weights, training)
-    textbook_graph, _, textbook = traced_gradients(block, inputs, loss_weights, training, disabled=OPTIMIZATIONS)
+    textbook_graph, _, textbook = traced_gradients(block, inputs, loss_weights, training, ops="reference")
     for graph in (optimized_graph, textbook_graph):
         assert heavy_op_dtypes(graph) == {compute}
     assert optimized[0].dtype == textbook[0].dtype == compute
@@ -175,13 +134,13 @@ PRECISIONS = ["float32", "mixed_bfloat16"]
 @pytest.mark.parametrize("precision", PRECISIONS)
 @pytest.mark.parametrize("training", [False, True])
 @pytest.mark.parametrize("optimized, downsample, channels", [(True, True, 3), (False, True, 6), (False, True, 8)])
-def test_discriminator_block_folded_equals_textbook_order(optimized, downsample, channels, training, precision):
+def test_discriminator_block_fast_equals_reference(optimized, downsample, channels, training, precision):
     """D's down-block with avgpool2 folded into conv2 (and, in training, its bias additions with
-    matmul gradients) against the textbook order, both in the block's precision: output and
+    matmul gradients) against the reference forms, both in the block's precision: output and
     gradients for the input and every weight."""
     keras.utils.set_random_seed(7)
     with policy_scope(precision):
-        block = DiscriminatorBlock(8, downsample=downsample, optimized=optimized)
+        block = DiscriminatorBlock(8, downsample=downsample, optimized=optimized, ops="fast")
         block.build((4, 8, 8, channels))
     for v in block.trainable_weights:  # nonzero biases: they must commute with the pooling too
         if v.path.endswith("bias"):
@@ -209,13 +168,13 @@ def test_discriminator_block_folded_equals_textbook_order(optimized, downsample,
 
 @pytest.mark.parametrize("precision", PRECISIONS)
 @pytest.mark.parametrize("training", [False, True])
-def test_generator_block_folded_equals_textbook_order(training, precision):
+def test_generator_block_fast_equals_reference(training, precision):
     """G's up-block with up2 folded into conv1 (and, in training, the fused element-wise kernels)
-    against the textbook order, both in the block's precision: output and gradients for the input
+    against the reference forms, both in the block's precision: output and gradients for the input
     and every weight."""
     keras.utils.set_random_seed(2)
     with policy_scope(precision):
-        block = GeneratorBlock(8, num_classes=3)
+        block = GeneratorBlock(8, num_classes=3, ops="fast")
         block.build((4, 4, 4, 6))
     x = tf.constant(np.random.default_rng(3).normal(size=(4, 4, 4, 6)), tf.float32)
     labels = tf.constant([0, 1, 2, 1])
@@ -251,9 +210,11 @@ def test_generator_block_folded_equals_textbook_order(training, precision):
         _assert_paths_agree(name, got, want, compute, behind_relu=not any(k in name for k in after_last_relu))
 
 
-def test_folding_needs_a_3x3_convolution():
+@pytest.mark.parametrize("impl", ["reference", "fast"])
+def test_the_resampling_convolutions_need_a_3x3_kernel(impl):
     x = tf.random.normal([2, 4, 4, 3])
     one_by_one = SpectralNormalization(keras.layers.Conv2D(4, 1))
     one_by_one.build((None, 4, 4, 3))
-    with pytest.raises(ValueError, match="3x3"):
-        one_by_one(x, upsample=True)
+    for op in (ops.upsample_conv3x3, ops.conv3x3_avgpool):
+        with pytest.raises(ValueError, match="3x3"):
+            one_by_one(x, op=partial(op, impl=impl))
