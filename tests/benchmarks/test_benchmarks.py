@@ -289,3 +289,17 @@ def test_checkpoint_save_benchmark_times_a_full_training_state():
     assert row["checkpoint_bytes"] > 2 * 4 * row["g_and_d_parameters"] > 0
     assert row["checkpoint_variables"] > 300
     assert 0 < row["save_s_min"] <= row["save_s_median"] and row["first_save_s"] > 0 and row["restore_s"] > 0
+
+
+def test_ablation_variants_leave_out_their_groups_of_fast_forms():
+    from benchmarks.ablation import GROUPS, VARIANTS, ops_setting
+    from sagan_tf.ops_choice import OPS, parse
+
+    assert ops_setting("all") == "fast" and ops_setting("none") == "reference"
+    left_out = set()
+    for variant in VARIANTS[1:-1]:
+        choice = parse(ops_setting(variant))
+        missing = set(OPS) - choice.fast
+        assert missing == set(GROUPS[variant.removeprefix("no_")])
+        left_out |= missing
+    assert left_out == set(OPS)  # every fast form is some variant's subject
