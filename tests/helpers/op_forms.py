@@ -120,6 +120,17 @@ def evaluate(case: Case, impl: str, inputs: list[np.ndarray], dtype: tf.DType, s
     return [as64(o) for o in outputs], [as64(g) for g in gradients]
 
 
+def value_and_gradients(fn: Callable, inputs: list[np.ndarray], dy: np.ndarray, dtype: tf.DType) -> list[np.ndarray]:
+    """``[fn(*inputs), d/d input for each input]`` with upstream gradient ``dy``, everything in
+    ``dtype``, returned as float64 arrays."""
+    tensors = [tf.constant(v, dtype) for v in inputs]
+    with tf.GradientTape() as tape:
+        tape.watch(tensors)
+        y = fn(*tensors)
+    grads = tape.gradient(y, tensors, output_gradients=tf.constant(dy, dtype))
+    return [np.asarray(tf.cast(t, tf.float64)) for t in (y, *grads)]
+
+
 def relative_error(got: np.ndarray, want: np.ndarray) -> float:
     scale = np.linalg.norm(want)
     return float(np.linalg.norm(got - want) / (scale if scale > 0 else 1.0))

@@ -15,20 +15,7 @@ import tensorflow as tf
 from sagan_tf import ops
 from sagan_tf.layers import DiscriminatorBlock, GeneratorBlock, SpectralNormalization
 from sagan_tf.training.precision import policy_scope
-from tests.helpers.traced import (
-    COMPUTE_DTYPE,
-    as_float64,
-    compute_dtypes,
-    custom_gradient_scopes,
-    forward_convolutions,
-    generator_conv1_output_gradient,
-    heavy_op_dtypes,
-    op_counts,
-    relative_error,
-    traced_gradients,
-    unit_roundoff,
-    xla_kernels,
-)
+from tests.helpers import traced
 
 # Tolerances of the fast against the reference forms.
 #
@@ -57,8 +44,8 @@ def _assert_paths_agree(name, got, want, compute, behind_relu=False):
     if compute == "float32":
         np.testing.assert_allclose(got, want, rtol=F32_TOL, atol=F32_TOL * np.abs(want).max(), err_msg=name)
         return
-    tol = BEHIND_RELU_TOL if behind_relu else BF16_NORM_ULPS * unit_roundoff(compute)
-    assert relative_error(got, want) <= tol, (name, relative_error(got, want), tol)
+    tol = BEHIND_RELU_TOL if behind_relu else BF16_NORM_ULPS * traced.unit_roundoff(compute)
+    assert traced.relative_error(got, want) <= tol, (name, traced.relative_error(got, want), tol)
 
 
 def _sn_pair(filters=6, seed=0, precision="float32"):
@@ -80,7 +67,7 @@ def _assert_sn_layers_agree(x, folded_call, textbook_call, shape, precision):
     gradients (input, kernel, bias) and the advanced u of the folded and the textbook computation
     agree."""
     folded, textbook = _sn_pair(precision=precision)
-    compute = COMPUTE_DTYPE[precision]
+    compute = traced.COMPUTE_DTYPE[precision]
     assert folded.layer.compute_dtype == textbook.layer.compute_dtype == compute
     results = []
     for layer, call in ((folded, folded_call), (textbook, textbook_call)):
@@ -92,7 +79,7 @@ def _assert_sn_layers_agree(x, folded_call, textbook_call, shape, precision):
     assert results[0][0].shape == shape
     assert results[0][0].dtype == results[1][0].dtype == compute
     for name, got, want in zip(("output", "input", "kernel", "bias", "u"), *results, strict=True):
-        _assert_paths_agree(name, as_float64(got), as_float64(want), compute)
+        _assert_paths_agree(name, traced.as_float64(got), traced.as_float64(want), compute)
 
 
 @pytest.mark.parametrize("precision", ["float32", "mixed_bfloat16"])
@@ -119,13 +106,13 @@ def _block_paths(block, inputs, loss_weights, training):
     ``(fast, reference)``."""
     compute = block.compute_dtype
     assert str(block.ops) == "fast"
-    assert set(compute_dtypes(block).values()) == {compute}, compute_dtypes(block)
-    optimized_graph, names, optimized = traced_gradients(block, inputs, loss_weights, training)
-    textbook_graph, _, textbook = traced_gradients(block, inputs, loss_weights, training, ops="reference")
+    assert set(traced.compute_dtypes(block).values()) == {compute}, traced.compute_dtypes(block)
+    optimized_graph, names, optimized = traced.traced_gradients(block, inputs, loss_weights, training)
+    textbook_graph, _, textbook = traced.traced_gradients(block, inputs, loss_weights, training, ops="reference")
     for graph in (optimized_graph, textbook_graph):
-        assert heavy_op_dtypes(graph) == {compute}
+        assert traced.heavy_op_dtypes(graph) == {compute}
     assert optimized[0].dtype == textbook[0].dtype == compute
-    return (optimized_graph, textbook_graph), names, ([*map(as_float64, optimized)], [*map(as_float64, textbook)])
+    return (optimized_graph, textbook_graph), names, ([*map(traced.as_float64, optimized)], [*map(traced.as_float64, textbook)])
 
 
 PRECISIONS = ["float32", "mixed_bfloat16"]
@@ -149,17 +136,17 @@ def test_discriminator_block_fast_equals_reference(optimized, downsample, channe
     loss_weights = tf.constant(np.random.default_rng(9).normal(size=(4, 4, 4, 8)), tf.float32)
     graphs, names, results = _block_paths(block, (x,), loss_weights, training)
 
-    compute = COMPUTE_DTYPE[precision]
+    compute = traced.COMPUTE_DTYPE[precision]
     one, two = (1, 1, 1, 1), (1, 2, 2, 1)
-    assert forward_convolutions(graphs[0], block.name) == [  # avgpool2(conv3x3(h)) as a stride-2 convolution
+    assert traced.forward_convolutions(graphs[0], block.name) == [  # avgpool2(conv3x3(h)) as a stride-2 convolution
         ("sn_conv1", "Conv2D", one, compute), ("sn_conv2", "Conv2D", two, compute), ("sn_shortcut", "Conv2D", one, compute),
     ]
-    assert forward_convolutions(graphs[1], block.name) == [
+    assert traced.forward_convolutions(graphs[1], block.name) == [
         (scope, "Conv2D", one, compute) for scope in ("sn_conv1", "sn_conv2", "sn_shortcut")
     ]
     bias_gradients = collections.Counter(["sn_conv1", "sn_conv2", "sn_shortcut"] if training else [])
-    assert custom_gradient_scopes(graphs[0], block.name) == bias_gradients
-    assert custom_gradient_scopes(graphs[1], block.name) == collections.Counter()
+    assert traced.custom_gradient_scopes(graphs[0], block.name) == bias_gradients
+    assert traced.custom_gradient_scopes(graphs[1], block.name) == collections.Counter()
 
     assert results[0][0].shape == (4, 4, 4, 8)
     for name, got, want in zip(names, *results, strict=True):
@@ -181,27 +168,27 @@ def test_generator_block_fast_equals_reference(training, precision):
     loss_weights = tf.constant(np.random.default_rng(4).normal(size=(4, 8, 8, 8)), tf.float32)
     graphs, names, results = _block_paths(block, (x, labels), loss_weights, training)
 
-    compute = COMPUTE_DTYPE[precision]
+    compute = traced.COMPUTE_DTYPE[precision]
     one = (1, 1, 1, 1)
-    assert forward_convolutions(graphs[0], block.name) == [
+    assert traced.forward_convolutions(graphs[0], block.name) == [
         ("sn_conv1", "Conv2DBackpropInput", (1, 2, 2, 1), compute),  # conv3x3(up2(h)) as a transposed convolution
         ("sn_conv2", "Conv2D", one, compute), ("sn_shortcut", "Conv2D", one, compute),
     ]
-    assert forward_convolutions(graphs[1], block.name) == [
+    assert traced.forward_convolutions(graphs[1], block.name) == [
         (scope, "Conv2D", one, compute) for scope in ("sn_conv1", "sn_conv2", "sn_shortcut")
     ]
     # Upsampled: the textbook path's conv1 input and shortcut input; the folded path's shortcut
     # output, in training inside the fused residual sum.
-    assert op_counts(graphs[0], "ResizeNearestNeighbor") == {"ResizeNearestNeighbor": 0 if training else 1}
-    assert op_counts(graphs[1], "ResizeNearestNeighbor") == {"ResizeNearestNeighbor": 2}
+    assert traced.op_counts(graphs[0], "ResizeNearestNeighbor") == {"ResizeNearestNeighbor": 0 if training else 1}
+    assert traced.op_counts(graphs[1], "ResizeNearestNeighbor") == {"ResizeNearestNeighbor": 2}
     fused = collections.Counter({"_forward": 2, "_backward_elementwise": 2, "_add_upsampled_kernel": 1})
-    assert xla_kernels(graphs[0]) == (fused if training else collections.Counter())
-    assert xla_kernels(graphs[1]) == collections.Counter()
+    assert traced.xla_kernels(graphs[0]) == (fused if training else collections.Counter())
+    assert traced.xla_kernels(graphs[1]) == collections.Counter()
 
     noise = None
     if training:  # conv1's bias gradient is 0 up to rounding (tests/layers/test_blocks.py)
-        g = generator_conv1_output_gradient(block, x, labels, loss_weights)
-        noise = 2 * (unit_roundoff(compute) + np.prod(g.shape[:-1]) * 2.0**-24) * np.abs(g).sum(axis=(0, 1, 2))
+        g = traced.generator_conv1_output_gradient(block, x, labels, loss_weights)
+        noise = 2 * (traced.unit_roundoff(compute) + np.prod(g.shape[:-1]) * 2.0**-24) * np.abs(g).sum(axis=(0, 1, 2))
     after_last_relu = ("output", "conv2/", "shortcut/")
     for name, got, want in zip(names, *results, strict=True):
         if noise is not None and name.endswith("conv1/bias"):

@@ -5,22 +5,19 @@ import pytest
 import tensorflow as tf
 
 from sagan_tf.ops.bias_add import bias_add, fast_bias_add, reference_bias_add
+from tests.helpers.op_forms import value_and_gradients
 
 
 @pytest.mark.parametrize("impl", ["reference", "fast"])
 @pytest.mark.parametrize("dtype, tol", [(tf.float32, 1e-5), (tf.bfloat16, 2e-2)])
 def test_bias_add_value_and_gradients(impl, dtype, tol):
     rng = np.random.default_rng(1)
-    x, bias, dy = rng.normal(size=(2, 3, 4, 5)), rng.normal(size=5), rng.normal(size=(2, 3, 4, 5))
-    tx, tb, tdy = (tf.constant(t, dtype) for t in (x, bias, dy))
-    with tf.GradientTape() as tape:
-        tape.watch([tx, tb])
-        y = bias_add(tx, tb, impl=impl)
-    dx, db = tape.gradient(y, [tx, tb], output_gradients=tdy)
-    as64 = lambda t: np.asarray(tf.cast(t, tf.float64))  # noqa: E731
-    np.testing.assert_allclose(as64(y), as64(tx) + as64(tb), rtol=tol, atol=tol)
-    np.testing.assert_array_equal(as64(dx), as64(tdy))
-    np.testing.assert_allclose(as64(db), as64(tdy).sum(axis=(0, 1, 2)), rtol=tol, atol=tol * 5)
+    x, bias, dy = (np.asarray(tf.cast(tf.constant(t, dtype), tf.float64)) for t in (
+        rng.normal(size=(2, 3, 4, 5)), rng.normal(size=5), rng.normal(size=(2, 3, 4, 5))))
+    y, dx, db = value_and_gradients(lambda a, b: bias_add(a, b, impl=impl), [x, bias], dy, dtype)
+    np.testing.assert_allclose(y, x + bias, rtol=tol, atol=tol)
+    np.testing.assert_array_equal(dx, dy)
+    np.testing.assert_allclose(db, dy.sum(axis=(0, 1, 2)), rtol=tol, atol=tol * 5)
 
 
 def test_fast_bias_add_in_bfloat16_equals_the_plain_addition_in_bfloat16():

@@ -5,21 +5,11 @@ import pytest
 import tensorflow as tf
 
 from sagan_tf.ops.conv_avgpool import conv3x3_avgpool, fold_avgpool
-
-
-def _np_conv3x3_same(x, k):
-    """A 'same' 3x3 cross-correlation with zero padding, in float64."""
-    h, w = x.shape[1:3]
-    padded = np.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0)))
-    out = np.zeros(x.shape[:3] + (k.shape[3],))
-    for a in range(3):
-        for b in range(3):
-            out += np.einsum("bhwc,co->bhwo", padded[:, a : a + h, b : b + w], k[a, b])
-    return out
+from tests.helpers.numpy_layers import np_conv_same
 
 
 def _np_conv_then_avgpool(x, k):
-    c = _np_conv3x3_same(x, k)
+    c = np_conv_same(x, k)
     b, h, w, o = c.shape
     return c.reshape(b, h // 2, 2, w // 2, 2, o).mean(axis=(2, 4))
 

@@ -5,22 +5,12 @@ import pytest
 import tensorflow as tf
 
 from sagan_tf.ops.upsample_conv import fold_nearest_upsample, upsample_conv3x3
-
-
-def _np_conv3x3_same(x, k):
-    """A 'same' 3x3 cross-correlation with zero padding, in float64."""
-    h, w = x.shape[1:3]
-    padded = np.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0)))
-    out = np.zeros(x.shape[:3] + (k.shape[3],))
-    for a in range(3):
-        for b in range(3):
-            out += np.einsum("bhwc,co->bhwo", padded[:, a : a + h, b : b + w], k[a, b])
-    return out
+from tests.helpers.numpy_layers import np_conv_same
 
 
 def _np_upsample_then_conv(x, k, bias):
     """np.repeat upsampling, then a 'same' 3x3 cross-correlation, in float64."""
-    return _np_conv3x3_same(np.repeat(np.repeat(x, 2, axis=1), 2, axis=2), k) + bias
+    return np_conv_same(np.repeat(np.repeat(x, 2, axis=1), 2, axis=2), k) + bias
 
 
 @pytest.mark.parametrize("impl", ["reference", "fast"])
