@@ -92,8 +92,8 @@ def explore_export(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def explore_generator(explore_export):
-    """``explore.generators.load_export`` of ``explore_export``, loaded once."""
-    from sagan_tf.explore.generators import load_export
+    """``serving.generators.load_export`` of ``explore_export``, loaded once."""
+    from sagan_tf.serving.generators import load_export
 
     return load_export(explore_export.version_dir.parent)
 

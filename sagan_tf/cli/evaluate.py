@@ -163,9 +163,9 @@ def export_config(args):
     """(version directory, manifest, config) of ``--model``; the config is ``--config`` or that of
     the run the export came from, and must fit the exported generator."""
     from sagan_tf import config as config_lib
-    from sagan_tf.explore.generators import version_directory
     from sagan_tf.runs.run_dir import CONFIG_FILE, load_run_config
     from sagan_tf.serving.export import MANIFEST
+    from sagan_tf.serving.sources import version_directory
 
     version_dir = version_directory(args.model, args.version)
     try:

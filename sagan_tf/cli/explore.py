@@ -89,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
     hosts = serving_hosts(sock, args.host, args.allowed_host, args.allow_any_host)
     limits = Limits(args.max_images, args.batch, args.wait, args.max_connections)
     from sagan_tf.explore.app import create_app
-    from sagan_tf.explore.generators import load_export, load_run
+    from sagan_tf.serving.generators import load_export, load_run
 
     generator = load_run(args.logdir, args.raw) if args.logdir else load_export(args.model, args.version)
     address = url(sock)

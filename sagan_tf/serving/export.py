@@ -31,6 +31,7 @@ from pathlib import Path
 
 from sagan_tf import locks
 from sagan_tf.errors import SaganError
+from sagan_tf.serving.sources import existing_versions
 
 FORMATS = {
     "saved_model": (),
@@ -58,12 +59,6 @@ def parse_formats(text: str | Sequence[str]) -> list[str]:
     if unknown or not formats:
         raise ExportError(f"unknown export format {', '.join(unknown) or repr(text)} (known: {', '.join(FORMATS)})")
     return list(dict.fromkeys(formats))
-
-
-def existing_versions(out: Path) -> list[int]:
-    if not out.is_dir():
-        return []
-    return sorted(int(p.name) for p in out.iterdir() if p.is_dir() and p.name.isdigit())
 
 
 def next_version(out: Path) -> int:

@@ -27,7 +27,7 @@ def test_python_m_serves_the_newest_version_prints_its_url_and_stops_on_ctrl_c(e
 
 
 def test_a_run_directory_is_served_through_the_same_functions_as_its_export(explore_export, explore_reference):
-    from sagan_tf.explore.generators import load_run
+    from sagan_tf.serving.generators import load_run
 
     generator = load_run(explore_export.run.logdir)
     assert generator.info.class_names[0] == "T-shirt/top"
@@ -91,7 +91,7 @@ def test_user_errors_are_one_line(explore_export, tmp_path, capsys):
 
 
 def test_an_unconditional_run_has_one_row_and_only_label_zero(tmp_path):
-    from sagan_tf.explore.generators import load_run
+    from sagan_tf.serving.generators import load_run
     from tests.helpers.exports import make_run
 
     run = make_run(tmp_path / "run", ["data.num_classes=0"])
@@ -103,7 +103,7 @@ def test_an_unconditional_run_has_one_row_and_only_label_zero(tmp_path):
         attention = get_json(url + "api/attention?seed=1&label=0&x=5&y=5")
     assert info["classes"] == [{"label": 0, "name": "unconditional"}] and len(grid["rows"]) == 1
     assert status == 400 and json.loads(body)["error"] == "label must be in [0, 1) (the model is unconditional), got 1"
-    images, maps = run.generator((tf.constant(generator.generate([1], [0])[1]), tf.constant([0])), training=False,
+    images, maps = run.generator((tf.constant(generator.images_and_z([1], [0])[1]), tf.constant([0])), training=False,
                                  return_attention=True)
     layer = attention["layers"][0]
     np.testing.assert_allclose(layer["row"], maps[layer["name"]].numpy()[0, layer["query_row"]], atol=1e-6)
