@@ -62,19 +62,19 @@ def feature_model(tmp_path_factory, tfds_dir) -> str:
 
 @pytest.fixture(scope="session")
 def tiny_run(tmp_path_factory, tfds_dir, feature_model):
-    """(logdir, stats cache dir) of a ``TINY_RUN_STEPS``-step ``sagan-train`` run (in-process) with EMA,
+    """(logdir, stats cache dir) of a ``TINY_RUN_STEPS``-step run (``Trainer``, in-process) with EMA,
     in-training FID every 3 steps (the feature model), samples and attention pictures."""
-    from sagan_tf.cli.train import main
+    from sagan_tf.trainer import Trainer
 
     root = tmp_path_factory.mktemp("evalrun")
     logdir, cache = root / "run", root / "stats"
-    argv = ["--config", str(REPO / "configs/fashion_mnist32.yaml"), "--logdir", str(logdir), "--data-dir", tfds_dir,
-            "--steps", str(TINY_RUN_STEPS), "--verbose", "0", "--set",
-            "model.ch=4", "model.z_dim=16", "train.precision=float32", "train.batch_size=8", "train.ema_start=2", "train.ema_decay=0.5",
-            "log.scalars_every=3", "log.samples_every=3", "log.checkpoint_every=3", "log.attention_every=3",
-            "log.fid_every=3", "log.fid_samples=40", f"eval.feature_model={feature_model}", "eval.num_real=200",
-            "eval.split=test", f"eval.stats_cache={cache}", "eval.batch_size=50", "data.shuffle_buffer=64"]
-    assert run_main(main, argv) == 0
+    overrides = [
+        "model.ch=4", "model.z_dim=16", "train.precision=float32", "train.batch_size=8", "train.ema_start=2", "train.ema_decay=0.5",
+        "log.scalars_every=3", "log.samples_every=3", "log.checkpoint_every=3", "log.attention_every=3",
+        "log.fid_every=3", "log.fid_samples=40", f"eval.feature_model={feature_model}", "eval.num_real=200",
+        "eval.split=test", f"eval.stats_cache={cache}", "eval.batch_size=50", "data.shuffle_buffer=64"]
+    trainer = Trainer(REPO / "configs/fashion_mnist32.yaml", logdir, overrides=overrides, data_dir=tfds_dir, verbose=0)
+    trainer.train(TINY_RUN_STEPS)
     return logdir, cache
 
 

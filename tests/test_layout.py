@@ -21,7 +21,7 @@ FLOORS = {
     "training": 4,
     "runs": 5,
     "evaluation": 6, "serving": 6,
-    "explore": 7,
+    "explore": 7, "trainer": 7,
     "cli": 8,  # the verbs
     "train": 9,  # the ``python -m sagan_tf.train`` launcher of ``cli.train``
 }

@@ -123,6 +123,18 @@ def test_an_unprepared_dataset_offline_fails_with_one_line(tmp_path):
     assert not (tmp_path / "run").exists()
 
 
+def test_a_bad_vertex_variable_is_a_usage_line(monkeypatch, capsys):
+    from sagan_tf.cli.train import parse_args
+
+    monkeypatch.setenv("AIP_MODEL_DIR", "gs://")
+    with pytest.raises(SystemExit) as raised:
+        parse_args(["--config", "imagenet128", "--logdir", "r"])
+    assert raised.value.code == 2
+    assert capsys.readouterr().err.strip().splitlines()[-1] == (
+        "error: AIP_MODEL_DIR='gs://' names no Cloud Storage bucket (see sagan-train --help)"
+    )
+
+
 @pytest.mark.parametrize("url", ["gs://bucket/runs/a", "s3://bucket/runs/a"])
 def test_a_url_as_the_run_directory_is_one_line_saying_to_mount_it(url, capsys):
     from sagan_tf.cli.train import parse_args

@@ -52,6 +52,14 @@ def run_cli(module, *args, tfds_dir=None, timeout=300, env=None):
     )
 
 
+def sagan_train_arguments(argv: list[str]):
+    """``argv`` as ``sagan-train``'s own parser reads it: the flags, ``logdir`` resolved, and the
+    ``trainer`` (``sagan_tf.trainer.Trainer``) it would run."""
+    from sagan_tf.cli.train import parse_args
+
+    return parse_args(argv)
+
+
 def read_events(directory):
     """{tag: {step: value}} for scalars and {tag: [steps]} for images, from TensorBoard event files."""
     scalars, images = {}, {}
@@ -67,11 +75,14 @@ def read_events(directory):
     return scalars, images
 
 
+# The tiny recipe of the fault tests: a loss at every step, a checkpoint every 5.
+TRAIN_SETTINGS = [*TINY, "train.batch_size=8", "log.scalars_every=1", "log.checkpoint_every=5", "data.shuffle_buffer=64"]
+
+
 def train_args(logdir, steps, *extra):
     return [
         "--config", "configs/fashion_mnist32.yaml", "--logdir", str(logdir), "--steps", str(steps),
-        "--deterministic", "--verbose", "0", "--set", *TINY, "train.batch_size=8", "log.scalars_every=1",
-        "log.checkpoint_every=5", "data.shuffle_buffer=64", *extra,
+        "--deterministic", "--verbose", "0", "--set", *TRAIN_SETTINGS, *extra,
     ]
 
 
