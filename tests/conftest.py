@@ -13,7 +13,7 @@ import pytest  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from tests.helpers import REPO, fashion_mnist  # noqa: E402
-from tests.helpers.cli import TINY_RUN_STEPS, run_main  # noqa: E402
+from tests.helpers.cli import TINY_RUN_STEPS  # noqa: E402
 from tests.helpers.explore import OVERRIDES as EXPLORE_OVERRIDES  # noqa: E402
 from tests.helpers.explore import Reference, serving  # noqa: E402
 from tests.helpers.exports import export_tiny_run  # noqa: E402
@@ -49,14 +49,12 @@ def mirrored():
 
 @pytest.fixture(scope="session")
 def feature_model(tmp_path_factory, tfds_dir) -> str:
-    """A tiny Fashion-MNIST classifier made by ``sagan-train-feature-model`` (in-process)."""
-    from sagan_tf.cli.train_feature_model import main
+    """A tiny Fashion-MNIST classifier (``evaluation.feature_classifier.train_feature_model``)."""
+    from sagan_tf.evaluation.feature_classifier import train_feature_model
 
     path = tmp_path_factory.mktemp("feature") / "fmnist.keras"
-    argv = ["--config", str(REPO / "configs/fashion_mnist32.yaml"), "--out", str(path), "--data-dir", tfds_dir,
-            "--epochs", "1", "--steps-per-epoch", "4", "--batch-size", "32", "--eval-images", "100",
-            "--set", "data.shuffle_buffer=64"]
-    assert run_main(main, argv) == 0
+    train_feature_model(REPO / "configs/fashion_mnist32.yaml", path, overrides=["data.shuffle_buffer=64"], data_dir=tfds_dir,
+                        epochs=1, steps_per_epoch=4, batch_size=32, eval_images=100)
     return str(path)
 
 

@@ -10,7 +10,9 @@ import argparse
 import re
 import sys
 
-from sagan_tf.errors import SaganError
+from sagan_tf.errors import SaganError, positive
+
+__all__ = ["Parser", "add_run_source", "generator_source", "parse_classes", "parser", "positive", "run_directory"]
 
 
 class Parser(argparse.ArgumentParser):
@@ -47,6 +49,17 @@ def run_directory(args: argparse.Namespace):
     return args.logdir
 
 
+def generator_source(args: argparse.Namespace):
+    """The ``serving.sources.GeneratorSource`` that ``--model``, ``--pretrained`` or ``--logdir`` names."""
+    from sagan_tf.serving.sources import export_source, pretrained_source, run_source
+
+    if getattr(args, "model", None):
+        return export_source(args.model)
+    if getattr(args, "pretrained", None):
+        return pretrained_source(args.pretrained)
+    return run_source(args.logdir)
+
+
 def parse_classes(text: str | None, num_classes: int, names: list[str] | None = None) -> list[int]:
     """``"0,3,7"`` -> [0, 3, 7], each checked against ``num_classes``; a class may also be given by
     its name (``"daisy,3"``, ``names``: the run's class names); None -> all classes."""
@@ -69,7 +82,3 @@ def parse_classes(text: str | None, num_classes: int, names: list[str] | None = 
         raise SaganError(f"--classes must be in [0, {num_classes}), got {text!r}")
     return classes
 
-
-def positive(flag: str, value: int | float | None) -> None:
-    if value is not None and value <= 0:
-        raise SaganError(f"{flag} must be positive, got {value}")
