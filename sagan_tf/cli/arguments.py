@@ -12,7 +12,7 @@ import sys
 
 from sagan_tf.errors import SaganError, positive
 
-__all__ = ["Parser", "add_run_source", "generator_source", "parse_classes", "parser", "positive", "run_directory"]
+__all__ = ["Parser", "add_run_source", "generator_source", "parse_classes", "parser", "positive"]
 
 
 class Parser(argparse.ArgumentParser):
@@ -38,15 +38,6 @@ def add_run_source(p: argparse.ArgumentParser, required: bool = True) -> argpars
     source.add_argument("--logdir", help="training run directory (config.yaml, checkpoints/)")
     source.add_argument("--pretrained", metavar="NAME", help="a generator shipped with the package instead of a run: fashion_mnist32")
     return source
-
-
-def run_directory(args: argparse.Namespace):
-    """The run directory that ``--logdir`` or ``--pretrained`` names (``args.logdir`` is set to it)."""
-    if getattr(args, "pretrained", None):
-        from sagan_tf import pretrained
-
-        args.logdir = str(pretrained.directory(args.pretrained))
-    return args.logdir
 
 
 def generator_source(args: argparse.Namespace):

@@ -42,6 +42,13 @@ OFFLINE = {"http_proxy": _CLOSED, "https_proxy": _CLOSED, "HTTP_PROXY": _CLOSED,
            "no_proxy": "", "NO_PROXY": ""}
 
 
+def offline_env(tmp_path) -> dict:
+    """No dataset anywhere and no way out: TFDS and Keras look in empty directories under ``tmp_path``,
+    every HTTP(S) request goes to a closed port; ``sagan_tf`` is this repository's, from any directory."""
+    return dict(os.environ, TFDS_DATA_DIR=str(tmp_path / "no_data"), KERAS_HOME=str(tmp_path / "keras"),
+                TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=str(REPO), **OFFLINE)
+
+
 def run_cli(module, *args, tfds_dir=None, timeout=300, env=None):
     """``python -m module args`` from the repository's top, quiet TensorFlow, ``TFDS_DATA_DIR=tfds_dir``."""
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", **(env or {}))
