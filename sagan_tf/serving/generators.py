@@ -18,8 +18,8 @@ its export give the same images for the same inputs:
   ``mix`` existed has none: its images come from ``explore``, whose maps are dropped in the graph
   call's own output and never copied out.
 
-``sagan-explore`` serves a ``TrainedGenerator``; ``sagan-sample`` and ``sagan-evaluate`` read runs
-through it.
+``sagan-explore`` serves a ``TrainedGenerator`` and ``sagan-sample`` draws from one;
+``evaluation.image_sources`` traces a run's ``generate_truncated`` with ``TracedFunctions``.
 """
 
 from __future__ import annotations
