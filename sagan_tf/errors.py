@@ -26,6 +26,12 @@ class DivergenceError(SaganError):
     """A loss or weight became NaN or Inf during training."""
 
 
+def positive(name: str, value: float | None) -> None:
+    """A ``SaganError`` unless ``value`` is None or > 0 (``name``: the flag or option, for the line)."""
+    if value is not None and value <= 0:
+        raise SaganError(f"{name} must be positive, got {value}")
+
+
 class Stopped(BaseException):
     """Not an error: the process was asked to stop (SIGTERM, SIGINT) and did so cleanly.
 

@@ -1,8 +1,9 @@
-"""Image grids and PNG files for samples and attention pictures."""
+"""Image grids and PNG files for samples and attention pictures; the square grids of attention maps."""
 
 from __future__ import annotations
 
 import io
+import math
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +22,14 @@ def make_grid(images: np.ndarray, cols: int, pad: int = 2, pad_value: int = 0) -
         top, left = pad + r * (h + pad), pad + k * (w + pad)
         grid[top : top + h, left : left + w] = images[i]
     return grid
+
+
+def square_grid(n: int) -> tuple[int, int]:
+    """(side, side) of a flattened square grid of ``n`` positions (an attention map's queries or keys)."""
+    side = math.isqrt(n)
+    if side * side != n:
+        raise ValueError(f"{n} attention positions do not form a square grid")
+    return side, side
 
 
 def png_bytes(image: np.ndarray) -> bytes:

@@ -24,7 +24,7 @@ after a grace period; Ctrl-C sends SIGINT. ``StopRequests`` records either signa
 Exit status: 128 + the signal's number, on every worker: 143 whenever a SIGTERM arrived (also after
 a SIGINT, and also when it arrives while the checkpoint is written), else 130 after SIGINT.
 
-Plain Python: ``sagan_tf.cli.train`` installs the handlers before it imports TensorFlow.
+Plain Python: the trainer (``sagan_tf.trainer``) installs the handlers before it imports TensorFlow.
 """
 
 from __future__ import annotations
@@ -104,6 +104,7 @@ class StopRequests:
         self.received: list[int] = []
         self.last_checkpoint: Callable[[], str | None] = no_checkpoint
         self._stoppable = False
+        self._installed = False
 
     def flags(self) -> list[float]:
         """One entry per ``SIGNALS``: 1.0 if that signal was received, else 0.0."""
@@ -161,7 +162,10 @@ class StopRequests:
     def reclaim(self) -> None:
         """Handles ``SIGNALS`` again. Needed after a ``MultiWorkerMirroredStrategy`` starts: TensorFlow's
         coordination service then replaces the process's SIGTERM handler with its own (at the C level,
-        so that ``signal.getsignal`` still reports ours), and SIGTERM would no longer reach Python."""
+        so that ``signal.getsignal`` still reports ours), and SIGTERM would no longer reach Python.
+        Nothing to do while not ``installed``."""
+        if not self._installed:
+            return
         for s in SIGNALS:
             signal.signal(s, self._handle)
 
@@ -203,9 +207,11 @@ class StopRequests:
         previous_fd = signal.set_wakeup_fd(write_fd, warn_on_full_buffer=False)
         watcher = threading.Thread(target=self._watch, args=(read_fd,), name="sagan-signal-watcher", daemon=True)
         watcher.start()
+        self._installed = True
         try:
             yield self
         finally:
+            self._installed = False
             signal.set_wakeup_fd(previous_fd)
             for s, handler in previous.items():
                 signal.signal(s, handler)

@@ -13,7 +13,7 @@ import pytest  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from tests.helpers import REPO, fashion_mnist  # noqa: E402
-from tests.helpers.cli import TINY_RUN_STEPS, run_main  # noqa: E402
+from tests.helpers.cli import TINY_RUN_STEPS  # noqa: E402
 from tests.helpers.explore import OVERRIDES as EXPLORE_OVERRIDES  # noqa: E402
 from tests.helpers.explore import Reference, serving  # noqa: E402
 from tests.helpers.exports import export_tiny_run  # noqa: E402
@@ -49,32 +49,30 @@ def mirrored():
 
 @pytest.fixture(scope="session")
 def feature_model(tmp_path_factory, tfds_dir) -> str:
-    """A tiny Fashion-MNIST classifier made by ``sagan-train-feature-model`` (in-process)."""
-    from sagan_tf.cli.train_feature_model import main
+    """A tiny Fashion-MNIST classifier (``evaluation.feature_classifier.train_feature_model``)."""
+    from sagan_tf.evaluation.feature_classifier import train_feature_model
 
     path = tmp_path_factory.mktemp("feature") / "fmnist.keras"
-    argv = ["--config", str(REPO / "configs/fashion_mnist32.yaml"), "--out", str(path), "--data-dir", tfds_dir,
-            "--epochs", "1", "--steps-per-epoch", "4", "--batch-size", "32", "--eval-images", "100",
-            "--set", "data.shuffle_buffer=64"]
-    assert run_main(main, argv) == 0
+    train_feature_model(REPO / "configs/fashion_mnist32.yaml", path, overrides=["data.shuffle_buffer=64"], data_dir=tfds_dir,
+                        epochs=1, steps_per_epoch=4, batch_size=32, eval_images=100)
     return str(path)
 
 
 @pytest.fixture(scope="session")
 def tiny_run(tmp_path_factory, tfds_dir, feature_model):
-    """(logdir, stats cache dir) of a ``TINY_RUN_STEPS``-step ``sagan-train`` run (in-process) with EMA,
+    """(logdir, stats cache dir) of a ``TINY_RUN_STEPS``-step run (``Trainer``, in-process) with EMA,
     in-training FID every 3 steps (the feature model), samples and attention pictures."""
-    from sagan_tf.cli.train import main
+    from sagan_tf.trainer import Trainer
 
     root = tmp_path_factory.mktemp("evalrun")
     logdir, cache = root / "run", root / "stats"
-    argv = ["--config", str(REPO / "configs/fashion_mnist32.yaml"), "--logdir", str(logdir), "--data-dir", tfds_dir,
-            "--steps", str(TINY_RUN_STEPS), "--verbose", "0", "--set",
-            "model.ch=4", "model.z_dim=16", "train.precision=float32", "train.batch_size=8", "train.ema_start=2", "train.ema_decay=0.5",
-            "log.scalars_every=3", "log.samples_every=3", "log.checkpoint_every=3", "log.attention_every=3",
-            "log.fid_every=3", "log.fid_samples=40", f"eval.feature_model={feature_model}", "eval.num_real=200",
-            "eval.split=test", f"eval.stats_cache={cache}", "eval.batch_size=50", "data.shuffle_buffer=64"]
-    assert run_main(main, argv) == 0
+    overrides = [
+        "model.ch=4", "model.z_dim=16", "train.precision=float32", "train.batch_size=8", "train.ema_start=2", "train.ema_decay=0.5",
+        "log.scalars_every=3", "log.samples_every=3", "log.checkpoint_every=3", "log.attention_every=3",
+        "log.fid_every=3", "log.fid_samples=40", f"eval.feature_model={feature_model}", "eval.num_real=200",
+        "eval.split=test", f"eval.stats_cache={cache}", "eval.batch_size=50", "data.shuffle_buffer=64"]
+    trainer = Trainer(REPO / "configs/fashion_mnist32.yaml", logdir, overrides=overrides, data_dir=tfds_dir, verbose=0)
+    trainer.train(TINY_RUN_STEPS)
     return logdir, cache
 
 
@@ -92,8 +90,8 @@ def explore_export(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def explore_generator(explore_export):
-    """``explore.generators.load_export`` of ``explore_export``, loaded once."""
-    from sagan_tf.explore.generators import load_export
+    """``serving.generators.load_export`` of ``explore_export``, loaded once."""
+    from sagan_tf.serving.generators import load_export
 
     return load_export(explore_export.version_dir.parent)
 

@@ -21,10 +21,11 @@ FLOORS = {
     "models": 3,
     "training": 4,
     "runs": 5,
-    "evaluation": 6, "serving": 6,
-    "explore": 7,
-    "cli": 8,  # the verbs
-    "train": 9,  # the ``python -m sagan_tf.train`` launcher of ``cli.train``
+    "serving": 6,
+    "evaluation": 7,  # measures what serving loads: runs, exports, shipped generators
+    "explore": 8, "trainer": 8,
+    "cli": 9,  # the verbs
+    "train": 10,  # the ``python -m sagan_tf.train`` launcher of ``cli.train``
 }
 VERBS = ["cli.train", "cli.sample", "cli.evaluate", "cli.visualize", "cli.export", "cli.explore",
          "cli.train_feature_model", "cli.build_pretrained", "train"]

@@ -91,7 +91,7 @@ def test_a_directory_lock_removes_the_directories_it_created_unless_something_wa
 
 
 def test_a_filesystem_without_flock_is_reported_and_the_trainer_goes_on_with_a_warning(tmp_path, monkeypatch, capsys):
-    from sagan_tf.cli import train
+    from sagan_tf.trainer.run_directory import lock_run_dir
 
     def no_locks(fd, operation):
         raise OSError(errno.ENOLCK, "No locks available")
@@ -101,7 +101,7 @@ def test_a_filesystem_without_flock_is_reported_and_the_trainer_goes_on_with_a_w
         locks.DirectoryLock(tmp_path / "runs" / "a", "trainer.lock", "run a").acquire()
     assert not (tmp_path / "runs").exists()
 
-    with train.lock_run_dir(tmp_path / "runs" / "b", chief=True):
+    with lock_run_dir(tmp_path / "runs" / "b", chief=True):
         pass
     err = capsys.readouterr().err
     assert err.startswith(f"warning: cannot lock {tmp_path / 'runs' / 'b' / 'trainer.lock'}: No locks available")

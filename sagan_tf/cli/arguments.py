@@ -10,7 +10,9 @@ import argparse
 import re
 import sys
 
-from sagan_tf.errors import SaganError
+from sagan_tf.errors import SaganError, positive
+
+__all__ = ["Parser", "add_run_source", "generator_source", "parse_classes", "parser", "positive"]
 
 
 class Parser(argparse.ArgumentParser):
@@ -38,13 +40,15 @@ def add_run_source(p: argparse.ArgumentParser, required: bool = True) -> argpars
     return source
 
 
-def run_directory(args: argparse.Namespace):
-    """The run directory that ``--logdir`` or ``--pretrained`` names (``args.logdir`` is set to it)."""
-    if getattr(args, "pretrained", None):
-        from sagan_tf import pretrained
+def generator_source(args: argparse.Namespace):
+    """The ``serving.sources.GeneratorSource`` that ``--model``, ``--pretrained`` or ``--logdir`` names."""
+    from sagan_tf.serving.sources import export_source, pretrained_source, run_source
 
-        args.logdir = str(pretrained.directory(args.pretrained))
-    return args.logdir
+    if getattr(args, "model", None):
+        return export_source(args.model)
+    if getattr(args, "pretrained", None):
+        return pretrained_source(args.pretrained)
+    return run_source(args.logdir)
 
 
 def parse_classes(text: str | None, num_classes: int, names: list[str] | None = None) -> list[int]:
@@ -69,7 +73,3 @@ def parse_classes(text: str | None, num_classes: int, names: list[str] | None = 
         raise SaganError(f"--classes must be in [0, {num_classes}), got {text!r}")
     return classes
 
-
-def positive(flag: str, value: int | float | None) -> None:
-    if value is not None and value <= 0:
-        raise SaganError(f"{flag} must be positive, got {value}")

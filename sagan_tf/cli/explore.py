@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import sys
 
-from sagan_tf.cli.arguments import parser, positive, run_directory
+from sagan_tf.cli.arguments import generator_source, parser, positive
 from sagan_tf.errors import SaganError, exits_cleanly
 from sagan_tf.explore import limits as defaults
 
@@ -74,7 +74,7 @@ def check_args(args) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     check_args(args)
-    run_directory(args)
+    source = generator_source(args)
     try:
         import fastapi  # noqa: F401
         import uvicorn  # noqa: F401
@@ -89,9 +89,9 @@ def main(argv: list[str] | None = None) -> int:
     hosts = serving_hosts(sock, args.host, args.allowed_host, args.allow_any_host)
     limits = Limits(args.max_images, args.batch, args.wait, args.max_connections)
     from sagan_tf.explore.app import create_app
-    from sagan_tf.explore.generators import load_export, load_run
+    from sagan_tf.serving.generators import load_export, load_run
 
-    generator = load_run(args.logdir, args.raw) if args.logdir else load_export(args.model, args.version)
+    generator = load_export(args.model, args.version) if args.model else load_run(source.path, args.raw)
     address = url(sock)
 
     def started():

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sys
 
-from sagan_tf.cli.arguments import add_run_source, parser, run_directory
+from sagan_tf.cli.arguments import add_run_source, generator_source, parser
 from sagan_tf.errors import exits_cleanly
 
 FORMATS = ("saved_model", "tflite", "tflite_dynamic_range")
@@ -27,10 +27,10 @@ def parse_args(argv=None):
 @exits_cleanly
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    run_directory(args)
+    source = generator_source(args)
     from sagan_tf.serving.export import export_run, summary
 
-    target, manifest = export_run(args.logdir, args.out, args.version, args.formats)
+    target, manifest = export_run(source.path, args.out, args.version, args.formats)
     print(summary(target, manifest), file=sys.stderr)
     return 0
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sys
 
-from sagan_tf.cli.arguments import add_run_source, parse_classes, parser, positive, run_directory
+from sagan_tf.cli.arguments import add_run_source, generator_source, parse_classes, parser, positive
 from sagan_tf.errors import exits_cleanly
 
 
@@ -28,24 +28,21 @@ def parse_args(argv=None):
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     positive("--n", args.n)
-    run_directory(args)
+    source = generator_source(args)
 
-    import numpy as np
     import tensorflow as tf
 
-    from sagan_tf.data.class_names import class_names
-    from sagan_tf.images import write_png
-    from sagan_tf.runs.run_dir import load_generator
-    from sagan_tf.training.samples import sample_grid
+    from sagan_tf.images import make_grid, write_png
+    from sagan_tf.serving.generators import load_generator
 
-    generator, cfg = load_generator(args.logdir, ema=not args.raw)
-    names = class_names(cfg.data)
-    classes = parse_classes(args.classes, cfg.data.num_classes, names)
-    rows = classes if cfg.data.num_classes > 0 else [0] * 8
-    labels = tf.constant(np.repeat(rows, args.n).astype(np.int32))
-    z = tf.random.stateless_normal([len(labels), cfg.model.z_dim], seed=[args.seed, 0])
-    write_png(args.out, sample_grid(generator, z, labels, args.n))
-    which = ", ".join(names[c] for c in rows) if names and cfg.data.num_classes > 0 else None
+    generator = load_generator(source, raw=args.raw)
+    names, num_classes = generator.class_names, generator.num_classes
+    classes = parse_classes(args.classes, num_classes, names)
+    rows = classes if num_classes > 0 else [0] * 8
+    labels = [row for row in rows for _ in range(args.n)]
+    z = tf.random.stateless_normal([len(labels), generator.z_dim], seed=[args.seed, 0]).numpy()
+    write_png(args.out, make_grid(generator.generate(z=z, labels=labels), args.n))
+    which = ", ".join(names[c] for c in rows) if names and num_classes > 0 else None
     print(f"wrote {args.out}: {len(rows)} rows x {args.n} from {generator.name}" + (f" ({which})" if which else ""),
           file=sys.stderr)
     return 0

@@ -15,10 +15,16 @@ from sagan_tf.errors import ConfigError
 def split_cpu(n: int) -> None:
     """Splits the CPU into ``n`` logical devices (must run before TensorFlow initializes devices).
 
-    Lets ``mirrored`` run several replicas on a machine without GPUs, for tests and demos.
+    Lets ``mirrored`` run several replicas on a machine without GPUs, for tests and demos. Nothing
+    to do when the CPU is split so already (a second session in the same process).
     """
     cpu = tf.config.list_physical_devices("CPU")[0]
-    tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration() for _ in range(n)])
+    if len(tf.config.get_logical_device_configuration(cpu) or []) == n:
+        return
+    try:
+        tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration() for _ in range(n)])
+    except RuntimeError as e:
+        raise ConfigError(f"--virtual-cpus {n}: {e} (split the CPU before TensorFlow starts)") from None
 
 
 def join_cluster(kind: str, port_base: int | None = None, gpus_per_task: int | None = None) -> None:

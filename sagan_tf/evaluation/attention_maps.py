@@ -15,24 +15,17 @@ over the grey image, with that query point marked.
 from __future__ import annotations
 
 import dataclasses
-import math
 from collections.abc import Sequence
 
 import numpy as np
+
+from sagan_tf.images import square_grid
 
 # A perceptually ordered dark-blue -> teal -> yellow ramp (anchors of the "viridis" colour map).
 _RAMP = np.array(
     [[68, 1, 84], [59, 82, 139], [33, 145, 140], [94, 201, 98], [253, 231, 37]], dtype=np.float64
 )
 QUERY_COLOURS = np.array([[255, 64, 64], [64, 160, 255], [255, 160, 0], [220, 60, 220], [0, 220, 120]], np.uint8)
-
-
-def square_grid(n: int) -> tuple[int, int]:
-    """(side, side) of a flattened square grid of ``n`` positions."""
-    side = math.isqrt(n)
-    if side * side != n:
-        raise ValueError(f"{n} attention positions do not form a square grid")
-    return side, side
 
 
 def default_query_points(size: int, count: int = 4) -> list[tuple[int, int]]:

@@ -1,7 +1,8 @@
 """sagan-explore: a local web app to explore a trained generator (paper Figures 1 and 5, interactively).
 
-``generators`` runs an exported SavedModel (its ``generate_truncated``, ``explore`` and ``mix``
-signatures) or a run's Keras generator through the same functions; ``views`` computes what the page
+It serves a ``sagan_tf.serving.generators.TrainedGenerator``: an exported SavedModel (its
+``generate_truncated``, ``explore`` and ``mix`` signatures) or a run's Keras generator through the
+same functions. ``views`` computes what the page
 shows (grids, class and z interpolations, the attention of one query pixel, eq. 1) in bounded
 generator calls; ``app`` is the FastAPI application that serves the page in ``static/`` and its
 JSON/PNG API; ``limits`` holds its bounds, ``budget`` counts the images in flight across requests,

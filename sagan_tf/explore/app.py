@@ -12,7 +12,7 @@ loads nothing from elsewhere, so it works offline. The API (all GET, parameters 
                               pixel (x, y) with its picture as ``sagan-visualize attention`` draws it
 ``/api/colorbar.png``         the colour scale of the attention pictures (0 to the picture's maximum)
 
-``truncation`` (>= ``views.MIN_TRUNCATION``, absent: none) applies to every image. Every answer
+``truncation`` (>= ``serving.inputs.MIN_TRUNCATION``, absent: none) applies to every image. Every answer
 other than an image or the page is JSON; every refusal is ``{"error": "<one sentence>"}``, which
 the page shows:
 
@@ -47,11 +47,12 @@ from starlette.exceptions import HTTPException
 from sagan_tf.evaluation.attention_maps import colorize
 from sagan_tf.explore import views
 from sagan_tf.explore.budget import Busy, ImageBudget
-from sagan_tf.explore.generators import Generator
 from sagan_tf.explore.hosts import HostCheck, HostRule, loopback_rule
 from sagan_tf.explore.limits import Limits
 from sagan_tf.explore.views import ImageSpec, RequestError
 from sagan_tf.images import make_grid, png_bytes
+from sagan_tf.serving.generators import TrainedGenerator
+from sagan_tf.serving.inputs import MIN_TRUNCATION
 
 STATIC = Path(__file__).resolve().parent / "static"
 
@@ -59,7 +60,7 @@ Seed = Annotated[int, Query(ge=0, le=views.MAX_SEED, description="seed of z (gen
 Label = Annotated[int, Query(description="class")]
 OptionalSeed = Annotated[int | None, Query(ge=0, le=views.MAX_SEED, description="seed at t = 1 (default: seed)")]
 OptionalLabel = Annotated[int | None, Query(description="class at t = 1 (default: label)")]
-Truncation = Annotated[float | None, Query(ge=views.MIN_TRUNCATION,
+Truncation = Annotated[float | None, Query(ge=MIN_TRUNCATION,
                                            description="truncate z to [-t, t]; absent or inf: no truncation")]
 Fraction = Annotated[float, Query(ge=0, le=1, allow_inf_nan=False, description="point of the interpolation, 0 to 1")]
 PathName = Annotated[Literal[views.PATHS], Query(description="interpolation of z: spherical or linear")]
@@ -136,8 +137,8 @@ def spec_name(spec: ImageSpec) -> str:
     return name + ("" if math.isinf(spec.truncation) else f"_trunc{spec.truncation:g}")
 
 
-def create_app(generator: Generator, limits: Limits | None = None, hosts: HostRule | None = None) -> FastAPI:
-    """The application around ``generator`` (``generators.load_export`` or ``load_run``), within
+def create_app(generator: TrainedGenerator, limits: Limits | None = None, hosts: HostRule | None = None) -> FastAPI:
+    """The application around ``generator`` (``serving.generators.load_export`` or ``load_run``), within
     ``limits`` (default ``Limits()``), answering the ``Host`` names of ``hosts`` (default: the
     loopback names at any port; ``server.serving_hosts`` gives the rule of a bound socket).
 
@@ -205,7 +206,7 @@ def create_app(generator: Generator, limits: Limits | None = None, hosts: HostRu
             ],
             "limits": {"max_seed": views.MAX_SEED, "max_count": views.MAX_COUNT, "max_grid": views.MAX_GRID,
                        "max_frames": views.MAX_FRAMES, "max_scale": views.MAX_SCALE,
-                       "min_truncation": views.MIN_TRUNCATION, **limits.as_json()},
+                       "min_truncation": MIN_TRUNCATION, **limits.as_json()},
             "paths": list(views.PATHS),
         }
 

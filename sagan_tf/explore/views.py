@@ -1,4 +1,4 @@
-"""What the page shows, computed from a ``generators.Generator``: grids, interpolations, attention.
+"""What the page shows, computed from a ``TrainedGenerator``: grids, interpolations, attention.
 
 An image of the page is an ``ImageSpec``: the point t in [0, 1] on the way from (seed, label) to
 (seed_b, label_b), at a truncation. Its z interpolates the two seeds' z (``generate_truncated``'s,
@@ -33,7 +33,8 @@ import numpy as np
 
 from sagan_tf.errors import SaganError
 from sagan_tf.evaluation.attention_maps import attention_maps, overlay_panel
-from sagan_tf.explore.generators import Generator, ModelInfo
+from sagan_tf.serving.generators import ModelInfo, TrainedGenerator
+from sagan_tf.serving.inputs import batches
 
 PATHS = ("spherical", "linear")
 MAX_SEED = 2**53 - 1  # seeds stay exact as JavaScript numbers
@@ -41,7 +42,6 @@ MAX_COUNT = 32  # images per grid row
 MAX_GRID = 256  # images per grid
 MAX_FRAMES = 32  # frames of an interpolation
 MAX_SCALE = 16  # pixel repetition of the attention pictures
-MIN_TRUNCATION = 1e-6  # smaller t are all z = 0 in effect, and below 1.4e-45 float32 holds 0, not t
 PANEL_SIZE = 256  # default size in pixels of an attention picture
 
 
@@ -109,21 +109,14 @@ def class_weights(label_a: int, label_b: int, t: float, count: int) -> np.ndarra
     return weights.astype(np.float32)
 
 
-def batches(count: int, batch: int) -> list[slice]:
-    """Consecutive slices of at most ``batch`` items covering range(count)."""
-    if batch < 1:
-        raise ValueError(f"batch must be >= 1, got {batch}")
-    return [slice(start, min(start + batch, count)) for start in range(0, count, batch)]
-
-
-def generate(generator: Generator, seeds, labels, truncation: float, batch: int) -> tuple[np.ndarray, np.ndarray]:
-    """``generator.generate`` in calls of at most ``batch`` images: (images, z) of every (seed, label)."""
+def generate(generator: TrainedGenerator, seeds, labels, truncation: float, batch: int) -> tuple[np.ndarray, np.ndarray]:
+    """``generator.images_and_z`` in calls of at most ``batch`` images: (images, z) of every (seed, label)."""
     seeds, labels = np.asarray(seeds, np.int64), np.asarray(labels, np.int32)
-    parts = [generator.generate(seeds[part], labels[part], truncation) for part in batches(len(seeds), batch)]
+    parts = [generator.images_and_z(seeds[part], labels[part], truncation) for part in batches(len(seeds), batch)]
     return np.concatenate([images for images, _ in parts]), np.concatenate([z for _, z in parts])
 
 
-def grid(generator: Generator, labels: list[int], seeds: list[int], truncation: float, batch: int) -> np.ndarray:
+def grid(generator: TrainedGenerator, labels: list[int], seeds: list[int], truncation: float, batch: int) -> np.ndarray:
     """(rows, cols, R, R, C) uint8: row r is class labels[r], column c seed seeds[c] (``generate_truncated``)."""
     for label in labels:
         check_label(label, generator.info)
@@ -146,7 +139,7 @@ def images_needed(specs: list[ImageSpec]) -> int:
     return max(len(specs), len(spec_seeds(specs)))
 
 
-def spec_inputs(generator: Generator, specs: list[ImageSpec], batch: int) -> tuple[np.ndarray, np.ndarray]:
+def spec_inputs(generator: TrainedGenerator, specs: list[ImageSpec], batch: int) -> tuple[np.ndarray, np.ndarray]:
     """(z, class weights) of ``specs`` (all at one truncation): the seeds' z from ``generate_truncated``."""
     info = generator.info
     for spec in specs:
@@ -159,7 +152,7 @@ def spec_inputs(generator: Generator, specs: list[ImageSpec], batch: int) -> tup
     return zs, weights
 
 
-def render(generator: Generator, specs: list[ImageSpec], batch: int) -> np.ndarray:
+def render(generator: TrainedGenerator, specs: list[ImageSpec], batch: int) -> np.ndarray:
     """Images (len(specs), R, R, C) of ``specs`` through ``mix``, at most ``batch`` per call."""
     zs, weights = spec_inputs(generator, specs, batch)
     return np.concatenate([generator.mix(zs[part], weights[part]) for part in batches(len(specs), batch)])
@@ -170,7 +163,7 @@ def interpolation_specs(start: ImageSpec, frames: int) -> list[ImageSpec]:
     return [ImageSpec(start.seed, start.label, *start.end, t, start.truncation, start.path) for t in frame_times(frames)]
 
 
-def interpolation(generator: Generator, start: ImageSpec, frames: int, batch: int) -> tuple[list[float], np.ndarray]:
+def interpolation(generator: TrainedGenerator, start: ImageSpec, frames: int, batch: int) -> tuple[list[float], np.ndarray]:
     """(t of each frame, images (frames, R, R, C)) from (start.seed, start.label) to ``start.end``."""
     return frame_times(frames), render(generator, interpolation_specs(start, frames), batch)
 
@@ -192,7 +185,7 @@ class LayerAttention:
 
 
 def attention(
-    generator: Generator, spec: ImageSpec, x: int, y: int, scale: int, batch: int
+    generator: TrainedGenerator, spec: ImageSpec, x: int, y: int, scale: int, batch: int
 ) -> tuple[np.ndarray, list[LayerAttention]]:
     """The image of ``spec`` and, for each attention layer of G, the attention of query pixel (x, y)
     (``explore`` of that one image; its seeds' z in calls of at most ``batch``)."""

@@ -1,4 +1,4 @@
-"""Export a run's generator (``sagan-export``): one version of the model in TF Serving's layout.
+"""Export a run's generator (``export``, ``sagan-export``): one version of the model in TF Serving's layout.
 
 Writes one version of the model in TF Serving's layout, ``<out>/<version>/``::
 
@@ -31,6 +31,7 @@ from pathlib import Path
 
 from sagan_tf import locks
 from sagan_tf.errors import SaganError
+from sagan_tf.serving.sources import GeneratorSource, existing_versions, find
 
 FORMATS = {
     "saved_model": (),
@@ -58,12 +59,6 @@ def parse_formats(text: str | Sequence[str]) -> list[str]:
     if unknown or not formats:
         raise ExportError(f"unknown export format {', '.join(unknown) or repr(text)} (known: {', '.join(FORMATS)})")
     return list(dict.fromkeys(formats))
-
-
-def existing_versions(out: Path) -> list[int]:
-    if not out.is_dir():
-        return []
-    return sorted(int(p.name) for p in out.iterdir() if p.is_dir() and p.name.isdigit())
 
 
 def next_version(out: Path) -> int:
@@ -221,6 +216,24 @@ def export_run(
         if scratch is not None:
             shutil.rmtree(scratch, ignore_errors=True)
     return target, manifest
+
+
+def export(
+    source: str | Path | GeneratorSource,
+    out: str | Path,
+    *,
+    version: int | None = None,
+    formats: str | Sequence[str] = DEFAULT_FORMATS,
+) -> Path:
+    """Exports the generator of ``source`` (a run directory or ``"pretrained:NAME"``: its latest
+    checkpoint, the EMA generator when it has one) to ``out/<version>`` (default: the next free
+    integer) in ``formats`` (``FORMATS``); returns the version directory. ``export_run`` with the
+    sources ``load_generator`` takes."""
+    found = find(source)
+    if found.kind != "run":
+        raise ExportError(f"{found.path} is an export already: export the run it came from (or pretrained:NAME)")
+    target, _ = export_run(found.path, out, version, formats)
+    return target
 
 
 def summary(target: Path, manifest: dict) -> str:

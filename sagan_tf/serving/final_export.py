@@ -14,7 +14,8 @@ import json
 import sys
 from pathlib import Path
 
-from sagan_tf.serving.export import MANIFEST, existing_versions, export_run, summary
+from sagan_tf.serving.export import MANIFEST, export_run, summary
+from sagan_tf.serving.sources import existing_versions
 
 FORMATS = ("saved_model",)
 

@@ -69,6 +69,15 @@ def test_sample_cli_writes_a_grid(trained_run, tmp_path):
     assert bad.returncode == 2 and bad.stderr.strip().splitlines()[-1] == "error: --classes must be in [0, 10), got '0,12'"
 
 
+def test_sample_names_an_unknown_shipped_generator_in_one_line(tmp_path, capsys):
+    from sagan_tf.cli.sample import main
+    from tests.helpers.cli import run_main
+
+    assert run_main(main, ["--pretrained", "nope", "--out", str(tmp_path / "g.png")]) == 2
+    assert "error: no pretrained generator 'nope'; the package ships: fashion_mnist32" in capsys.readouterr().err
+    assert not (tmp_path / "g.png").exists()
+
+
 def test_resume_with_a_different_model_is_an_error(trained_run, tfds_dir):
     logdir, _ = trained_run
     before = sorted(p.name for p in (logdir / "checkpoints").iterdir())
@@ -121,6 +130,18 @@ def test_an_unprepared_dataset_offline_fails_with_one_line(tmp_path):
     assert len(lines) == 1 and "TFDS_DATA_DIR" in lines[0] and "--data-dir" in lines[0], result.stderr[-2000:]
     assert "could not be downloaded" in lines[0] and "Traceback" not in result.stderr
     assert not (tmp_path / "run").exists()
+
+
+def test_a_bad_vertex_variable_is_a_usage_line(monkeypatch, capsys):
+    from sagan_tf.cli.train import parse_args
+
+    monkeypatch.setenv("AIP_MODEL_DIR", "gs://")
+    with pytest.raises(SystemExit) as raised:
+        parse_args(["--config", "imagenet128", "--logdir", "r"])
+    assert raised.value.code == 2
+    assert capsys.readouterr().err.strip().splitlines()[-1] == (
+        "error: AIP_MODEL_DIR='gs://' names no Cloud Storage bucket (see sagan-train --help)"
+    )
 
 
 @pytest.mark.parametrize("url", ["gs://bucket/runs/a", "s3://bucket/runs/a"])

@@ -6,9 +6,9 @@ import pytest
 import tensorflow as tf
 
 from sagan_tf import config as config_lib
-from sagan_tf.cli.train import resolve_precision
 from sagan_tf.cluster import distribute
 from sagan_tf.errors import ConfigError
+from sagan_tf.trainer.precision import resolve_precision
 from tests.cluster.test_slurm_tf_config import one_error_line
 from tests.helpers.cli import run_cli
 

@@ -1,10 +1,10 @@
-"""``sagan_tf.cluster.vertex``: where a Vertex AI job's outputs go, and ``--logdir`` over them."""
+"""``sagan_tf.cluster.vertex``: where a Vertex AI job's outputs go, and a trainer's ``logdir`` over them."""
 
 import pytest
 
-from sagan_tf.cli.train import parse_args
 from sagan_tf.cluster import vertex
 from sagan_tf.errors import ConfigError
+from sagan_tf.trainer import Trainer
 
 # What Vertex AI sets for a CustomJob with baseOutputDirectory gs://bkt/jobs/in128.
 AIP = {
@@ -50,19 +50,17 @@ def test_other_uris_are_one_line(uri, message):
     assert str(raised.value) == message
 
 
-def test_on_vertex_ai_sagan_train_needs_no_logdir(monkeypatch):
+def test_on_vertex_ai_a_trainer_needs_no_logdir(monkeypatch):
     for name, value in AIP.items():
         monkeypatch.setenv(name, value)
-    args = parse_args(["--config", "imagenet128", "--strategy", "multiworker"])
-    assert args.logdir == "/gcs/bkt/jobs/in128/checkpoints" and args.outputs.summary_dir == "/gcs/bkt/jobs/in128/logs"
-    assert parse_args(["--config", "imagenet128", "--logdir", "/gcs/bkt/r"]).outputs.summary_dir is None
+    trainer = Trainer("imagenet128", strategy="multiworker")
+    assert str(trainer.logdir) == "/gcs/bkt/jobs/in128/checkpoints" and str(trainer.summary_dir) == "/gcs/bkt/jobs/in128/logs"
+    assert str(trainer.export_dir) == "/gcs/bkt/jobs/in128/model"
+    assert Trainer("imagenet128", "/gcs/bkt/r").summary_dir is None
 
 
-def test_a_bad_vertex_variable_is_a_usage_line(monkeypatch, capsys):
+def test_a_bad_vertex_variable_is_one_config_error(monkeypatch):
     monkeypatch.setenv("AIP_MODEL_DIR", "gs://")
-    with pytest.raises(SystemExit) as raised:
-        parse_args(["--config", "imagenet128", "--logdir", "r"])
-    assert raised.value.code == 2
-    assert capsys.readouterr().err.strip().splitlines()[-1] == (
-        "error: AIP_MODEL_DIR='gs://' names no Cloud Storage bucket (see sagan-train --help)"
-    )
+    with pytest.raises(ConfigError) as raised:
+        Trainer("imagenet128", "r")
+    assert str(raised.value) == "AIP_MODEL_DIR='gs://' names no Cloud Storage bucket"

@@ -6,8 +6,8 @@ import re
 import shlex
 import subprocess
 
-from sagan_tf.cli.train import parse_args
 from tests.helpers import REPO
+from tests.helpers.cli import sagan_train_arguments as parse_args
 
 SCRIPT = REPO / "deploy" / "slurm" / "train.sbatch"
 

@@ -58,7 +58,7 @@ def test_the_command_writes_its_outputs_through_the_cloud_storage_mount():
     args = trainer_args(container["command"] + container["args"], vertex_environment(base))
     mounted = "/gcs/" + base[len("gs://"):]
     assert (args.strategy, args.cluster, args.config) == ("multiworker", "tf_config", "imagenet128")
-    assert (args.logdir, args.outputs.summary_dir, args.outputs.export_dir) == (
+    assert (args.logdir, str(args.trainer.summary_dir), str(args.trainer.export_dir)) == (
         f"{mounted}/checkpoints", f"{mounted}/logs", f"{mounted}/model"
     )
     assert args.data_dir.startswith("/gcs/")

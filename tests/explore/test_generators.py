@@ -128,10 +128,10 @@ def test_mix_gives_the_images_of_explore_bit_for_bit_and_refuses_what_explore_re
 
 
 def test_a_generator_without_mix_takes_the_images_of_explore(explore_generator, explore_reference):
-    from sagan_tf.explore.generators import Generator
+    from sagan_tf.serving.generators import TrainedGenerator
 
     signatures = explore_reference.loaded.signatures
-    old = Generator(explore_generator.info, signatures["generate_truncated"], signatures["explore"])
+    old = TrainedGenerator(explore_generator.info, {name: signatures[name] for name in ("generate_truncated", "explore")})
     _, z = explore_reference.generate([1, 2], [0, 0])
     weights = explore_reference.one_hot([6, 1]) * 0.5 + explore_reference.one_hot([2, 2]) * 0.5
     np.testing.assert_array_equal(old.mix(z, weights), explore_generator.mix(z, weights))

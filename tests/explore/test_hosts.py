@@ -1,20 +1,16 @@
 """sagan-explore answers only the Host names of the address it serves (DNS rebinding): the rule,
-the refusal over HTTP on 127.0.0.1, and the command line's --allowed-host, --allow-any-host and
-limit flags."""
+the refusal over HTTP on 127.0.0.1, and allowed host names (the command line's flags:
+``tests/cli/test_explore.py``)."""
 
 import json
-import os
 import socket
-import sys
 import urllib.parse
 
 import numpy as np
 import pytest
 
-from sagan_tf.cli import explore as cli
 from sagan_tf.explore.hosts import ANY_PORT, HostRule, host_rule, parse_host, split_host
-from tests.helpers import REPO
-from tests.helpers.explore import command_serving, decode_png, get_json, get_with_headers, serving
+from tests.helpers.explore import decode_png, get_with_headers, serving
 
 
 def test_host_headers_parse_to_a_lower_case_name_and_a_port():
@@ -95,40 +91,3 @@ def test_allowed_hosts_add_names_at_any_port(explore_generator):
         assert request(url + "api/info", "proxy.example")[0] == 200
         assert request(url + "api/info", "PROXY.example:8443")[0] == 200
         assert request(url + "api/info", "other.example")[0] == 403
-
-
-def test_the_command_line_applies_allowed_hosts_and_limits(explore_export):
-    args = [sys.executable, "-m", "sagan_tf.cli.explore", "--model", str(explore_export.version_dir.parent), "--port", "0",
-            "--allowed-host", "box.lan", "--max-images", "5", "--batch", "4", "--wait", "0.5", "--max-connections", "9"]
-    with command_serving(args, REPO, dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")) as (url, _):
-        port = urllib.parse.urlsplit(url).port
-        info = get_json(url + "api/info")
-        assert {k: info["limits"][k] for k in ("max_images", "batch", "wait_seconds", "max_connections")} == {
-            "max_images": 5, "batch": 4, "wait_seconds": 0.5, "max_connections": 9}
-        assert request(url + "api/info", f"box.lan:{port}")[0] == 200
-        assert request(url + "api/info", f"localhost:{port}")[0] == 200
-        status, body, _ = request(url + "api/info", f"evil.example:{port}")
-        assert status == 403 and "box.lan" in json.loads(body)["error"]
-
-
-def run_main(args, capsys):
-    with pytest.raises(SystemExit) as exit_info:
-        cli.main(args)
-    errors = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error:")]
-    return exit_info.value.code, errors
-
-
-def test_bad_host_and_limit_flags_are_one_line_errors_before_the_model_loads(tmp_path, capsys):
-    missing = str(tmp_path / "no-such-export")  # never read: the flags are checked first
-    cases = [
-        (["--allowed-host", "a b"], "--allowed-host takes NAME or NAME:PORT, got 'a b'"),
-        (["--allowed-host", "x", "--allow-any-host"], "--allow-any-host answers every host"),
-        (["--max-images", "0"], "--max-images must be positive, got 0"),
-        (["--batch", "-2"], "--batch must be positive, got -2"),
-        (["--max-connections", "0"], "--max-connections must be positive, got 0"),
-        (["--wait", "-1"], "--wait must be in [0, 3600] seconds, got -1"),
-        (["--wait", "nan"], "--wait must be in [0, 3600] seconds, got nan"),
-    ]
-    for args, message in cases:
-        code, errors = run_main(["--model", missing, "--port", "0", *args], capsys)
-        assert code == 2 and len(errors) == 1 and message in errors[0], (args, errors)

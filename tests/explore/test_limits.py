@@ -19,10 +19,10 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pytest
 
-from sagan_tf.explore.generators import Generator
 from sagan_tf.explore.limits import Limits
 from sagan_tf.explore.views import class_weights, interpolate_z
 from sagan_tf.images import make_grid
+from sagan_tf.serving.generators import TrainedGenerator
 from tests.helpers.explore import (
     Recording,
     decode_png,
@@ -95,7 +95,7 @@ def test_interpolations_and_single_images_come_from_mix_and_only_attention_calls
 
 def test_an_export_without_mix_gives_the_same_frames_through_explore(explore_generator, explore_reference, explore_app_url):
     signatures = explore_reference.loaded.signatures
-    old = Generator(explore_generator.info, signatures["generate_truncated"], signatures["explore"])  # no mix_fn
+    old = TrainedGenerator(explore_generator.info, {name: signatures[name] for name in ("generate_truncated", "explore")})  # no mix
     params = {"seed": 2, "label": 3, "seed_b": 9, "label_b": 0, "frames": 6, "path": "linear"}
     with serving(old) as url:
         frames = get_json(api(url, "interpolation", **params))["frames"]

@@ -42,6 +42,13 @@ OFFLINE = {"http_proxy": _CLOSED, "https_proxy": _CLOSED, "HTTP_PROXY": _CLOSED,
            "no_proxy": "", "NO_PROXY": ""}
 
 
+def offline_env(tmp_path) -> dict:
+    """No dataset anywhere and no way out: TFDS and Keras look in empty directories under ``tmp_path``,
+    every HTTP(S) request goes to a closed port; ``sagan_tf`` is this repository's, from any directory."""
+    return dict(os.environ, TFDS_DATA_DIR=str(tmp_path / "no_data"), KERAS_HOME=str(tmp_path / "keras"),
+                TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=str(REPO), **OFFLINE)
+
+
 def run_cli(module, *args, tfds_dir=None, timeout=300, env=None):
     """``python -m module args`` from the repository's top, quiet TensorFlow, ``TFDS_DATA_DIR=tfds_dir``."""
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", **(env or {}))
@@ -50,6 +57,14 @@ def run_cli(module, *args, tfds_dir=None, timeout=300, env=None):
     return subprocess.run(
         [sys.executable, "-m", module, *args], cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout
     )
+
+
+def sagan_train_arguments(argv: list[str]):
+    """``argv`` as ``sagan-train``'s own parser reads it: the flags, ``logdir`` resolved, and the
+    ``trainer`` (``sagan_tf.trainer.Trainer``) it would run."""
+    from sagan_tf.cli.train import parse_args
+
+    return parse_args(argv)
 
 
 def read_events(directory):
@@ -67,11 +82,14 @@ def read_events(directory):
     return scalars, images
 
 
+# The tiny recipe of the fault tests: a loss at every step, a checkpoint every 5.
+TRAIN_SETTINGS = [*TINY, "train.batch_size=8", "log.scalars_every=1", "log.checkpoint_every=5", "data.shuffle_buffer=64"]
+
+
 def train_args(logdir, steps, *extra):
     return [
         "--config", "configs/fashion_mnist32.yaml", "--logdir", str(logdir), "--steps", str(steps),
-        "--deterministic", "--verbose", "0", "--set", *TINY, "train.batch_size=8", "log.scalars_every=1",
-        "log.checkpoint_every=5", "data.shuffle_buffer=64", *extra,
+        "--deterministic", "--verbose", "0", "--set", *TRAIN_SETTINGS, *extra,
     ]
 
 

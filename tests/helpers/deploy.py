@@ -8,8 +8,8 @@ from unittest import mock
 import kubernetes_validate
 import yaml
 
-from sagan_tf.cli.train import parse_args
 from tests.helpers import REPO
+from tests.helpers.cli import sagan_train_arguments
 
 DEPLOY = REPO / "deploy"
 # The oldest Kubernetes the manifests name (Indexed Jobs' pod hostnames, podFailurePolicy, the
@@ -34,4 +34,4 @@ def trainer_args(command: list[str], env: dict[str, str] | None = None):
     environment of ``env`` alone (no Vertex AI or cluster variables of the machine running the tests)."""
     assert command[0] == "sagan-train", command
     with mock.patch.dict(os.environ, env or {}, clear=True):
-        return parse_args(command[1:])
+        return sagan_train_arguments(command[1:])

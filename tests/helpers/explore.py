@@ -145,8 +145,8 @@ def wait_until(condition, timeout: float = 30.0, interval: float = 0.05):
 
 
 class Recording:
-    """A ``generators.Generator`` whose calls are recorded: ``calls`` lists (kind, images) of each
-    ``generate``, ``explore`` and ``mix`` call, ``peak`` is the most images inside calls at once."""
+    """A ``TrainedGenerator`` whose calls are recorded: ``calls`` lists (kind, images) of each
+    ``images_and_z`` ("generate"), ``explore`` and ``mix`` call, ``peak`` is the most images inside calls at once."""
 
     def __init__(self, generator):
         self.generator = generator
@@ -167,8 +167,8 @@ class Recording:
             with self._lock:
                 self._inside -= images
 
-    def generate(self, seeds, labels, truncation=np.inf):
-        return self._call("generate", len(seeds), self.generator.generate, seeds, labels, truncation)
+    def images_and_z(self, seeds, labels, truncation=np.inf):
+        return self._call("generate", len(seeds), self.generator.images_and_z, seeds, labels, truncation)
 
     def explore(self, z, class_weights):
         return self._call("explore", len(z), self.generator.explore, z, class_weights)

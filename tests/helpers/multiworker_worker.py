@@ -4,8 +4,9 @@ Usage: python -m tests.helpers.multiworker_worker INDEX CLUSTER LOGDIR OUT.npz S
 CLUSTER is ``PORT0,PORT1`` (the helper writes TF_CONFIG), ``slurm:PORT_BASE`` (the process's
 Slurm environment describes the cluster: ``--cluster slurm --port-base PORT_BASE``) or ``kubernetes``
 (the process's Indexed-Job environment does: ``--cluster kubernetes``).
-Trains through ``sagan_tf.cli.train.run`` (the code path of ``--strategy multiworker``) and saves this
-worker's final G and D weights to OUT.npz, with its step, replicas, updates and G's dtype policy.
+Trains with ``sagan_tf.trainer.Trainer(strategy="multiworker")`` (what ``sagan-train --strategy
+multiworker`` runs) and saves this worker's final G and D weights to OUT.npz, with its step,
+replicas, updates and G's dtype policy.
 ``SAGAN_TEST_POISON=REPLICA:STEP`` makes that replica's noise overflow float16 in that step (both
 updates' losses become NaN there, on that worker only). ``SAGAN_TEST_CPU_FLAGS`` (a JSON list, one
 list of flags per worker) gives each worker the CPU feature flags ``precision: auto`` looks at.
@@ -21,27 +22,24 @@ def main():
     if not where.startswith(("slurm:", "kubernetes")):
         workers = [f"127.0.0.1:{p}" for p in where.split(",")]
         os.environ["TF_CONFIG"] = json.dumps({"cluster": {"worker": workers}, "task": {"type": "worker", "index": int(index)}})
-    from pathlib import Path
-
     import numpy as np
 
-    from sagan_tf import config as config_lib
-    from sagan_tf.cli import train
-    from sagan_tf.cluster.distribute import join_cluster, make_strategy
+    from sagan_tf.trainer import Trainer
 
-    if where.startswith("slurm:"):
-        join_cluster("slurm", int(where.split(":", 1)[1]))
-    elif where == "kubernetes":
-        join_cluster("kubernetes")
-    flags = None
+    cluster = {"slurm": "slurm", "kubernetes": "kubernetes"}.get(where.split(":", 1)[0], "tf_config")
+    port_base = int(where.split(":", 1)[1]) if cluster == "slurm" else None
     if os.environ.get("SAGAN_TEST_CPU_FLAGS"):
+        from sagan_tf.training import precision
+
         flags = set(json.loads(os.environ["SAGAN_TEST_CPU_FLAGS"])[int(index)])
+        precision.cpu_flags = lambda: flags  # what ``precision: auto`` reads of this host
 
     if os.environ.get("SAGAN_TEST_POISON"):
         poison_noise(*(int(x) for x in os.environ["SAGAN_TEST_POISON"].split(":")))
-    cfg = config_lib.load("configs/fashion_mnist32.yaml", [*overrides, f"train.steps={steps}"])
-    strategy = make_strategy("multiworker")
-    model = train.run(cfg, Path(logdir), strategy, verbose=0, cpu_flags=flags)
+    trainer = Trainer("configs/fashion_mnist32.yaml", logdir, overrides=overrides, strategy="multiworker",
+                      cluster=cluster, port_base=port_base, verbose=0)
+    model = trainer.train(int(steps))
+    strategy = trainer.strategy
     weights = {v.path: v.numpy() for v in model.generator.variables + model.discriminator.variables}
     weights["__step__"] = np.array(int(model.step.numpy()))
     weights["__replicas__"] = np.array(strategy.num_replicas_in_sync)

@@ -1,37 +1,25 @@
-"""The generator that ships with the package: its files match their checksums, it samples and is
-served offline in a fresh process with no dataset, and its images are the stored reference ones."""
+"""The generator that ships with the package: its files match their checksums, it loads and draws
+offline in a fresh process with no dataset, its images are the stored reference ones, and it exports."""
 
 import hashlib
 import json
-import os
 import subprocess
 import sys
 
 import numpy as np
 import pytest
 import tensorflow as tf
-from PIL import Image
 
 from sagan_tf import pretrained
-from sagan_tf.cli.sample import main as sample_main
 from sagan_tf.errors import SaganError
-from sagan_tf.images import make_grid
 from sagan_tf.runs.run_dir import load_generator, read_evaluations, save_evaluation
+from sagan_tf.serving.export import export
+from sagan_tf.serving.generators import load_generator as load_trained_generator
 from sagan_tf.serving.model_card import CARD_FILE
 from sagan_tf.serving.pretrained import LOCAL_KEYS, REFERENCE_IMAGES, build, reference_inputs
-from tests.helpers.cli import TINY_RUN_STEPS, run_main
-from tests.helpers.explore import command_serving, decode_png, get, get_json
+from tests.helpers.cli import TINY_RUN_STEPS, offline_env
 
 NAME = "fashion_mnist32"
-
-
-def offline_env(tmp_path) -> dict:
-    """No dataset anywhere and no way out: TFDS and Keras look in empty directories, every HTTP(S)
-    request goes to a closed port."""
-    closed = "http://127.0.0.1:9"
-    return dict(os.environ, TFDS_DATA_DIR=str(tmp_path / "no_data"), KERAS_HOME=str(tmp_path / "keras"),
-                HTTP_PROXY=closed, HTTPS_PROXY=closed, http_proxy=closed, https_proxy=closed, NO_PROXY="",
-                TF_CPP_MIN_LOG_LEVEL="3")
 
 
 def to_uint8(images: np.ndarray) -> np.ndarray:
@@ -50,32 +38,41 @@ def test_the_package_ships_it_small_with_weights_matching_their_checksums():
     assert f"- Steps: {reference['step']}, trained in" in card and "| FID |" in card
 
 
-def test_sagan_sample_in_a_fresh_offline_process_draws_the_reference_images(tmp_path):
-    out = tmp_path / "grid.png"
-    done = subprocess.run([sys.executable, "-m", "sagan_tf.cli.sample", "--pretrained", NAME, "--n", "1", "--out", str(out)],
-                          cwd=tmp_path, env=offline_env(tmp_path), capture_output=True, text=True, timeout=300)
+# A fresh process with no dataset and no network: the generator by name, z as sagan-sample draws it.
+DRAW = """
+import sys
+import numpy as np
+import tensorflow as tf
+import sagan_tf
+
+generator = sagan_tf.load_generator("fashion_mnist32")
+print(",".join(generator.class_names))
+z = tf.random.stateless_normal([generator.num_classes, generator.z_dim], seed=[0, 0]).numpy()
+np.save(sys.argv[1], generator.generate(z=z, labels=range(generator.num_classes)))
+"""
+
+
+def test_in_a_fresh_offline_process_it_draws_the_reference_images(tmp_path):
+    out = tmp_path / "images.npy"
+    done = subprocess.run([sys.executable, "-c", DRAW, str(out)], cwd=tmp_path, env=offline_env(tmp_path),
+                          capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
-    assert "(T-shirt/top, Trouser," in done.stderr
-    reference = np.load(pretrained.directory(NAME) / REFERENCE_IMAGES)
-    expected = make_grid(to_uint8(reference), 1).astype(int)
-    drawn = np.asarray(Image.open(out)).astype(int).reshape(expected.shape)
+    assert done.stdout.startswith("T-shirt/top,Trouser,")
+    expected = to_uint8(np.load(pretrained.directory(NAME) / REFERENCE_IMAGES)).astype(int)
+    drawn = np.load(out).astype(int)
+    assert drawn.shape == expected.shape == (10, 32, 32, 1)
     # another CPU may round a float32 sum differently: one level of 255 at most, on few pixels
     assert np.abs(drawn - expected).max() <= 1 and np.mean(drawn != expected) < 0.01
 
 
-def test_sagan_explore_serves_it_offline(tmp_path):
-    args = [sys.executable, "-m", "sagan_tf.cli.explore", "--pretrained", NAME, "--port", "0"]
-    with command_serving(args, tmp_path, offline_env(tmp_path)) as (url, _):
-        info = get_json(url + "api/info")
-        status, body, _ = get(url + "api/image.png?seed=0&label=9")
-    assert info["classes"][9] == {"label": 9, "name": "Ankle boot"} and str(pretrained.directory(NAME)) in info["source"]
-    assert status == 200 and decode_png(body).shape[:2] == (32, 32)
-
-
-def test_an_unknown_name_is_one_line_naming_the_shipped_ones(tmp_path, capsys):
-    assert run_main(sample_main, ["--pretrained", "nope", "--out", str(tmp_path / "g.png")]) == 2
-    assert f"no pretrained generator 'nope'; the package ships: {NAME}" in capsys.readouterr().err
-    assert not (tmp_path / "g.png").exists()
+def test_an_unknown_name_is_one_line_naming_the_shipped_ones(tmp_path):
+    with pytest.raises(SaganError) as raised:
+        load_trained_generator("pretrained:nope")
+    assert str(raised.value) == f"no pretrained generator 'nope'; the package ships: {NAME}"
+    with pytest.raises(SaganError) as raised:
+        load_trained_generator(tmp_path / "nope")
+    assert str(raised.value) == (f"{tmp_path / 'nope'} is not a directory: give a training run, an export or a shipped "
+                                 f"generator (pretrained:{NAME})")
 
 
 def test_build_ships_the_ema_generator_alone_with_its_reference_and_card(tiny_run, tmp_path):
@@ -101,29 +98,12 @@ def test_build_ships_the_ema_generator_alone_with_its_reference_and_card(tiny_ru
     assert "| FID | 1.5 | `f-0123` |" in (target / CARD_FILE).read_text()
 
 
-def test_the_build_command_appends_notes_to_the_card_and_replaces_only_when_asked(tiny_run, tmp_path):
-    from sagan_tf.cli.build_pretrained import main as build_main
-
-    logdir, _ = tiny_run
-    into = ["--into", str(tmp_path)]
-    notes = tmp_path / "notes.md"
-    notes.write_text("Features: a 1-epoch classifier, test accuracy 0.767.\n")
-    assert run_main(build_main, ["--logdir", str(logdir), "--name", "tiny", "--notes", str(notes), *into]) == 0
-    card = (tmp_path / "tiny" / CARD_FILE).read_text()
-    assert card.endswith("\n\n## How these numbers were made\n\nFeatures: a 1-epoch classifier, test accuracy 0.767.\n")
-    assert run_main(build_main, ["--logdir", str(logdir), "--name", "tiny", *into]) == 2  # exists: --replace needed
-    assert run_main(build_main, ["--logdir", str(logdir), "--name", "tiny", "--replace", *into]) == 0
-    assert "How these numbers were made" not in (tmp_path / "tiny" / CARD_FILE).read_text()
-    assert run_main(build_main, ["--logdir", str(logdir), "--name", "x", "--notes", str(tmp_path / "none.md"), *into]) == 2
-
-
-def test_sagan_export_of_it_serves_the_reference_images_and_carries_its_card(tmp_path):
-    from sagan_tf.cli.export import main as export_main
+def test_its_export_serves_the_reference_images_and_carries_its_card(tmp_path):
     from sagan_tf.serving.model_card import NOTES_HEADING
 
     out = tmp_path / "models" / "fmnist"
-    assert run_main(export_main, ["--pretrained", NAME, "--out", str(out), "--formats", "saved_model"]) == 0
-    (version,) = out.iterdir()
+    version = export(f"pretrained:{NAME}", out, formats=("saved_model",))
+    assert list(out.iterdir()) == [version]
     card = (version / CARD_FILE).read_text()
     shipped = (pretrained.directory(NAME) / CARD_FILE).read_text()
     assert "| FID | 0.2512 |" in card and NOTES_HEADING in card

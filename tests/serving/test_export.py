@@ -17,9 +17,10 @@ import scipy.special
 import scipy.stats
 import tensorflow as tf
 
-from sagan_tf.cli import export as export_cli
 from sagan_tf.data.pixels import to_uint8
+from sagan_tf.errors import SaganError
 from sagan_tf.serving import export as export_lib
+from sagan_tf.serving.sources import run_source
 from tests.helpers import REPO
 from tests.helpers.exports import export_tiny_run, fixed_inputs, make_run, parse_signature_defs, saved_model_cli_show
 
@@ -261,34 +262,17 @@ def test_unconditional_run_exports_and_accepts_only_label_zero(unconditional):
     assert unconditional.manifest["model"]["labels"] == [0, 1]
 
 
-def test_cli_exports_next_to_existing_versions(conditional_export, tmp_path):
-    out = tmp_path / "models" / "sagan"
-    (out / "3").mkdir(parents=True)
-    result = subprocess.run(
-        [sys.executable, "-m", "sagan_tf.cli.export", "--logdir", str(conditional_export.run.logdir), "--out", str(out),
-         "--formats", "saved_model"],
-        cwd=REPO, check=False, capture_output=True, text=True, timeout=300, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"),
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert f"wrote {out / '4'}" in result.stderr
-    assert sorted(p.name for p in out.iterdir()) == ["3", "4"]
-    assert not (out / "4" / "tflite").exists()
-    manifest = json.loads((out / "4" / "export.json").read_text())
-    assert manifest["version"] == 4 and list(manifest["files"]) == ["saved_model"]
-    assert manifest["max_abs_error_vs_keras"]["saved_model"] <= TOL
-
-
 def test_two_exports_at_once_publish_two_complete_versions(conditional_export, tmp_path):
     """Started together, both see no version yet; they publish one after the other as 1 and 2."""
     out = tmp_path / "models" / "sagan"
-    cmd = [sys.executable, "-m", "sagan_tf.cli.export", "--logdir", str(conditional_export.run.logdir), "--out", str(out),
-           "--formats", "saved_model"]
+    code = "import sys, sagan_tf; print(sagan_tf.export(sys.argv[1], sys.argv[2], formats=['saved_model']))"
+    cmd = [sys.executable, "-c", code, str(conditional_export.run.logdir), str(out)]
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
-    procs = [subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    procs = [subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
              for _ in range(2)]
-    stderrs = [p.communicate(timeout=600)[1] for p in procs]
-    assert [p.returncode for p in procs] == [0, 0], [e[-2000:] for e in stderrs]
-    assert sorted(e.splitlines()[-2] for e in stderrs) == [f"wrote {out / '1'}", f"wrote {out / '2'}"]
+    outputs = [p.communicate(timeout=600) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], [err[-2000:] for _, err in outputs]
+    assert sorted(stdout.strip() for stdout, _ in outputs) == [str(out / "1"), str(out / "2")]
     assert sorted(p.name for p in out.iterdir()) == ["1", "2"]  # no staging directory, no lock file left
     for version in (1, 2):
         manifest = json.loads((out / str(version) / "export.json").read_text())
@@ -313,14 +297,7 @@ def test_publishing_a_version_another_export_took_is_refused_and_keeps_its_files
     assert sorted(p.name for p in out.iterdir()) == ["3", "4"]
 
 
-def run_main(args, capsys):
-    with pytest.raises(SystemExit) as exit_info:
-        export_cli.main(args)
-    errors = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error:")]
-    return exit_info.value.code, errors
-
-
-def test_user_errors_are_one_line_and_touch_nothing(tmp_path, capsys):
+def test_user_errors_are_one_line_and_touch_nothing(tmp_path):
     run = make_run(tmp_path / "run")
     out = tmp_path / "models"
     (out / "1").mkdir(parents=True)
@@ -329,17 +306,19 @@ def test_user_errors_are_one_line_and_touch_nothing(tmp_path, capsys):
     empty.mkdir()
     (empty / "config.yaml").write_text((run.logdir / "config.yaml").read_text())
     cases = [
-        (["--logdir", str(tmp_path / "nope"), "--out", str(out)], "is not a training run (no config.yaml)"),
-        (["--logdir", str(empty), "--out", str(out)], "has no checkpoint yet"),
-        (["--logdir", str(run.logdir), "--out", str(out), "--version", "1"], "1 already exists; pass another --version"),
-        (["--logdir", str(run.logdir), "--out", str(out), "--version", "0"], "--version must be a positive integer"),
-        (["--logdir", str(run.logdir), "--out", str(out), "--formats", "saved_model,onnx"],
-         "unknown export format onnx (known: saved_model, tflite, tflite_dynamic_range)"),
-        (["--logdir", str(run.logdir), "--out", str(out / "1" / "saved_model.pb")], "exists and is not a directory"),
+        ((tmp_path / "nope", out), {}, "is not a training run (no config.yaml)"),
+        ((empty, out), {}, "has no checkpoint yet"),
+        ((run.logdir, out), {"version": 1}, "1 already exists; pass another --version"),
+        ((run.logdir, out), {"version": 0}, "--version must be a positive integer"),
+        ((run.logdir, out), {"formats": "saved_model,onnx"}, "unknown export format onnx (known: saved_model, tflite, tflite_dynamic_range)"),
+        ((run.logdir, out / "1" / "saved_model.pb"), {}, "exists and is not a directory"),
+        ((out, tmp_path / "again"), {}, "is an export already"),
     ]
-    for args, message in cases:
-        code, errors = run_main(args, capsys)
-        assert code == 2 and len(errors) == 1 and message in errors[0], (args, errors)
+    for args, options, message in cases:
+        source = run_source(args[0]) if args[0] != out else args[0]
+        with pytest.raises(SaganError) as raised:
+            export_lib.export(source, args[1], **options)
+        assert len(str(raised.value).splitlines()) == 1 and message in str(raised.value), (args, raised.value)
     assert sorted(p.name for p in out.iterdir()) == ["1"]
     assert (out / "1" / "saved_model.pb").read_text() == "an earlier export"
 

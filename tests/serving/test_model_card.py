@@ -1,26 +1,22 @@
 """The model card ``sagan-export`` writes: the run's steps, wall-clock and hardware from its
-``training.json``, and the metrics ``sagan-evaluate`` kept for the exported checkpoint."""
+``training.json``, and the metrics ``evaluate`` (``sagan-evaluate``) kept for the exported checkpoint."""
 
-import json
-
-from sagan_tf.cli.evaluate import main as evaluate_main
+from sagan_tf.evaluation.evaluate import evaluate
 from sagan_tf.runs import record
 from sagan_tf.runs.run_dir import read_evaluations
 from sagan_tf.serving.export import export_run
 from sagan_tf.serving.model_card import CARD_FILE
-from tests.helpers.cli import TINY_RUN_STEPS, run_main
+from tests.helpers.cli import TINY_RUN_STEPS
 
 
-def test_export_writes_a_card_with_the_run_record_and_the_kept_evaluation(tiny_run, feature_model, tfds_dir, tmp_path, capsys):
+def test_export_writes_a_card_with_the_run_record_and_the_kept_evaluation(tiny_run, feature_model, tfds_dir, tmp_path):
     logdir, cache = tiny_run
-    argv = ["--logdir", str(logdir), "--num-samples", "40", "--metrics", "fid", "--feature-model", feature_model,
-            "--data-dir", tfds_dir, "--split", "test", "--num-real", "200", "--stats-cache", str(cache),
-            "--batch-size", "40", "--seed", "5"]
-    assert run_main(evaluate_main, argv) == 0
-    result = json.loads(capsys.readouterr().out)
+    options = dict(num_samples=40, metrics="fid", feature_model=feature_model, data_dir=tfds_dir, split="test",
+                   num_real=200, stats_cache=str(cache), batch_size=40, seed=5)
+    result = evaluate(logdir, **options)
     kept = [e for e in read_evaluations(logdir, TINY_RUN_STEPS) if e.get("seed") == 5]
     assert kept == [result]
-    assert run_main(evaluate_main, argv) == 0  # the same protocol again replaces, not adds
+    evaluate(logdir, **options)  # the same protocol again replaces, not adds
     assert len([e for e in read_evaluations(logdir, TINY_RUN_STEPS) if e.get("seed") == 5]) == 1
 
     sessions = record.read(logdir)

@@ -14,7 +14,7 @@ from PIL import Image
 
 from sagan_tf.runs.checkpointing import read_variables
 from tests.helpers import REPO
-from tests.helpers.cli import TINY, assert_same_training, run_cli, train_args
+from tests.helpers.cli import TINY, TRAIN_SETTINGS, assert_same_training, run_cli, train_args
 
 
 def disk_state(directory):
@@ -126,9 +126,10 @@ def test_an_image_with_a_damaged_body_is_named(tmp_path, image_folder):
     assert "cannot decode image(s)" in line and str(damaged) in line
 
 
-def test_labels_outside_the_class_range_stop_training_with_one_line(tmp_path, monkeypatch, capsys):
-    from sagan_tf.cli import train
+def test_labels_outside_the_class_range_stop_training_with_one_line(tmp_path, monkeypatch):
     from sagan_tf.data import pipeline as data
+    from sagan_tf.errors import DataError
+    from sagan_tf.trainer import Trainer
 
     def source_with_a_bad_label(cfg, data_dir=None, seed=0):
         images = np.zeros((16, 28, 28, 1), np.uint8)  # one step: batch 8 for each of the recipe's 2 D updates
@@ -136,12 +137,12 @@ def test_labels_outside_the_class_range_stop_training_with_one_line(tmp_path, mo
         return data.Source(tf.data.Dataset.from_tensor_slices((images, labels)), 16)
 
     monkeypatch.setattr(data, "load_source", source_with_a_bad_label)
-    with pytest.raises(SystemExit) as exit_info:
-        # In-process, so without --deterministic (a process-wide switch).
-        train.main([a for a in train_args(tmp_path / "run", 3) if a != "--deterministic"])
-    assert exit_info.value.code == 2
-    err = capsys.readouterr().err.strip().splitlines()
-    assert err[-1].startswith("error: bad training data:") and "label >= data.num_classes (10)" in err[-1]
+    trainer = Trainer("configs/fashion_mnist32.yaml", tmp_path / "run", overrides=TRAIN_SETTINGS, verbose=0)
+    with pytest.raises(DataError) as raised:  # in-process, so not deterministic (a process-wide switch)
+        trainer.train(3)
+    line = str(raised.value)
+    assert len(line.splitlines()) == 1
+    assert line.startswith("bad training data:") and "label >= data.num_classes (10)" in line
 
 
 def test_an_unwritable_logdir_is_one_line_and_writes_nothing(tmp_path, tfds_dir):

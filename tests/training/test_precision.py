@@ -187,21 +187,19 @@ def test_auto_looks_at_the_gpus_the_strategy_computes_on(monkeypatch, mirrored):
 
 
 def test_auto_is_decided_again_on_resume_and_a_changed_choice_is_said(tmp_path, tfds_dir, capfd):
-    """``sagan-train`` in this process (``cli.train.main``), as a user runs it twice."""
+    """Two sessions of a ``Trainer`` in this process, as a user runs ``sagan-train`` twice."""
     import json
 
-    from sagan_tf.cli.train import main
+    from sagan_tf.trainer import Trainer
     from sagan_tf.training.precision import resolve
-    from tests.helpers.cli import TINY, run_main
+    from tests.helpers.cli import TINY
 
     expected, reason = resolve("auto")
     model = build_sagan(precision_config("auto"))
     assert model.generator.blocks[0].conv1.layer.compute_dtype == COMPUTE[expected]
     logdir = tmp_path / "run"
-    args = ["--config", "fashion_mnist32", "--logdir", str(logdir), "--data-dir", tfds_dir, "--verbose", "0",
-            "--set", *TINY]
     capfd.readouterr()
-    assert run_main(main, [*args, "--precision", "auto", "--steps", "1"]) == 0
+    Trainer("fashion_mnist32", logdir, overrides=[*TINY, "train.precision=auto"], data_dir=tfds_dir, verbose=0).train(1)
     assert f"precision auto: {expected} ({reason})" in capfd.readouterr().err
     assert "precision: auto" in (logdir / "config.yaml").read_text()  # not pinned to the first host's choice
     record = json.loads((logdir / "training.json").read_text())
@@ -211,7 +209,7 @@ def test_auto_is_decided_again_on_resume_and_a_changed_choice_is_said(tmp_path, 
     other = "float32" if expected == "mixed_bfloat16" else "mixed_bfloat16"
     record["sessions"][0]["precision"] = other
     (logdir / "training.json").write_text(json.dumps(record))
-    assert run_main(main, ["--logdir", str(logdir), "--data-dir", tfds_dir, "--steps", "2", "--verbose", "0"]) == 0
+    Trainer(None, logdir, data_dir=tfds_dir, verbose=0).train(steps=2)
     assert (f"precision auto: this session trains in {expected}, the run's last one trained in {other} "
             f"(--precision {other} keeps it)") in capfd.readouterr().err
     sessions = json.loads((logdir / "training.json").read_text())["sessions"]
@@ -224,8 +222,8 @@ def test_an_explicit_precision_is_kept_on_resume_without_a_line(tmp_path, capsys
     """Whatever the run's last session trained in and whatever the hardware would pick."""
     import json
 
-    from sagan_tf.cli.train import resolve_precision
     from sagan_tf.runs import record
+    from sagan_tf.trainer.precision import resolve_precision
 
     other = "float32" if explicit == "mixed_bfloat16" else "mixed_bfloat16"
     (tmp_path / record.RECORD_FILE).write_text(json.dumps({"sessions": [{"precision": other}]}))
