@@ -4,6 +4,7 @@ answers without TensorFlow."""
 
 import ast
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -151,3 +152,48 @@ def test_help_answers_without_tensorflow_and_documents_every_flag(verb):
     assert "undocumented: \n" in result.stderr, result.stderr
     usage = "usage: python -m sagan_tf.cli.build_pretrained" if verb == "cli.build_pretrained" else "usage: sagan-"
     assert "``" not in result.stdout and usage in result.stdout
+
+
+LAYOUT_PAGE = REPO / "docs" / "layout.md"
+
+
+def documented_modules(text: str) -> dict[str, set[str]]:
+    """The words of each section of docs/layout.md's tree: a line indented by two spaces starts a
+    section, a package's (``cluster/``, ``evaluation/metrics/``) when its first word ends with "/",
+    else the top-level modules' (section ""); more indented lines continue it."""
+    block = text.split("```", 2)[1]
+    sections: dict[str, set[str]] = {"": set()}
+    current = ""
+    for line in block.splitlines()[2:]:  # after "```" and "sagan_tf/"
+        words = line.split()
+        if not words:
+            continue
+        if line.startswith("  ") and not line.startswith("   "):
+            current = words[0] if words[0].endswith("/") else ""
+            sections.setdefault(current, set())
+        elif not line.startswith(" "):  # configs/, tests/, ...: the repository, not the package
+            current = None
+            continue
+        if current is not None:
+            sections[current] |= set(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", line))
+    return sections
+
+
+def test_the_layout_page_names_every_module():
+    sections = documented_modules(LAYOUT_PAGE.read_text())
+    missing = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        parts = path.relative_to(PACKAGE).with_suffix("").parts
+        if parts[-1] == "__init__" and len(parts) > 1:
+            continue
+        section = "/".join(parts[:-1]) + "/" if len(parts) > 1 else ""
+        if parts[-1] not in sections.get(section, set()):
+            missing.append(".".join(parts))
+    assert not missing, f"docs/layout.md does not name: {', '.join(missing)}"
+    stale = [s for s in sections if s and not (PACKAGE / s).is_dir()]
+    assert not stale, f"docs/layout.md names packages that do not exist: {stale}"
+
+
+def test_the_layout_check_finds_a_missing_module():
+    text = LAYOUT_PAGE.read_text().replace(" compare_ops ", " ")
+    assert "compare_ops" not in documented_modules(text)["training/"]

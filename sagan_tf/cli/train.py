@@ -6,7 +6,9 @@ Running the same command again resumes from the latest checkpoint in ``DIR/check
 checkpoint written with a different model config is an error, not a silent re-initialisation.
 ``DIR`` holds ``config.yaml`` (the resolved config), ``checkpoints/`` and TensorBoard events
 (``tensorboard --logdir DIR``). ``--dry-run`` says what a run would do (the resolved config, the
-data found, the model's size, the replicas and their batch) and writes nothing.
+data found, the model's size, the replicas and their batch) and writes nothing. ``--compare-ops``
+times the reference and the fast forms of the ops on the config (``model.ops``), with the flags'
+strategy and precision, and says which to set.
 
 A folder of images is surveyed before training (``data.folder_survey``): a config that does not
 fit the images stops with one line, ``data.num_classes: auto`` becomes the number of class
@@ -95,13 +97,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="print the resolved config, the data found, the model's parameter count and the replicas, "
         "check that the config fits the data, and exit without writing anything",
     )
+    p.add_argument(
+        "--compare-ops", action="store_true",
+        help="time the reference and the fast forms of the ops (model.ops) on this config, strategy and precision "
+        "with a synthetic batch, check that they agree, say which to set, and exit without writing anything",
+    )
+    p.add_argument("--compare-steps", type=int, default=10, metavar="N", help="--compare-ops: timed steps of each form")
     args = p.parse_args(argv)
     try:
         args.trainer = make_trainer(args)
     except SaganError as e:
         p.error(str(e))
     args.logdir = str(args.trainer.logdir) if args.trainer.logdir is not None else None
-    if args.logdir is None and not (args.print_config or args.dry_run):
+    if args.logdir is None and not (args.print_config or args.dry_run or args.compare_ops):
         p.error("--logdir is required")
     return args
 
@@ -125,6 +133,8 @@ def main(argv: list[str] | None = None) -> int:
         print(config_lib.dump(args.trainer.config), end="")
     elif args.dry_run:
         print(args.trainer.dry_run(), end="")
+    elif args.compare_ops:
+        print("\n".join(args.trainer.compare_ops(args.compare_steps).lines()))
     else:
         args.trainer.train()
     return 0

@@ -1,7 +1,8 @@
 """What a run's training cost, kept in the run directory: ``training.json``.
 
 One entry per ``sagan-train`` session (a first start and each resume): the steps it trained, its
-wall-clock seconds, the hardware (CPU model and vCPUs, GPU names, TPU), the precision, the strategy
+wall-clock seconds, the hardware (CPU model and vCPUs, GPU names, TPU), the precision, the forms of the ops
+(``model.ops``), the strategy
 and replica count, and the TensorFlow version. The chief rewrites the file atomically whenever it
 saves a checkpoint, so the record always describes the steps that are on disk. Model cards
 (``sagan_tf.serving.model_card``) read it to say how long a generator trained and on what.
@@ -154,6 +155,7 @@ def session_info(cfg, strategy) -> dict:
     return {
         "hardware": hardware(strategy),
         "precision": cfg.train.precision,
+        "ops": cfg.model.ops,
         "strategy": strategy_name(strategy),
         "replicas": strategy.num_replicas_in_sync,
         "batch_size": cfg.train.batch_size,

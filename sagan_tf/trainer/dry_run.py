@@ -38,17 +38,20 @@ def model_report(cfg: Config, strategy, strategy_name: str, logdir: Path | None)
     import numpy as np
 
     from sagan_tf.cluster import distribute
+    from sagan_tf.trainer.ops_setting import resolve_ops
     from sagan_tf.trainer.precision import resolve_precision
     from sagan_tf.training.builders import build_discriminator, build_generator
 
     distribute.check_global_batch(cfg.train.batch_size, strategy)
     resolve_precision(cfg, strategy, logdir)
+    resolve_ops(cfg, strategy)
     with strategy.scope():
         g, d = build_generator(cfg), build_discriminator(cfg)
     counts = [int(sum(np.prod(v.shape) for v in net.trainable_weights)) for net in (g, d)]
     replicas, batch = strategy.num_replicas_in_sync, cfg.train.batch_size
     return [
-        f"model: {cfg.model.arch}, G {counts[0]:,} and D {counts[1]:,} trainable parameters, precision {cfg.train.precision}",
+        f"model: {cfg.model.arch}, G {counts[0]:,} and D {counts[1]:,} trainable parameters, precision {cfg.train.precision}, "
+        f"ops {cfg.model.ops}",
         f"replicas: {replicas} ({strategy_name}), global batch {batch} = {batch // replicas} per replica, "
         f"{cfg.train.d_steps} D update(s) per step, {cfg.train.steps} steps",
         "dry run: nothing written",

@@ -32,13 +32,15 @@ def check_logdir_writable(logdir: Path) -> None:
         raise SaganError(f"cannot write to --logdir {logdir}: {probe} is not writable")
 
 
-def prepare_logdir(logdir: Path, cfg: Config, chief: bool, precision: str | None = None) -> None:
-    """The run directory with its ``config.yaml`` (``train.precision`` as requested: ``precision``);
-    nothing on the other workers."""
+def prepare_logdir(logdir: Path, cfg: Config, chief: bool, precision: str | None = None, ops: str | None = None) -> None:
+    """The run directory with its ``config.yaml`` (``train.precision`` and ``model.ops`` as requested:
+    ``precision``, ``ops``, which ``auto`` decides on every start); nothing on the other workers."""
     if not chief:
         return
     if precision is not None:
         cfg = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, precision=precision))
+    if ops is not None:
+        cfg = dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, ops=ops))
     try:
         (logdir / CHECKPOINT_DIR).mkdir(parents=True, exist_ok=True)
         config_lib.save(cfg, logdir / CONFIG_FILE)

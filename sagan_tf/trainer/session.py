@@ -18,6 +18,7 @@ from sagan_tf.config import Config
 from sagan_tf.errors import DataError, Stopped
 from sagan_tf.runs.run_dir import CHECKPOINT_DIR, SUMMARY_DIR
 from sagan_tf.trainer.data_check import describe_data_failure
+from sagan_tf.trainer.ops_setting import resolve_ops
 from sagan_tf.trainer.precision import resolve_precision
 from sagan_tf.trainer.run_directory import check_logdir_writable, prepare_logdir
 from sagan_tf.trainer.signals import interruption_message
@@ -36,7 +37,8 @@ def train_session(
     returns the trained ``SAGAN``.
 
     ``train.precision: auto`` is decided here for the devices of ``strategy`` (``resolve_precision``),
-    under ``multiworker`` once for all workers, before the networks are built. A signal recorded by
+    under ``multiworker`` once for all workers, and ``model.ops: auto`` (``resolve_ops``), before the
+    networks are built. A signal recorded by
     ``stop_requests`` ends training after the current step, with a checkpoint of it, by raising
     ``errors.Stopped`` (its line and exit status). TensorBoard events go to ``summary_dir``
     (default: ``logdir/train``). The run directory is written only once the data is known to load:
@@ -55,6 +57,7 @@ def train_session(
     if chief:
         check_logdir_writable(logdir)
     requested_precision = resolve_precision(cfg, strategy, logdir)
+    requested_ops = resolve_ops(cfg, strategy)
     keras.utils.set_random_seed(cfg.train.seed)
     with strategy.scope():
         model = build_sagan(cfg)
@@ -78,7 +81,7 @@ def train_session(
     dataset = data.make_dataset(
         cfg.data, cfg.train.batch_size * cfg.train.d_steps, data_dir, seed, skip_batches=skip, heldout=cfg.log.heldout
     )
-    prepare_logdir(logdir, cfg, chief, requested_precision)
+    prepare_logdir(logdir, cfg, chief, requested_precision, requested_ops)
 
     periodic = PeriodicCheckpoint(checkpointer, cfg.log.checkpoint_every)
     callbacks = [periodic]

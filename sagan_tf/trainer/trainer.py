@@ -159,6 +159,21 @@ class Trainer:
         lines += dry_run.model_report(cfg, strategy, self.strategy_name or record.strategy_name(strategy), self.logdir)
         return dry_run.config_report(cfg) + "\n".join(lines) + "\n"
 
+    def compare_ops(self, steps: int = 10):
+        """Times both forms of ``sagan_tf.ops`` on this config under this trainer's strategy and
+        precision and checks that their first steps agree (``training.compare_ops``); returns the
+        ``Comparison``, whose ``lines()`` say which ``model.ops`` to set. Reads no data, writes nothing."""
+        from sagan_tf.cluster import distribute
+        from sagan_tf.trainer.precision import resolve_precision
+        from sagan_tf.training.compare_ops import compare
+
+        cfg = resolve_config(self.source, self.logdir, self.overrides, count_classes=False)
+        self._prepare_devices()
+        strategy = self._make_strategy()
+        distribute.check_global_batch(cfg.train.batch_size, strategy)
+        resolve_precision(cfg, strategy, self.logdir)
+        return compare(cfg, strategy, steps=steps)
+
     def _prepare_devices(self) -> None:
         """Once, before the strategy is made: this process joins its cluster (the cluster may say which
         GPUs it gets) and the CPU is split into ``virtual_cpus`` devices."""

@@ -7,7 +7,7 @@ import pytest
 import tensorflow as tf
 from PIL import Image
 
-from tests.helpers.cli import OFFLINE, TINY, read_events, run_cli
+from tests.helpers.cli import OFFLINE, TINY, read_events, run_cli, run_main
 
 
 @pytest.fixture(scope="module")
@@ -153,3 +153,17 @@ def test_a_url_as_the_run_directory_is_one_line_saying_to_mount_it(url, capsys):
     assert exit_info.value.code == 2
     err = capsys.readouterr().err
     assert f"error: --logdir {url}: the run directory must be a file system path" in err and "gcsfuse" in err
+
+
+def test_compare_ops_times_both_forms_and_says_which_to_set(tmp_path, capsys, monkeypatch):
+    from sagan_tf.cli.train import main
+
+    monkeypatch.chdir(tmp_path)
+    argv = ["--config", "fashion_mnist32", "--compare-ops", "--compare-steps", "1", "--precision", "float32",
+            "--set", "model.ch=4", "model.z_dim=16", "train.batch_size=8"]
+    assert run_main(main, argv) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "devices: /device:CPU:0; precision float32; global batch 8"
+    assert lines[1].startswith("reference forms: ") and "fast forms: " in lines[1]
+    assert lines[2].endswith("agree") and lines[3].startswith("set model.ops=")
+    assert list(tmp_path.iterdir()) == []  # nothing written

@@ -20,9 +20,9 @@ import tensorflow as tf
 from sagan_tf.layers.running_state import frozen_state
 from sagan_tf.runs.checkpointing import Checkpointer
 from sagan_tf.runs.run_dir import CHECKPOINT_DIR, latest_checkpoint, load_generator, load_run_config
+from sagan_tf.trainer import Trainer
 from sagan_tf.training.builders import build_sagan
 from tests.helpers import REPO
-from tests.helpers.cli import run_cli
 
 LEGACY = REPO / "tests" / "assets" / "legacy_runs"
 RUNS = ["resnet", "dcgan"]
@@ -84,13 +84,11 @@ def test_the_discriminator_gives_the_legacy_logits(name, ops):
 
 
 @pytest.mark.parametrize("name", RUNS)
-def test_a_legacy_run_resumes_as_it_did(name, tmp_path, tfds_dir):
+def test_a_legacy_run_resumes_as_it_did(name, tmp_path, tfds_dir, capfd):
     run = tmp_path / name
     shutil.copytree(LEGACY / name, run)
-    done = run_cli("sagan_tf.train", "--logdir", str(run), "--steps", "4", "--deterministic", "--verbose", "0",
-                   tfds_dir=tfds_dir)
-    assert done.returncode == 0, done.stderr[-2000:]
-    assert f"resuming from {run / CHECKPOINT_DIR / 'ckpt-3'} at step 3" in done.stderr
+    Trainer(None, run, deterministic=True, data_dir=tfds_dir, verbose=0).train(steps=4)
+    assert f"resuming from {run / CHECKPOINT_DIR / 'ckpt-3'} at step 3" in capfd.readouterr().err
     with np.load(LEGACY / f"{name}_resumed.npz") as resumed:
         want = resumed["generator_inference"]
     stored = _outputs(name)
