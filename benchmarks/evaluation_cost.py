@@ -55,7 +55,7 @@ def per_image_times(batch: int, repeats: int) -> dict:
     import tensorflow as tf
 
     from sagan_tf import pretrained
-    from sagan_tf.cli.train_feature_model import build_classifier
+    from sagan_tf.evaluation.feature_classifier import build_classifier
     from sagan_tf.evaluation.metrics.inception import InceptionExtractor
     from sagan_tf.evaluation.metrics.resize import clean_resize
     from sagan_tf.runs.run_dir import load_generator
