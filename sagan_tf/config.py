@@ -113,6 +113,7 @@ class LogConfig:
     fid_every: int = 0  # FID (and IS) of the sampled G in TensorBoard, best-FID checkpoint; 0: never
     fid_samples: int = 5000
     fid_metrics: list[str] = field(default_factory=lambda: list(FID_METRICS))  # what fid_every logs; fid always
+    per_class: bool = True  # conditional runs, with fid_every: intra-FID and fid_metrics' k-NN metrics per class, weakest class
     heldout: int = 0  # > 0: keep N images out of training and show D's outputs on them (training.heldout)
     heldout_every: int = 500  # steps between those views
 
@@ -403,6 +404,11 @@ def validate(config: Config) -> None:
                           f"got {log.fid_metrics}")
     if set(log.fid_metrics) - {"fid", "is"} and log.fid_samples < 6:
         raise ConfigError(f"config key 'log.fid_samples' must be >= 6 for {', '.join(log.fid_metrics)} (k-NN radii of k = 5)")
+    if log.fid_every and log.per_class and d.num_classes > 0:
+        least = 6 if set(log.fid_metrics) - {"fid", "is", "kid"} else 2
+        if log.fid_samples < least * d.num_classes:
+            raise ConfigError(f"config key 'log.fid_samples' must be >= {least * d.num_classes} for per-class metrics "
+                              f"({least} per class of {d.num_classes}), got {log.fid_samples}; or set log.per_class: false")
     for key, wanted, available, net in (
         ("model.g_attention", m.g_attention, architectures.generator_resolutions(m.arch, d.resolution), "G"),
         ("model.d_attention", m.d_attention, architectures.discriminator_resolutions(m.arch, d.resolution), "D"),

@@ -69,7 +69,7 @@ def tiny_run(tmp_path_factory, tfds_dir, feature_model):
     overrides = [
         "model.ch=4", "model.z_dim=16", "train.precision=float32", "train.batch_size=8", "train.ema_start=2", "train.ema_decay=0.5",
         "log.scalars_every=3", "log.samples_every=3", "log.checkpoint_every=3", "log.attention_every=3",
-        "log.fid_every=3", "log.fid_samples=40", f"eval.feature_model={feature_model}", "eval.num_real=200",
+        "log.fid_every=3", "log.fid_samples=100", f"eval.feature_model={feature_model}", "eval.num_real=200",
         "eval.split=test", f"eval.stats_cache={cache}", "eval.batch_size=50", "data.shuffle_buffer=64"]
     trainer = Trainer(REPO / "configs/fashion_mnist32.yaml", logdir, overrides=overrides, data_dir=tfds_dir, verbose=0)
     trainer.train(TINY_RUN_STEPS)

@@ -83,6 +83,14 @@ def parse_args(argv=None):
     p.add_argument("--checkpoint", help="latest (default), best (lowest in-training FID) or a checkpoint path")
     p.add_argument("--raw", action="store_true", help="the trained G instead of its EMA")
     p.add_argument("--seed", type=int, default=0, help="seed of the sampled z and of KID's subsets")
+    p.add_argument("--nearest", type=int, default=0, metavar="N",
+                   help="memorisation check: a picture of N generated images beside their nearest training images "
+                        "(feature space and pixels, with distances) and the share of generated images closer to a "
+                        "training image than training images are to each other, beside held-out real images' share")
+    p.add_argument("--nearest-samples", type=int, default=1000,
+                   help="generated (and held-out real) images the memorisation rate is measured on")
+    p.add_argument("--nearest-picture", metavar="PATH.png",
+                   help="where --nearest's picture goes (default: nearest-STEP.png in the run's or export's evaluations/)")
     p.add_argument("--out", help="also write the JSON result to this file")
     return p.parse_args(argv)
 
@@ -92,6 +100,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     options = {field.name: getattr(args, field.name) for field in dataclasses.fields(EvaluationOptions)}
     result = evaluate(generator_source(args), **options)  # kept in the run or export, not in --pretrained's files
+    if result.get("per_class"):
+        from sagan_tf.evaluation.metrics.per_class import format_table
+
+        print("\n".join(format_table(result)), file=sys.stderr)
     text = json.dumps(result, indent=2)
     print(text)
     if args.out:

@@ -9,6 +9,9 @@
   first ``log.fid_samples`` real images (as many real as generated, as Kynkaanniemi et al. and
   Naeem et al. compare them), with ``FeatureSetOptions``' defaults (KID: 100 subsets of 1000;
   k = 3 and 5). TensorBoard scalars under the metrics' names (``fid``, ``is``, ``kid``, ...).
+  With ``log.per_class`` in a class-conditional run, also intra-FID and those k-NN metrics class
+  by class (``per_class/METRIC/C_NAME``) and how the weakest class compares with the median class
+  (``weakest_class/*``, ``metrics.per_class``).
   A new lowest FID saves G (and its EMA, and D) into ``LOGDIR/best_fid``
   beside the latest checkpoints, with ``best_fid.json`` ({"step", "fid"}); a resumed run keeps
   the recorded best. A signal stops the FID where it is (``training.loop``); the best checkpoint
@@ -30,6 +33,7 @@ import tensorflow as tf
 
 from sagan_tf import files, interrupts
 from sagan_tf.errors import SaganError
+from sagan_tf.evaluation.metrics.per_class import class_scalars
 from sagan_tf.layers.attention import SelfAttention
 from sagan_tf.runs.checkpointing import variables_by_path
 from sagan_tf.runs.run_dir import BEST_DIR
@@ -71,7 +75,7 @@ class FIDMonitor(keras.callbacks.Callback):
 
     def __init__(self, writer, every: int, num_samples: int, extractor, reference_fn, num_classes: int,
                  best: BestFIDCheckpoint | None = None, batch_size: int = 100, is_splits: int = 10,
-                 metrics=("fid", "is")):
+                 metrics=("fid", "is"), per_class: bool = False, class_names=None):
         from sagan_tf.evaluation.metrics.statistics import FEATURE_SET_METRICS, FeatureSetOptions
 
         super().__init__()
@@ -80,6 +84,7 @@ class FIDMonitor(keras.callbacks.Callback):
         self.num_classes, self.best, self.batch_size, self.is_splits = num_classes, best, batch_size, is_splits
         self.metrics, self.options = list(metrics), FeatureSetOptions()
         self.keep_features = any(m in FEATURE_SET_METRICS for m in self.metrics)
+        self.per_class, self.per_class_knn, self.class_names = per_class and num_classes > 0, True, class_names
         self.history: list[tuple[int, dict]] = []
 
     def on_train_begin(self, logs=None):
@@ -100,17 +105,41 @@ class FIDMonitor(keras.callbacks.Callback):
             return
         stats = generated_statistics(
             self.model.sampling_generator, self.extractor, self.num_samples, self.num_classes,
-            per_class=False, batch_size=self.batch_size, keep_features=self.keep_features,
+            per_class=self.per_class, batch_size=self.batch_size, keep_features=self.keep_features,
         )
         names = [m for m in self.metrics if m != "is" or stats.logits is not None]
         values = compute_metrics(names, stats, self.reference, self.is_splits, self.options)
+        scalars = {name: values[name] for name in names}
+        if self.per_class:
+            values.update(self.class_values(names, stats))
+            scalars.update(class_scalars(values))
         self.history.append((step, values))
         with self.writer.as_default(step=step):
-            for name in names:
-                tf.summary.scalar(name, values[name])
+            for name, value in scalars.items():
+                tf.summary.scalar(name, value)
         self.writer.flush()
         if self.best is not None and self.best.offer(step, values["fid"]):
             print(f"step {step}: new best FID {values['fid']:.3f} saved in {self.best.directory}", file=sys.stderr)
+
+    def class_values(self, names: list[str], stats) -> dict:
+        """Intra-FID and the k-NN metrics of ``names`` class by class (``per_class.class_report``).
+        A class with too few real images among the first ``log.fid_samples`` of the reference
+        turns the per-class k-NN metrics off (intra-FID, from all ``eval.num_real``, stays), and
+        one without real images all per-class metrics, each with one warning."""
+        from sagan_tf.evaluation.metrics.statistics import per_class_report
+
+        while True:
+            wanted = ["intra_fid", *(names if self.per_class_knn else [])]
+            try:
+                return per_class_report(wanted, stats, self.reference, self.options, self.class_names)
+            except ValueError as e:
+                if self.per_class_knn:
+                    self.per_class_knn = False
+                    print(f"warning: per-class k-NN metrics off ({e}): raise log.fid_samples", file=sys.stderr)
+                    continue
+                print(f"warning: no per-class metrics ({e}); set log.per_class: false", file=sys.stderr)
+                self.per_class = False
+                return {}
 
 
 class AttentionImages(keras.callbacks.Callback):
@@ -165,11 +194,15 @@ def evaluation_callbacks(cfg, model, writer, logdir: Path, data_dir=None) -> lis
 
         def reference():
             return reference_statistics(
-                cfg.data, extractor, ev.split or cfg.data.split, ev.num_real, False, ev.batch_size, data_dir,
+                cfg.data, extractor, ev.split or cfg.data.split, ev.num_real, per_class, ev.batch_size, data_dir,
                 ev.stats_cache, keep_features=keep,
             )
 
+        from sagan_tf.data.class_names import class_names
+
+        per_class = log.per_class and cfg.data.num_classes > 0
+        names = class_names(cfg.data, data_dir) if per_class else None
         best = BestFIDCheckpoint(model, logdir)
         out.append(FIDMonitor(writer, log.fid_every, log.fid_samples, extractor, reference, cfg.data.num_classes,
-                              best, ev.batch_size, ev.is_splits, log.fid_metrics))
+                              best, ev.batch_size, ev.is_splits, log.fid_metrics, per_class, names))
     return out

@@ -11,6 +11,10 @@ resized as TF or as clean-fid does: ``resize``), or, for domain metrics, from an
 ``protocol`` its numbers depend on; a run keeps it in ``RUN/evaluations/`` for the model card of
 its export, an export in ``VERSION/evaluations/`` and in its ``MODEL_CARD.md``.
 
+For a class-conditional generator, intra-FID and precision/recall/density/coverage are also
+measured class by class, each class against its own real images, and the weakest classes are named
+(``metrics.per_class``): the result's ``per_class``, ``weakest_classes`` and ``per_class_criterion``.
+
 Every user error that can be told before an image is generated is one ``SaganError`` line, worded
 with the ``sagan-evaluate`` flags. Importing this module does not import TensorFlow.
 """
@@ -63,6 +67,9 @@ class EvaluationOptions:
     seed: int = 0  # seed of the sampled z and of KID's subsets
     version: int | None = None  # an export's version (default: the newest)
     config: str | Path | Config | None = None  # an export's real images: this config's data and eval sections
+    nearest: int = 0  # > 0: the memorisation check, picturing this many generated images beside their nearest training images
+    nearest_samples: int = 1000  # generated (and held-out real) images the memorisation rate is measured on
+    nearest_picture: str | None = None  # the check's PNG (default: nearest-STEP.png in the run's or export's evaluations/)
 
 
 def parse_metrics(metrics: str | Sequence[str], num_classes: int) -> list[str]:
@@ -113,6 +120,14 @@ def check_options(options: EvaluationOptions, metrics: list[str], num_classes: i
         raise SaganError(f"recall needs --num-samples > --k-pr ({options.k_pr}): the k-NN radii of the generated set")
     if "intra_fid" in metrics and options.num_samples < 2 * num_classes:
         raise SaganError(f"intra_fid needs --num-samples >= 2 per class ({2 * num_classes})")
+    per_class_knn = [m for m in metrics if m in ("precision", "recall", "density", "coverage")]
+    least = max(options.k_pr, options.k_dc) + 1
+    if num_classes > 0 and per_class_knn and options.num_samples < least * num_classes:
+        raise SaganError(f"{', '.join(per_class_knn)} are also measured per class: they need --num-samples >= "
+                         f"{least * num_classes} ({least} per class of {num_classes}, for the k-NN radii)")
+    if options.nearest < 0 or (options.nearest and options.nearest_samples < max(options.nearest, 2)):
+        raise SaganError(f"--nearest must be >= 0 and --nearest-samples >= --nearest (and 2), got {options.nearest} "
+                         f"and {options.nearest_samples}")
     if options.reference_stats:
         needing = [m for m in metrics if m in NEEDS_IMAGES]
         if needing:
@@ -173,6 +188,7 @@ def measure(source: GeneratorSource, options: EvaluationOptions) -> tuple[dict, 
     else:
         images = run_images(source.path, source.pretrained, options.checkpoint, options.raw, options.truncation, options.seed)
     cfg = images.cfg
+    picture = nearest_picture(options, images)
     extractor = load_feature_extractor(options, cfg.eval)
     if "is" in metrics and not extractor.has_logits:
         raise SaganError("--metrics is: the feature model has no logits (it needs a layer named 'features')")
@@ -185,11 +201,38 @@ def measure(source: GeneratorSource, options: EvaluationOptions) -> tuple[dict, 
     )
     feature_sets = FeatureSetOptions(options.k_pr, options.k_dc, options.kid_subset_size, options.kid_subsets, options.seed)
     result = describe(source, options, images, extractor, metrics, real, reference, split, feature_sets)
+    from sagan_tf.data.class_names import class_names
+
+    names = class_names(cfg.data, options.data_dir) if cfg.data.num_classes > 0 else None
     try:
-        result.update(compute_metrics(metrics, generated, real, cfg.eval.is_splits, feature_sets))
+        result.update(compute_metrics(metrics, generated, real, cfg.eval.is_splits, feature_sets, class_names=names))
     except ValueError as e:
         raise SaganError(str(e)) from None
+    if picture is not None:
+        from sagan_tf.evaluation.memorisation import MemorisationOptions, check
+
+        memo = MemorisationOptions(options.nearest, options.nearest_samples, picture, batch)
+        # the held-out baseline: the evaluation's real split, else a TFDS dataset's test split
+        heldout = options.split or cfg.eval.split or ("test" if cfg.data.source == "tfds" else None)
+        result["memorisation"] = check(cfg, extractor, images.sampler, memo, heldout, options.data_dir)
     return result, images
+
+
+def nearest_picture(options: EvaluationOptions, images: ImageSource) -> Path | None:
+    """Where ``--nearest``'s picture goes (None: no check); checked before any image is made."""
+    if not options.nearest:
+        return None
+    if options.nearest_picture:
+        path = Path(options.nearest_picture)
+    elif images.keep_in is not None:
+        path = images.keep_in / "evaluations" / f"nearest-{images.step if images.step is not None else 'export'}.png"
+    else:
+        raise SaganError("--nearest with --pretrained needs --nearest-picture PATH.png (the shipped files are not written)")
+    if path.is_dir():
+        raise SaganError(f"--nearest-picture {path} is a directory: give a file name ending in .png")
+    if path.suffix.lower() != ".png":
+        raise SaganError(f"--nearest-picture {path} must end in .png")
+    return path
 
 
 def real_statistics(options: EvaluationOptions, cfg: Config, metrics: list[str], extractor, batch: int,

@@ -8,7 +8,7 @@ written by ``sagan-evaluate``), and its intended use and limits. Nothing in it i
 what the run did not record is said to be unknown. Every metric kept (IS, FID, intra-FID, KID,
 precision, recall, density, coverage) is shown with the protocol it was measured under; results of
 ``sagan-evaluate --model`` on the export itself are added to the export's card afterwards
-(``with_export_metrics``).
+(``with_export_metrics``). A result measured class by class adds the weakest classes.
 """
 
 from __future__ import annotations
@@ -132,7 +132,28 @@ def _metric_lines(evaluations: list[dict]) -> list[str]:
             "No metric was measured on this checkpoint: run `sagan-evaluate --logdir RUN` (which keeps its",
             "result in the run) before exporting to have it here.",
         ]
-    return metric_table(evaluations) + FEATURES_NOTE
+    return metric_table(evaluations) + FEATURES_NOTE + weakest_class_lines(evaluations)
+
+
+def weakest_class_lines(evaluations: list[dict]) -> list[str]:
+    """The weakest classes of the newest result that measured classes one by one (``per_class``):
+    each with its recall and intra-FID against the median class, and whether it fails the criterion."""
+    measured = [ev for ev in evaluations if ev.get("weakest_classes")]
+    if not measured:
+        return []
+    ev = measured[-1]
+    criterion = ev.get("per_class_criterion") or {}
+    lines = ["", "### Weakest classes", "",
+             f"Diversity class by class ({ev.get('num_samples')} generated, `{ev.get('features')}` features, seed "
+             f"{ev.get('seed')}): a class is below the criterion when its recall is under "
+             f"{criterion.get('recall_vs_median_at_least')} x the median class's or its intra-FID over "
+             f"{criterion.get('intra_fid_vs_median_at_most')} x the median class's.", "",
+             "| class | recall | x median | intra-FID | x median | below the criterion |", "|---|---|---|---|---|---|"]
+    for w in ev["weakest_classes"]:
+        cells = [f"{w[key]:.4g}" if isinstance(w.get(key), (int, float)) else "-"
+                 for key in ("recall", "recall_vs_median", "intra_fid", "intra_fid_vs_median")]
+        lines.append(f"| {w.get('name') or w.get('class')} | {' | '.join(cells)} | {'yes' if w.get('below_criterion') else 'no'} |")
+    return lines
 
 
 EXPORT_HEADING = "### Measured on this export"

@@ -22,6 +22,7 @@ from tests.evaluation.independent import (
     assert_manifold_metrics,
     classifier_features,
     fashion_mnist_test_images,
+    fashion_mnist_test_labels,
     generated_images,
     keras_generate,
     numpy_fid,
@@ -35,8 +36,11 @@ from tests.helpers.exports import make_run
 
 
 def evaluate_json(capsys, *argv):
+    """The JSON result on stdout; what went to stderr is kept in ``evaluate_json.err``."""
     assert run_main(main, list(argv)) == 0
-    return json.loads(capsys.readouterr().out)
+    captured = capsys.readouterr()
+    evaluate_json.err = captured.err
+    return json.loads(captured.out)
 
 
 def common_args(source, feature_model, tfds_dir, cache):
@@ -97,25 +101,36 @@ def test_training_logged_fid_and_kept_the_best_generator(tiny_run, feature_model
     assert scalars["fid"][best["step"]] == pytest.approx(best["fid"], rel=1e-6)
     # The kept generator is the one that scored it: re-measuring it with the same samples and
     # the same (cached) reference statistics gives the logged value.
-    result = evaluate_json(capsys, "--logdir", str(logdir), "--checkpoint", "best", "--num-samples", "40",
+    result = evaluate_json(capsys, "--logdir", str(logdir), "--checkpoint", "best", "--num-samples", "100",
                            "--metrics", "fid", "--data-dir", tfds_dir, "--stats-cache", str(cache), "--batch-size", "50")
     assert result["step"] == best["step"] and result["fid"] == pytest.approx(best["fid"], rel=1e-4)
 
 
 def test_training_logged_kid_and_the_manifold_metrics_in_the_domain_feature_space(tiny_run, features_of, tfds_dir):
     """log.fid_metrics (default: all): at each FID step, KID and precision/recall/density/coverage of
-    the 40 samples against the first 40 real images (eval.split test), in the run's classifier's
-    feature space, as computed here from the checkpoint of that step."""
+    the 100 samples against the first 100 real images (eval.split test), in the run's classifier's
+    feature space, as computed here from the checkpoint of that step; and the same class by class
+    (log.per_class), each class's 10 samples against its real images among those 100."""
     logdir, _ = tiny_run
     scalars, _ = read_events(logdir / "train")
     for name in ("kid", "precision", "recall", "density", "coverage"):
         assert sorted(scalars[name]) == [3, TINY_RUN_STEPS], name
-    real = features_of(fashion_mnist_test_images(tfds_dir, 40))
+    real = features_of(fashion_mnist_test_images(tfds_dir, 100))
+    real_labels, fake_labels = fashion_mnist_test_labels(tfds_dir, 100), np.arange(100) % 10
+    assert np.bincount(real_labels, minlength=10).min() >= 6  # k = 5 radii within every class
+    manifold = ("precision", "recall", "density", "coverage")
+    names = ["T-shirt_top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle_boot"]
     for step in (3, TINY_RUN_STEPS):
-        fake = independent_generated_features(logdir, features_of, str(logdir / "checkpoints" / f"ckpt-{step}"), 40, 50)
+        fake = independent_generated_features(logdir, features_of, str(logdir / "checkpoints" / f"ckpt-{step}"), 100, 50)
         assert scalars["kid"][step] == pytest.approx(numpy_mmd2(real, fake), rel=1e-3)
-        assert_manifold_metrics({name: scalars[name][step] for name in ("precision", "recall", "density", "coverage")},
-                                real, fake, 3, 5)
+        assert_manifold_metrics({name: scalars[name][step] for name in manifold}, real, fake, 3, 5)
+        for c, name in enumerate(names):
+            logged = {m: scalars[f"per_class/{m}/{c}_{name}"][step] for m in manifold}
+            assert_manifold_metrics(logged, real[real_labels == c], fake[fake_labels == c], 3, 5)
+        recalls = [scalars[f"per_class/recall/{c}_{name}"][step] for c, name in enumerate(names)]
+        if np.median(recalls) > 0:
+            assert scalars["weakest_class/recall_vs_median"][step] == pytest.approx(min(recalls) / np.median(recalls), rel=1e-5)
+        assert sorted(scalars["weakest_class/intra_fid_vs_median"]) == [3, TINY_RUN_STEPS]
 
 
 def test_feature_set_metrics_match_independent_computations(feature_model, tfds_dir, features_of, real_features,
@@ -132,6 +147,15 @@ def test_feature_set_metrics_match_independent_computations(feature_model, tfds_
     assert_manifold_metrics(result, real, fake, 2, 4)
     assert 0.5 < result["precision"] < 1 and 0.5 < result["recall"] < 1 and 0.2 < result["coverage"] < 1
     assert result["density"] > 0.5
+    # Class by class: each class's 10 samples (labels i % 10) against its own real images.
+    real_labels, fake_labels = fashion_mnist_test_labels(tfds_dir, 300), np.arange(100) % 10
+    assert result["per_class"]["8"]["name"] == "Bag" and len(result["per_class"]) == 10
+    for c in range(10):
+        assert_manifold_metrics(result["per_class"][str(c)], real[real_labels == c], fake[fake_labels == c], 2, 4)
+    assert result["weakest_classes"] and result["per_class_criterion"]["recall_vs_median_at_least"] == 0.5
+    table = evaluate_json.err.splitlines()  # the per-class table on stderr, a line per class
+    header = next(i for i, line in enumerate(table) if line.endswith("below criterion"))
+    assert [line.split()[0] for line in table[header + 1:header + 11]][8] == "Bag"
 
     sha256 = hashlib.sha256(Path(feature_model).read_bytes()).hexdigest()
     assert result["protocol"] == {
@@ -162,6 +186,42 @@ def test_feature_set_metrics_match_independent_computations(feature_model, tfds_
     assert subsets["kid"] == pytest.approx(np.mean(values), rel=1e-3, abs=1e-12)
     assert subsets["kid_std"] == pytest.approx(np.std(values), rel=1e-2, abs=1e-12) and subsets["kid_std"] > 0
     assert subsets["protocol"]["kid_subset_size"] == 50 and subsets["protocol"]["k_precision_recall"] is None
+
+
+def test_nearest_pictures_the_nearest_training_images_and_measures_the_memorisation_rate(
+        tiny_run, feature_model, tfds_dir, tmp_path, capsys):  # noqa: F811
+    """--nearest 4 on 20 generated images: their nearest among the 1,000 training images and the
+    rate, checked in pixels against brute force; 20 held-out test images give the baseline."""
+    logdir, cache = tiny_run
+    picture = tmp_path / "nearest.png"
+    result = evaluate_json(capsys, "--logdir", str(logdir), "--metrics", "fid", "--num-samples", "20",
+                           "--feature-model", feature_model, "--data-dir", tfds_dir, "--stats-cache", str(cache),
+                           "--batch-size", "50", "--nearest", "4", "--nearest-samples", "20",
+                           "--nearest-picture", str(picture))
+    memo = result["memorisation"]
+    assert (memo["training_images"], memo["generated"], memo["heldout"], memo["heldout_split"]) == (1000, 20, 20, "test")
+    g, _ = load_generator(logdir)
+    fake = generated_images(keras_generate(g), g.z_dim, 20, 50).reshape(20, -1).astype(np.float64)
+    train = fashion_mnist_test_images(tfds_dir, 1000, "train").reshape(1000, -1).astype(np.float64)
+    held = fashion_mnist_test_images(tfds_dir, 20).reshape(20, -1).astype(np.float64)
+
+    def rate(queries):
+        d = np.sqrt(((queries[:, None] - train[None]) ** 2).sum(-1))
+        nearest, dist = d.argmin(1), d.min(1)
+        own = np.sqrt(((train[nearest][:, None] - train[None]) ** 2).sum(-1))
+        own[np.arange(len(nearest)), nearest] = np.inf
+        return (dist < own.min(1)).mean(), np.median(dist)
+
+    (r, median), (held_r, _) = rate(fake), rate(held)
+    assert memo["pixels"]["memorisation_rate"] == pytest.approx(r) and memo["pixels"]["heldout_rate"] == pytest.approx(held_r)
+    assert memo["pixels"]["median_distance"] == pytest.approx(median, rel=1e-4)
+    assert 0 <= memo["features"]["memorisation_rate"] <= 1
+    from PIL import Image
+
+    with Image.open(picture) as image:  # 4 rows: the image, 3 nearest in features, 3 in pixels
+        assert image.size == (64 + 2 * (8 + 3 * 64), 18 + 4 * (64 + 14))
+    assert run_main(main, ["--pretrained", "fashion_mnist32", "--nearest", "2"]) == 2
+    assert "--nearest with --pretrained needs --nearest-picture" in capsys.readouterr().err
 
 
 def test_reference_statistics_files_are_written_read_and_checked(tiny_run, feature_model, tfds_dir,  # noqa: F811

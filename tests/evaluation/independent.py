@@ -73,10 +73,16 @@ def classifier_features(feature_model: str):
     return features
 
 
-def fashion_mnist_test_images(tfds_dir: str, n: int) -> np.ndarray:
-    """The first ``n`` test images, padded 28 -> 32 and scaled to [-1, 1] (the config's preparation)."""
-    rows = list(tfds.as_numpy(tfds.load("fashion_mnist", split="test", data_dir=tfds_dir).take(n)))
+def fashion_mnist_test_images(tfds_dir: str, n: int, split: str = "test") -> np.ndarray:
+    """The first ``n`` images of ``split``, padded 28 -> 32 and scaled to [-1, 1] (the config's preparation)."""
+    rows = list(tfds.as_numpy(tfds.load("fashion_mnist", split=split, data_dir=tfds_dir).take(n)))
     return np.stack([np.pad(r["image"], ((2, 2), (2, 2), (0, 0))) for r in rows]).astype(np.float32) / 127.5 - 1
+
+
+def fashion_mnist_test_labels(tfds_dir: str, n: int) -> np.ndarray:
+    """The labels of the first ``n`` test images."""
+    rows = tfds.as_numpy(tfds.load("fashion_mnist", split="test", data_dir=tfds_dir).take(n))
+    return np.array([r["label"] for r in rows], np.int64)
 
 
 def generated_images(generate, z_dim: int, n: int, batch: int, seed: int = 0, num_classes: int = 10) -> np.ndarray:

@@ -26,6 +26,7 @@ from sagan_tf.evaluation.metrics.fid import ClassStatsAccumulator, GaussianStats
 from sagan_tf.evaluation.metrics.inception_score import inception_score
 from sagan_tf.evaluation.metrics.kernel_distance import kid
 from sagan_tf.evaluation.metrics.manifold import MANIFOLD_METRICS, manifold_metrics
+from sagan_tf.evaluation.metrics.per_class import class_metrics, class_report
 from sagan_tf.files import atomic_path
 
 FEATURE_SET_METRICS = ("kid", *MANIFOLD_METRICS)  # need the feature vectors of both sets
@@ -35,12 +36,13 @@ METRICS = ("is", "fid", "intra_fid", *FEATURE_SET_METRICS)
 @dataclasses.dataclass
 class Statistics:
     """Overall feature Gaussian, one per class (may be empty), the logits (generated only) and the
-    feature vectors (float32, when kept)."""
+    feature vectors (float32, when kept) with their labels."""
 
     overall: GaussianStats
     classes: dict[int, GaussianStats]
     logits: np.ndarray | None = None
     features: np.ndarray | None = None
+    labels: np.ndarray | None = None  # the class of each kept feature row (conditional sets)
 
 
 @dataclasses.dataclass
@@ -57,21 +59,30 @@ class FeatureSetOptions:
 
 
 class FeatureCollector:
-    """Batches of features, kept as float32 rows: all of them (``keep`` True), the first ``keep``
-    (an int), or none (``keep`` false)."""
+    """Batches of features, kept as float32 rows with their labels: all of them (``keep`` True), the
+    first ``keep`` (an int), or none (``keep`` false)."""
 
     def __init__(self, keep: bool | int):
-        self.keep, self.parts, self.count = bool(keep), [], 0
+        self.keep, self.parts, self.label_parts, self.count = bool(keep), [], [], 0
         self.limit = None if isinstance(keep, bool) else int(keep)
 
-    def add(self, features) -> None:
+    def add(self, features, labels=None) -> None:
         if self.keep and (self.limit is None or self.count < self.limit):
-            rows = np.asarray(features, np.float32)[: None if self.limit is None else self.limit - self.count]
+            end = None if self.limit is None else self.limit - self.count
+            rows = np.asarray(features, np.float32)[:end]
             self.parts.append(rows)
+            if labels is not None:
+                self.label_parts.append(np.asarray(labels).reshape(-1)[:end].astype(np.int64))
             self.count += len(rows)
 
     def result(self) -> np.ndarray | None:
         return np.concatenate(self.parts) if self.keep and self.parts else None
+
+    def labels(self) -> np.ndarray | None:
+        """The labels of ``result()``'s rows, when every batch came with them."""
+        if not (self.keep and self.parts) or len(self.label_parts) != len(self.parts):
+            return None
+        return np.concatenate(self.label_parts)
 
 
 def default_cache_dir() -> Path:
@@ -161,15 +172,15 @@ def reference_statistics(
             return cached
         if not isinstance(keep_features, bool):  # only the first n images are needed
             kept = FeatureCollector(keep_features)
-            for images, _ in real_images(data, split, min(num_real or keep_features, keep_features), batch_size, data_dir):
-                kept.add(extractor(images)[0])
-            return Statistics(cached.overall, cached.classes, features=kept.result())
+            for images, labels in real_images(data, split, min(num_real or keep_features, keep_features), batch_size, data_dir):
+                kept.add(extractor(images)[0], labels.numpy())
+            return Statistics(cached.overall, cached.classes, features=kept.result(), labels=kept.labels())
     acc, kept = ClassStatsAccumulator(per_class), FeatureCollector(keep_features)
     for images, labels in real_images(data, split, num_real, batch_size, data_dir):
         features, _ = extractor(images)
         acc.add(features, labels.numpy())
-        kept.add(features)
-    stats = Statistics(*acc.result(), features=kept.result())
+        kept.add(features, labels.numpy())
+    stats = Statistics(*acc.result(), features=kept.result(), labels=kept.labels())
     try:
         save_statistics(path, stats, key)
     except OSError as e:  # a read-only cache is not fatal
@@ -207,11 +218,11 @@ def generated_statistics(
         labels = labels_all[start : start + batch_size]
         features, batch_logits = extractor(sampler(start, labels))
         acc.add(features, labels)
-        kept.add(features)
+        kept.add(features, labels if num_classes > 0 else None)
         if batch_logits is not None:
             logits.append(batch_logits)
     overall, classes = acc.result()
-    return Statistics(overall, classes, np.concatenate(logits) if logits else None, kept.result())
+    return Statistics(overall, classes, np.concatenate(logits) if logits else None, kept.result(), kept.labels())
 
 
 def compute_metrics(
@@ -220,11 +231,16 @@ def compute_metrics(
     real: Statistics | None,
     is_splits: int = 10,
     options: FeatureSetOptions | None = None,
+    per_class: bool = True,
+    class_names=None,
 ) -> dict:
     """``{"is": .., "is_std": .., "fid": .., "intra_fid": .., "intra_fid_per_class": {..}, "kid": ..,
     "kid_std": .., "precision": .., "recall": .., "density": .., "coverage": ..}`` for the names in
     ``metrics``; the feature-set metrics need ``features`` on both sides (``options``: their k,
-    KID subsets and seed)."""
+    KID subsets and seed). With ``per_class`` and class-conditional sets, also ``per_class``,
+    ``weakest_classes`` and ``per_class_criterion`` (``per_class.class_report``: the intra-FID and
+    the manifold metrics of ``metrics``, each class against its own real images; intra-FID needs
+    class Gaussians on both sides, the others labelled features; ``class_names`` name the classes)."""
     unknown = [m for m in metrics if m not in METRICS]
     if unknown:
         raise ValueError(f"unknown metric {unknown[0]!r} (known: {', '.join(METRICS)})")
@@ -250,4 +266,20 @@ def compute_metrics(
         elif name not in out:  # precision, recall, density, coverage: one pass over the pairs for all
             manifold = [m for m in metrics if m in MANIFOLD_METRICS]
             out.update(manifold_metrics(real.features, generated.features, manifold, options.k_pr, options.k_dc))
+    if per_class and real is not None:
+        out.update(per_class_report(metrics, generated, real, options, class_names))
     return out
+
+
+def per_class_report(metrics, generated: Statistics, real: Statistics, options: FeatureSetOptions, class_names=None) -> dict:
+    """``per_class.class_report`` of the per-class metrics both sets allow ({} when none do)."""
+    names = []
+    if "intra_fid" in metrics and generated.classes and real.classes:
+        names.append("intra_fid")
+    if generated.labels is not None and real.labels is not None:
+        names += [m for m in MANIFOLD_METRICS if m in metrics]
+    if not names:
+        return {}
+    values = class_metrics(names, generated.classes, real.classes, generated.features, generated.labels,
+                           real.features, real.labels, options.k_pr, options.k_dc)
+    return class_report(values, class_names)
