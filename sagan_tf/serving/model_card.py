@@ -244,6 +244,11 @@ def with_notes(card: str, notes: str) -> str:
     return f"{card.rstrip()}\n\n{NOTES_HEADING}\n\n{notes}\n" if notes else card
 
 
+def without_notes(card: str) -> str:
+    """The card without its notes section."""
+    return card.partition(f"\n\n{NOTES_HEADING}\n")[0].rstrip() + "\n"
+
+
 def card_notes(card: str) -> str:
     """The notes section of a card (``with_notes``), empty when it has none."""
     _, found, notes = card.partition(f"\n{NOTES_HEADING}\n")

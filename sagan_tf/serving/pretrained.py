@@ -103,3 +103,34 @@ def build(logdir: str, name: str, root: Path = ROOT, replace: bool = False, note
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return target
+
+
+def refresh(name: str, evaluations: list[dict], notes: str | None = None, root: Path = ROOT) -> Path:
+    """Replaces the kept evaluations of the shipped generator ``name`` with ``evaluations`` (results of
+    ``sagan-evaluate --pretrained NAME``: each must be of its generator and step) and writes its card
+    again, with ``notes`` as its last section (None: the card's present notes)."""
+    from sagan_tf import files
+    from sagan_tf.pretrained import directory
+    from sagan_tf.runs.run_dir import EVALUATIONS_DIR, load_generator
+    from sagan_tf.serving.model_card import CARD_FILE, card_notes, run_model_card, with_notes, without_notes
+
+    target = directory(name) if root == ROOT else root / name
+    reference = json.loads((target / REFERENCE_FILE).read_text())
+    generator, cfg = load_generator(target)
+    for i, e in enumerate(evaluations):
+        if (e.get("generator"), e.get("step")) != (generator.name, reference["step"]):
+            raise SaganError(f"evaluation {i + 1} is of {e.get('generator')} at step {e.get('step')}, not of the shipped "
+                             f"{generator.name} at step {reference['step']}")
+        if not e.get("protocol"):
+            raise SaganError(f"evaluation {i + 1} has no protocol object: measure it with this version of sagan-evaluate")
+    card_path = target / CARD_FILE
+    notes = card_notes(card_path.read_text()) if notes is None and card_path.is_file() else (notes or "")
+    kept = target / EVALUATIONS_DIR
+    for old in kept.glob("*.json"):
+        old.unlink()
+    for i, e in enumerate(evaluations):
+        shipped = {k: v for k, v in e.items() if k not in LOCAL_KEYS}
+        files.write_text(kept / f"step-{reference['step']}-{i}.json", json.dumps(shipped, indent=2, sort_keys=True) + "\n")
+    card = run_model_card(target, generator, cfg, reference["step"], f"{name} (shipped with sagan_tf)")
+    files.write_text(card_path, with_notes(without_notes(card), notes))
+    return target

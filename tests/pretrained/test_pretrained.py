@@ -98,6 +98,30 @@ def test_build_ships_the_ema_generator_alone_with_its_reference_and_card(tiny_ru
     assert "| FID | 1.5 | `f-0123` |" in (target / CARD_FILE).read_text()
 
 
+def test_refresh_replaces_the_kept_results_and_writes_the_card_again(tmp_path):
+    """The maintainers' path for measuring a shipped generator again: the results replace the kept
+    ones (without local paths), the card shows them and keeps its notes; a result of another
+    generator or step, or one without a protocol, is refused."""
+    import shutil
+
+    from sagan_tf.serving.model_card import NOTES_HEADING
+    from sagan_tf.serving.pretrained import refresh
+
+    shutil.copytree(pretrained.directory(NAME), tmp_path / NAME)
+    kept = read_evaluations(tmp_path / NAME)
+    result = dict(kept[0], seed=7, fid=12.5, logdir="/somewhere")
+    for bad, message in ((dict(result, step=1), "not of the shipped generator_ema at step"),
+                         ({k: v for k, v in result.items() if k != "protocol"}, "has no protocol object")):
+        with pytest.raises(SaganError, match=message):
+            refresh(NAME, [bad], root=tmp_path)
+    refresh(NAME, [result], root=tmp_path)
+    assert [e["fid"] for e in read_evaluations(tmp_path / NAME)] == [12.5]
+    assert "logdir" not in read_evaluations(tmp_path / NAME)[0]
+    card = (tmp_path / NAME / CARD_FILE).read_text()
+    shipped = (pretrained.directory(NAME) / CARD_FILE).read_text()
+    assert "| FID | 12.5 |" in card and card.split(NOTES_HEADING)[1] == shipped.split(NOTES_HEADING)[1]
+
+
 def test_its_export_serves_the_reference_images_and_carries_its_card(tmp_path):
     from sagan_tf.serving.model_card import NOTES_HEADING
 
@@ -106,7 +130,8 @@ def test_its_export_serves_the_reference_images_and_carries_its_card(tmp_path):
     assert list(out.iterdir()) == [version]
     card = (version / CARD_FILE).read_text()
     shipped = (pretrained.directory(NAME) / CARD_FILE).read_text()
-    assert "| FID | 0.2512 |" in card and NOTES_HEADING in card
+    fid = read_evaluations(pretrained.directory(NAME))[0]["fid"]
+    assert f"| FID | {fid:.4g} |" in card and NOTES_HEADING in card
     assert card.split(NOTES_HEADING)[1] == shipped.split(NOTES_HEADING)[1]  # the notes are carried over
     reference = json.loads((pretrained.directory(NAME) / pretrained.REFERENCE_FILE).read_text())
     z, labels = reference_inputs(10, 128)

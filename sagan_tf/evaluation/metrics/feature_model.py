@@ -30,6 +30,9 @@ class KerasFeatureExtractor:
     def __init__(self, path: str):
         import keras
 
+        from sagan_tf.pretrained import resolve_feature_model
+
+        path = resolve_feature_model(str(path))  # pretrained:NAME: a shipped classifier
         if not Path(path).is_file():
             raise SaganError(f"feature model not found: {path}")
         try:
