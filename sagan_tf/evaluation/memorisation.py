@@ -36,22 +36,30 @@ class MemorisationOptions:
     training_images: int = 0  # 0: the whole training split
 
 
-def batches_of(images_batches, extractor):
-    """``{"features": .., "pixels": ..}`` per batch of images."""
+def batches_of(images_batches, extractor, keep: list | None = None, keep_first: int = 0):
+    """``{"features": .., "pixels": ..}`` per batch of images; the first ``keep_first`` images are
+    also appended to ``keep`` (the pictured ones)."""
+    kept = 0
     for images in images_batches:
         images = np.asarray(images, np.float32)
+        if keep is not None and kept < keep_first:
+            keep.append(images[: keep_first - kept])
+            kept += len(keep[-1])
         yield {"features": np.asarray(extractor(images)[0], np.float32), "pixels": images.reshape(len(images), -1)}
 
 
-def generated_queries(sampler, samples: int, num_classes: int, batch: int, extractor):
-    """Features, pixels and images of the first ``samples`` images of ``sampler`` (balanced labels)."""
+def generated_queries(sampler, samples: int, num_classes: int, batch: int, extractor, shown: int):
+    """Features and pixels of the first ``samples`` images of ``sampler`` (balanced labels), and the
+    first ``shown`` images."""
     from sagan_tf.evaluation.metrics.statistics import balanced_labels
 
     labels = balanced_labels(samples, num_classes)
-    images = [np.asarray(sampler(start, labels[start : start + batch]), np.float32) for start in range(0, samples, batch)]
-    images = np.concatenate(images)
-    parts = list(batches_of([images[i : i + batch] for i in range(0, samples, batch)], extractor))
-    return {space: np.concatenate([p[space] for p in parts]) for space in SPACES}, images
+    batches = (np.asarray(sampler(start, labels[start : start + batch]), np.float32) for start in range(0, samples, batch))
+    parts, images = [], []
+    for part in batches_of(batches, extractor, images, shown):
+        parts.append(part)
+    pictured = np.concatenate(images)
+    return {space: np.concatenate([p[space] for p in parts]) for space in SPACES}, pictured
 
 
 def check(cfg, extractor, sampler, options: MemorisationOptions, heldout_split: str | None, data_dir=None) -> dict:
@@ -60,7 +68,9 @@ def check(cfg, extractor, sampler, options: MemorisationOptions, heldout_split: 
     from sagan_tf.evaluation.nearest_picture import picture
 
     data = cfg.data
-    queries, generated = generated_queries(sampler, options.samples, max(data.num_classes, 0), options.batch_size, extractor)
+    shown = min(options.shown, options.samples)
+    queries, generated = generated_queries(sampler, options.samples, max(data.num_classes, 0), options.batch_size,
+                                           extractor, shown)
     heldout = 0
     if heldout_split and heldout_split != data.split:
         try:
@@ -80,7 +90,6 @@ def check(cfg, extractor, sampler, options: MemorisationOptions, heldout_split: 
                 stores[space].add(batch[space])
         training = {space: stores[space].array() for space in SPACES}
         results = {space: search(queries[space], training[space], NEIGHBOURS) for space in SPACES}
-        shown = min(options.shown, options.samples)
         shape = generated.shape[1:]
         drawn = {}
         for space, r in results.items():
