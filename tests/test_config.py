@@ -318,6 +318,23 @@ def test_every_builtin_config_sets_its_precision():
         assert raw.get("train", {}).get("precision") in PRECISION_CHOICES, name
 
 
+def test_no_builtin_config_repeats_a_key():
+    """YAML keeps the last of two equal keys: a repeated section would drop the keys of the first."""
+
+    def unique_keys(loader, node, deep=False):
+        keys = [loader.construct_object(key, deep=deep) for key, _ in node.value]
+        assert len(keys) == len(set(keys)), keys
+        return yaml.SafeLoader.construct_mapping(loader, node, deep)
+
+    class Strict(yaml.SafeLoader):
+        pass
+
+    Strict.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, unique_keys)
+    for name in builtin_names():
+        yaml.load(resolve_path(name).read_text(), Loader=Strict)
+    assert load("folder128").train.batch_size == 64
+
+
 def test_save_overwrites_existing_file(tmp_path):
     path = tmp_path / "config.yaml"
     path.write_text("garbage: [")
