@@ -4,7 +4,7 @@
 as ``sagan-export --out``) are called before any long computation: an existing directory where a
 file goes, a path under a file, a read-only place or a full disk is one ``SaganError`` line naming
 the flag and the path (exit status 2), found by writing (and removing) a small probe file where the
-output will go. Missing parent folders are made, as the writers make them.
+output will go (or in the nearest folder that exists, where the writer will make the missing ones).
 
 ``write_result`` writes a result at the end of a long computation; when that fails anyway (the
 disk filled up meanwhile), the result is written beside the asked path or in the temporary
@@ -43,14 +43,15 @@ def _file_above(path: Path) -> Path | None:
 
 
 def probe_directory(directory: Path, flag: str, shown: Path) -> None:
-    """Writes and removes a small file in ``directory`` (made when missing); a ``SaganError`` saying
-    why ``shown`` (the user's path of ``flag``) cannot be written when that fails."""
+    """Writes and removes a small file in ``directory``, or in its nearest existing parent when it
+    does not exist yet (where the writer will make it): nothing is left behind. A ``SaganError``
+    saying why ``shown`` (the user's path of ``flag``) cannot be written when that fails."""
     above = _file_above(directory)
     if above is not None:
         raise SaganError(f"cannot write {flag} {shown}: {above} is a file, not a directory")
+    existing = next(p for p in [directory, *directory.parents] if p.exists())
     try:
-        directory.mkdir(parents=True, exist_ok=True)
-        fd, probe = tempfile.mkstemp(prefix=".sagan-probe-", dir=directory)
+        fd, probe = tempfile.mkstemp(prefix=".sagan-probe-", dir=existing)
         try:
             with os.fdopen(fd, "wb") as f:
                 f.write(b"\0" * PROBE_BYTES)
