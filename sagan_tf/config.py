@@ -114,7 +114,8 @@ class LogConfig:
     fid_samples: int = 5000
     fid_metrics: list[str] = field(default_factory=lambda: list(FID_METRICS))  # what fid_every logs; fid always
     per_class: bool = True  # conditional runs, with fid_every: intra-FID and fid_metrics' k-NN metrics per class, weakest class
-    heldout: int = 0  # > 0: keep N images out of training and show D's outputs on them (training.heldout)
+    heldout: float = 0  # > 0: keep images out of training and show D's outputs on them (training.heldout):
+    #                      a count (a whole number), or a share of the images in (0, 1) (data.subset.heldout_count)
     heldout_every: int = 500  # steps between those views
 
 
@@ -397,6 +398,10 @@ def validate(config: Config) -> None:
                        ("augment.ada_target", config.augment.ada_target)):
         if not 0.0 <= value < 1.0:
             raise ConfigError(f"config key {key!r} must be in [0, 1), got {value}")
+    if log.heldout >= 1 and log.heldout != int(log.heldout):
+        raise ConfigError(f"config key 'log.heldout' must be a count (a whole number) or a share in (0, 1), got {log.heldout}")
+    if log.heldout >= 1 or log.heldout == 0:
+        log.heldout = int(log.heldout)
     validate_augment(config.augment)
     unknown = [name for name in log.fid_metrics if name not in FID_METRICS]
     if unknown or "fid" not in log.fid_metrics:
@@ -446,9 +451,18 @@ def validate_augment(a: AugmentConfig) -> None:
         raise ConfigError("config key 'augment.ada_target' adapts the augmentation's probability: set augment.policy too")
 
 
+# data keys that only one data.source reads: dump leaves out the other source's
+SOURCE_KEYS = {"tfds": ("name", "image_key"), "folder": ("path", "skip_corrupt")}
+
+
 def dump(config: Config) -> str:
-    """The config as YAML, every key resolved (no ``extends``)."""
+    """The config as YAML, every key resolved (no ``extends``), without the keys of the data source
+    it does not use (``SOURCE_KEYS``: a folder run has no ``data.name``)."""
     raw = config.to_dict()
+    for source, keys in SOURCE_KEYS.items():
+        if source != config.data.source:
+            for key in keys:
+                raw["data"].pop(key)
     for key, auto in _AUTO_KEYS.items():
         section, name = key.split(".")
         if raw[section][name] == auto:

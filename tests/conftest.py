@@ -6,8 +6,11 @@ domain classifier, a tiny trained run, tiny exports and the ``sagan-explore`` ap
 """
 
 import os
+import tempfile
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# Folder surveys (sagan_tf.data.survey_cache) of this run, subprocesses included, under a temporary directory.
+os.environ["SAGAN_TF_CACHE"] = tempfile.mkdtemp(prefix="sagan_tf_cache_")
 
 import pytest  # noqa: E402
 import tensorflow as tf  # noqa: E402

@@ -10,7 +10,21 @@ import pytest
 import yaml
 
 from sagan_tf import config as config_mod
-from sagan_tf.config import Config, DataConfig, ModelConfig, apply_overrides, from_dict, load, save, validate
+from sagan_tf.config import (
+    PRECISION_CHOICES,
+    Config,
+    DataConfig,
+    ModelConfig,
+    apply_overrides,
+    builtin_names,
+    dump,
+    from_dict,
+    load,
+    read_raw,
+    resolve_path,
+    save,
+    validate,
+)
 from sagan_tf.errors import ConfigError, SaganError
 
 
@@ -272,10 +286,53 @@ def test_save_load_round_trip(tmp_path):
     path.parent.mkdir()
     save(cfg, path)
     assert sorted(p.name for p in path.parent.iterdir()) == ["config.yaml"]  # no .tmp left behind
-    assert yaml.safe_load(path.read_text()) == cfg.to_dict()
+    expected = cfg.to_dict()
+    for key in ("name", "image_key"):  # TFDS keys: not in a folder run's config
+        expected["data"].pop(key)
+    assert yaml.safe_load(path.read_text()) == expected
     again = load(path)
     assert again.to_dict() == cfg.to_dict()
     assert again.train.g_lr == 1e-5 and again.data.label_key is None and again.model.sync_bn is False
+
+
+@pytest.mark.parametrize("name,absent,present", [
+    ("folder64", {"name", "image_key"}, {"path", "skip_corrupt"}),
+    ("fashion_mnist32", {"path", "skip_corrupt"}, {"name", "image_key"}),
+])
+def test_a_dumped_config_holds_only_its_data_sources_keys(name, absent, present):
+    data = yaml.safe_load(dump(load(name)))["data"]
+    assert not absent & set(data) and present <= set(data)
+
+
+def test_heldout_is_a_count_or_a_share():
+    assert load("folder32_small").log.heldout == 0.1
+    assert from_dict({"log": {"heldout": 200}}).log.heldout == 200
+    assert isinstance(from_dict({"log": {"heldout": 200}}).log.heldout, int)
+    with pytest.raises(ConfigError, match="must be a count"):
+        from_dict({"log": {"heldout": 2.5}})
+
+
+def test_every_builtin_config_sets_its_precision():
+    for name in builtin_names():
+        raw = read_raw(resolve_path(name))
+        assert raw.get("train", {}).get("precision") in PRECISION_CHOICES, name
+
+
+def test_no_builtin_config_repeats_a_key():
+    """YAML keeps the last of two equal keys: a repeated section would drop the keys of the first."""
+
+    def unique_keys(loader, node, deep=False):
+        keys = [loader.construct_object(key, deep=deep) for key, _ in node.value]
+        assert len(keys) == len(set(keys)), keys
+        return yaml.SafeLoader.construct_mapping(loader, node, deep)
+
+    class Strict(yaml.SafeLoader):
+        pass
+
+    Strict.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, unique_keys)
+    for name in builtin_names():
+        yaml.load(resolve_path(name).read_text(), Loader=Strict)
+    assert load("folder128").train.batch_size == 64
 
 
 def test_save_overwrites_existing_file(tmp_path):

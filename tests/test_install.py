@@ -2,12 +2,19 @@
 its console commands run from an unrelated directory with a built-in config named by its name, and
 sagan-explore serving its page from the installed files.
 
-The default tests reuse this interpreter's installed dependencies (``--system-site-packages``: pip
-resolves the wheel's requirements against them and installs only sagan-tf); the slow one installs
-everything from the package index into an isolated environment.
+The default tests reuse this interpreter's installed dependencies: the new environment reads this
+interpreter's site-packages after its own (``inherit_packages``: a ``.pth`` file, which works
+whether this interpreter is a virtual environment's, as after the README's ``pip install -r
+requirements.txt``, or the system's; ``--system-site-packages`` would see the base interpreter's
+packages, not a virtual environment's), so pip resolves the wheel's requirements against them and
+installs only sagan-tf. The wheel is built from a copy of the sources in a temporary directory: no
+test writes into the checkout. The slow test installs everything from the package index into an
+isolated environment.
 """
 
 import os
+import shutil
+import site
 import subprocess
 import sys
 import venv
@@ -32,19 +39,48 @@ def run(args, cwd, env=None, timeout=900):
     return result
 
 
+def inherit_packages(bin_dir: Path) -> None:
+    """The environment of ``bin_dir`` reads this interpreter's site-packages after its own (their
+    ``.pth`` files too: an editable install, ``site.addsitedir``)."""
+    own = run([str(bin_dir / "python"), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"], bin_dir)
+    lines = [f"import site; site.addsitedir({path!r})\n" for path in site.getsitepackages()]
+    (Path(own.stdout.strip()) / "_inherited_site_packages.pth").write_text("".join(lines))
+
+
 def make_venv(path: Path, system_site_packages: bool) -> Path:
-    venv.EnvBuilder(with_pip=True, system_site_packages=system_site_packages).create(path)
+    """A new virtual environment; ``system_site_packages``: it also reads this interpreter's
+    packages (``inherit_packages``)."""
+    venv.EnvBuilder(with_pip=True).create(path)
     bin_dir = path / "bin"
     bundled = list(path.glob("lib/python*/site-packages/setuptools"))  # ensurepip's, on Python 3.11
-    if system_site_packages and bundled:  # builds use this interpreter's setuptools (pyproject.toml's), offline
-        run([str(bin_dir / "python"), "-m", "pip", "uninstall", "-q", "-y", "setuptools"], path)
+    if system_site_packages:
+        if bundled:  # builds use this interpreter's setuptools (pyproject.toml's), offline
+            run([str(bin_dir / "python"), "-m", "pip", "uninstall", "-q", "-y", "setuptools"], path)
+        inherit_packages(bin_dir)
     return bin_dir
 
 
+def source_copy(target: Path) -> Path:
+    """The files git tracks (as they are in the working tree, untracked new ones too), copied to
+    ``target``: a build there leaves the checkout as it was."""
+    listed = run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], REPO).stdout.split("\0")
+    for name in filter(None, listed):
+        source = REPO / name
+        if source.is_file():
+            (target / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target / name)
+    return target
+
+
 @pytest.fixture(scope="module")
-def wheel(tmp_path_factory) -> Path:
+def source(tmp_path_factory) -> Path:
+    return source_copy(tmp_path_factory.mktemp("source"))
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory, source) -> Path:
     out = tmp_path_factory.mktemp("dist")
-    run([sys.executable, "-m", "pip", "wheel", str(REPO), "--no-deps", "--no-build-isolation", "-w", str(out), "-q"],
+    run([sys.executable, "-m", "pip", "wheel", str(source), "--no-deps", "--no-build-isolation", "-w", str(out), "-q"],
         cwd=out)
     (path,) = out.glob("sagan_tf-*.whl")
     return path
@@ -99,16 +135,16 @@ def serve_explore_page(bin_dir: Path, workdir: Path, env: dict) -> None:
 
 # The editable install is the one every other test runs on; in CI only the wheel is installed again.
 @pytest.mark.parametrize("editable", [False, pytest.param(True, marks=pytest.mark.slow)], ids=["wheel", "editable"])
-def test_installed_commands_run_from_any_directory(tmp_path, wheel, tfds_dir, editable):
+def test_installed_commands_run_from_any_directory(tmp_path, source, wheel, tfds_dir, editable):
     bin_dir = make_venv(tmp_path / "venv", system_site_packages=True)
-    target = ["-e", str(REPO)] if editable else [str(wheel)]
+    target = ["-e", str(source)] if editable else [str(wheel)]  # the editable one of a copy: the checkout stays as it is
     run([str(bin_dir / "python"), "-m", "pip", "install", "--no-build-isolation", "-q", *target], tmp_path)
     workdir = tmp_path / "elsewhere"
     workdir.mkdir()
     location = train_and_sample_from_elsewhere(bin_dir, workdir, tfds_dir)
     serve_explore_page(bin_dir, workdir, clean_env(bin_dir, tfds_dir))
     if editable:
-        assert location == str(REPO / "sagan_tf" / "__init__.py")
+        assert location == str(source / "sagan_tf" / "__init__.py")
     else:
         assert location.startswith(str(tmp_path / "venv")), location
 

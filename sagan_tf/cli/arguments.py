@@ -10,14 +10,25 @@ import argparse
 import re
 import sys
 
+from sagan_tf.cli import tf_logs
 from sagan_tf.errors import SaganError, positive
 
-__all__ = ["Parser", "add_run_source", "generator_source", "parse_classes", "parser", "positive"]
+__all__ = ["Parser", "add_run_source", "generator_source", "parse_classes", "parser", "positive", "truncation"]
 
 
 class Parser(argparse.ArgumentParser):
     """An ``ArgumentParser`` whose usage errors look like every other user error: one ``error: ...``
-    line on stderr and exit status 2."""
+    line on stderr and exit status 2. Every verb (and sub-command) takes ``--tf-logs``; parsing keeps
+    TensorFlow's C++ start-up lines off stderr unless it is given (``tf_logs.quiet``)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.add_argument(tf_logs.FLAG, action="store_true",
+                          help="show TensorFlow's C++ log lines (start-up notices; also shown when TF_CPP_MIN_LOG_LEVEL is set)")
+
+    def parse_known_args(self, args=None, namespace=None):
+        tf_logs.quiet(list(sys.argv[1:] if args is None else args))
+        return super().parse_known_args(args, namespace)
 
     def error(self, message):
         print(f"error: {message} (see {self.prog} --help)", file=sys.stderr)
@@ -49,6 +60,16 @@ def generator_source(args: argparse.Namespace):
     if getattr(args, "pretrained", None):
         return pretrained_source(args.pretrained)
     return run_source(args.logdir)
+
+
+def truncation(value: float | None) -> float | None:
+    """``--truncation``: None (untruncated), or a value the generators take (at least
+    ``serving.inputs.MIN_TRUNCATION``, the explorer's bound; inf: none), else one ``SaganError`` line."""
+    from sagan_tf.serving.inputs import MIN_TRUNCATION
+
+    if value is not None and not value >= MIN_TRUNCATION:  # also NaN
+        raise SaganError(f"--truncation must be >= {MIN_TRUNCATION:g} (inf: no truncation), got {value:g}")
+    return value
 
 
 def parse_classes(text: str | None, num_classes: int, names: list[str] | None = None) -> list[int]:

@@ -30,7 +30,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--replace", action="store_true", help="replace a shipped generator of that name")
     p.add_argument("--into", help="write NAME/ under this directory instead of the package's (to look at it first)")
     args = p.parse_args(argv)
+    from sagan_tf.cli import outputs
     from sagan_tf.pretrained import ROOT
+
+    outputs.writable_directory(args.into, "--into")
     from sagan_tf.serving.pretrained import build, refresh
 
     if bool(args.logdir) == bool(args.evaluations):

@@ -26,7 +26,8 @@ import re
 import sys
 
 from sagan_tf import files
-from sagan_tf.cli.arguments import add_run_source, generator_source, parser
+from sagan_tf.cli import outputs
+from sagan_tf.cli.arguments import add_run_source, generator_source, parser, truncation
 from sagan_tf.errors import exits_cleanly
 from sagan_tf.evaluation.evaluate import DOWNLOAD, METRIC_NAMES, RESIZE_MODES, EvaluationOptions, evaluate
 
@@ -98,6 +99,9 @@ def parse_args(argv=None):
 @exits_cleanly
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    args.truncation = truncation(args.truncation)
+    outputs.writable_file(args.out, example="result.json")
+    outputs.writable_file(args.save_reference_stats, "--save-reference-stats", example="stats.npz")
     options = {field.name: getattr(args, field.name) for field in dataclasses.fields(EvaluationOptions)}
     result = evaluate(generator_source(args), **options)  # kept in the run or export, not in --pretrained's files
     if result.get("per_class"):
@@ -106,8 +110,8 @@ def main(argv: list[str] | None = None) -> int:
         print("\n".join(format_table(result)), file=sys.stderr)
     text = json.dumps(result, indent=2)
     print(text)
-    if args.out:
-        files.write_text(args.out, text + "\n")
+    if args.out:  # the result is on stdout already; a failed write keeps it beside --out too
+        outputs.write_result(args.out, lambda path: files.write_text(path, text + "\n"), "result (also printed above)")
     return 0
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sys
 
+from sagan_tf.cli import outputs
 from sagan_tf.cli.arguments import add_run_source, generator_source, parser
 from sagan_tf.errors import exits_cleanly
 
@@ -27,6 +28,7 @@ def parse_args(argv=None):
 @exits_cleanly
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    outputs.writable_directory(args.out)
     source = generator_source(args)
     from sagan_tf.serving.export import export_run, summary
 

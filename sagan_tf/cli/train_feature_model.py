@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import sys
 
+from sagan_tf.cli import outputs
 from sagan_tf.cli.arguments import parser
 from sagan_tf.errors import exits_cleanly
 from sagan_tf.evaluation.feature_classifier import build_classifier, train_feature_model
@@ -41,6 +42,7 @@ def parse_args(argv=None):
 @exits_cleanly
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    outputs.writable_file(args.out, example="features.keras")
     result = train_feature_model(
         args.config, args.out, overrides=args.set, data_dir=args.data_dir, epochs=args.epochs,
         steps_per_epoch=args.steps_per_epoch, batch_size=args.batch_size, eval_split=args.eval_split,

@@ -1,4 +1,4 @@
-"""Pictures of a trained run: sagan-visualize attention --logdir RUN --out attention.png.
+"""Pictures of a trained run: sagan-visualize attention --logdir RUN | --pretrained NAME --out attention.png.
 
 ``attention`` draws, for generated images (one row per class) and a few query points, the map each
 query pays attention to over the image (SAGAN Figures 1 and 5), from the last attention layer of
@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import sys
 
-from sagan_tf.cli.arguments import parse_classes, parser, positive
+from sagan_tf.cli import outputs
+from sagan_tf.cli.arguments import add_run_source, generator_source, parse_classes, parser, positive
 from sagan_tf.errors import SaganError, exits_cleanly
 
 
@@ -35,6 +36,9 @@ def parse_points(text: str | None, size: int, count: int) -> list[tuple[int, int
 def attention_command(args) -> int:
     positive("--scale", args.scale)
     positive("--num-points", args.num_points)
+    outputs.writable_file(args.out, example="attention.png")
+    if args.pretrained and args.network == "d":
+        raise SaganError("--network d needs a run's D: a shipped generator (--pretrained) holds G only; use --logdir RUN")
 
     import numpy as np
     import tensorflow as tf
@@ -44,8 +48,9 @@ def attention_command(args) -> int:
     from sagan_tf.images import write_png
     from sagan_tf.runs.run_dir import load_generator
 
-    generator, cfg = load_generator(args.logdir, ema=not args.raw, checkpoint=args.checkpoint)
-    discriminator = load_discriminator(args.logdir, args.checkpoint) if args.network == "d" else None
+    logdir = generator_source(args).path
+    generator, cfg = load_generator(logdir, ema=not args.raw, checkpoint=args.checkpoint)
+    discriminator = load_discriminator(logdir, args.checkpoint) if args.network == "d" else None
     default = ",".join(str(c) for c in range(min(4, cfg.data.num_classes))) or None
     classes = parse_classes(args.classes or default, cfg.data.num_classes, class_names(cfg.data))
     labels = tf.constant(np.asarray(classes, np.int32))
@@ -54,7 +59,7 @@ def attention_command(args) -> int:
     picture, result = attention_picture(
         generator, z, labels, points, args.network, discriminator, args.layer, args.scale
     )
-    write_png(args.out, picture)
+    outputs.write_result(args.out, lambda path: write_png(path, picture), "picture")
     print(
         f"wrote {args.out}: {result.layer} of {generator.name}, {len(classes)} images x {len(points)} query points",
         file=sys.stderr,
@@ -69,7 +74,7 @@ def parse_args(argv=None):
         "attention", help="attention maps of generated images (paper Fig. 1 and 5)",
         description="Attention maps of generated images (paper Figures 1 and 5).",
     )
-    a.add_argument("--logdir", required=True, help="training run directory (config.yaml, checkpoints/)")
+    add_run_source(a)
     a.add_argument("--out", required=True, help="PNG file to write")
     a.add_argument("--network", choices=("g", "d"), default="g", help="whose attention: G's, or D's on the samples")
     a.add_argument("--layer", help="attention layer name, e.g. attention_16 (default: the last one)")

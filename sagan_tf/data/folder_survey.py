@@ -2,8 +2,8 @@
 
 ``survey`` counts the images of each class (subfolder), the sizes (as TensorFlow decodes them) and
 the pixel modes found (Pillow reads each file's header), and the files skipped, each with why: not
-an image, damaged (every file is decoded once, ``image_folder.decode_check``), or in a format that
-is not used. ``check_fit`` turns a mismatch between the folder and the config into one line: an
+an image, damaged (every file is decoded once while it is unchanged, ``folder_probe``), or in a
+format that is not used. ``check_fit`` turns a mismatch between the folder and the config into one line: an
 error where training would learn from the wrong images (colour photos into ``data.channels: 1``,
 images far larger than ``data.resolution`` under ``data.resize: pad``, which keeps only the central
 patch), a warning where it can still make sense.
@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from sagan_tf.config import DataConfig
-from sagan_tf.data.image_folder import SKIPPED_LINES, FolderFiles, list_folder
+from sagan_tf.data.image_folder import SKIPPED_LINES, FolderFiles, empty_classes, list_folder
 from sagan_tf.errors import DataError
 
 # Pillow modes that can hold colour (grayscale: 1, L, LA, I, I;16, F); a palette image ("P") is colour
@@ -114,23 +114,6 @@ class FolderSurvey:
         return lines
 
 
-def _mode(path: str) -> str:
-    """Pillow's pixel mode of an image ("P (colour)": a palette with colours; "unknown": Pillow cannot
-    read the file, e.g. JPEG XL)."""
-    from PIL import Image
-
-    try:
-        with Image.open(path) as image:
-            mode = image.mode
-            if mode == "P":
-                palette = image.getpalette() or []
-                grey = all(r == g == b for r, g, b in zip(palette[0::3], palette[1::3], palette[2::3], strict=False))
-                mode = "P" if grey else "P (colour)"
-            return mode
-    except Exception:
-        return "unknown"
-
-
 def has_colour_pixels(path: Path) -> bool:
     """Whether an image's pixels (a 64x64 thumbnail of them) differ between its RGB channels."""
     import numpy as np
@@ -149,7 +132,7 @@ def survey(cfg: DataConfig) -> FolderSurvey:
     listing = list_folder(cfg)
     result = FolderSurvey(listing, skip_corrupt=cfg.skip_corrupt)
     for path in listing.files:
-        mode = _mode(path)
+        mode = listing.modes[path]
         result.sizes[listing.sizes[path]] += 1
         result.modes[mode] += 1
         if mode in COLOUR_MODES and result.colour_checked < COLOUR_SAMPLE:
@@ -159,8 +142,9 @@ def survey(cfg: DataConfig) -> FolderSurvey:
 
 
 def check_fit(cfg: DataConfig, found: FolderSurvey, batch_images: int) -> list[str]:
-    """Raises ``DataError`` (one line: what to change) where the config does not fit the folder;
-    returns warnings where training can still make sense."""
+    """Raises ``DataError`` (one line: what to change) where the config does not fit the folder (a
+    class without images included; whether ``batch_images`` fit after ``data.limit`` and
+    ``log.heldout`` is ``subset.shortfall``'s); returns warnings where training can still make sense."""
     warnings = []
     if found.class_names is not None and cfg.num_classes > 0 and cfg.num_classes != len(found.class_names):
         raise DataError(
@@ -187,8 +171,9 @@ def check_fit(cfg: DataConfig, found: FolderSurvey, batch_images: int) -> list[s
         small = sum(n for (w, h), n in found.sizes.items() if min(w, h) < cfg.resolution)
         if small and cfg.resize != "pad":
             warnings.append(f"{small} images are smaller than {cfg.resolution} pixels on a side and are upscaled")
-    if found.images < batch_images:
-        raise DataError(f"{found.root} has {found.images} images, fewer than one batch of {batch_images}")
+    empty = empty_classes(found.listing)
+    if empty:
+        raise DataError(empty)
     if found.root_images:
         warnings.append(f"{found.root_images} images directly in {found.root} are not used: the classes are its subfolders")
     return warnings

@@ -1,28 +1,25 @@
-"""A folder of images: one subfolder per class (sorted names -> labels 0..K-1), or the images
-directly in it for unconditional training. ``data.num_classes: auto`` takes the count from the folder
-(``resolve_classes``: the subfolders, or 0 when there are none).
+"""A folder of images as torchvision's ``ImageFolder`` reads it: the top-level subfolders are the
+classes (sorted names -> labels 0..K-1) and every image at any depth below a class folder belongs to
+it; hidden files and folders are skipped and links followed without looping (``folder_walk``).
+Images directly in the folder, when it has no class subfolder, train unconditionally.
+``data.num_classes: auto`` takes the count from the folder (``resolve_classes``: the subfolders, or
+0 when there are none).
 
 Every image is decoded as RGB (grayscale, palette, RGBA with its alpha dropped, CMYK JPEG and
 16-bit PNG are converted to 8-bit RGB) and then given the configured channel count
 (``pipeline.preprocess``), so a folder of mixed formats trains as one.
 
 Listing the folder (``list_folder``) sorts its files into the images training reads and three kinds
-of skipped file:
-
-- not images: a file named ``.png``, ``.jpg``, ``.jpeg``, ``.bmp``, ``.gif``, ``.webp`` or ``.jxl``
-  whose first bytes are no PNG, JPEG, GIF, BMP, WebP or JPEG XL header (empty, an HTML page saved
-  as ``.jpg``);
-- damaged: an image header, but the body does not decode (a JPEG cut short, garbage in the middle).
-  Every file is decoded once with the decoder training uses (``decode_check``: a parallel
-  ``tf.data`` pass; its cost is in docs/data.md), so the count is exact and a damaged file is found
-  before anything is written;
-- not used: a format TensorFlow does not decode, by its extension (``.tif``, ``.heic``, ``.avif``,
-  ... ``UNREAD_EXTENSIONS``) or its header (an animated WebP).
+of skipped file (``folder_probe``): not images (an image name, no image header), damaged (an image
+header, but the body does not decode: every file is decoded once with the decoder training uses,
+and what was found is kept while the file is unchanged, ``survey_cache``) and not used (a format
+TensorFlow does not decode, by its extension or its header: TIFF, HEIC, an animated WebP).
 
 ``list_images`` names the skipped files one line each (the first ``SKIPPED_LINES``) and counts them.
 Not images and damaged files stop loading with one line naming them unless ``data.skip_corrupt`` is
-true; files in a format that is not used never stop it. The training list holds the decodable
-images only, so its length is the number of images trained on.
+true; files in a format that is not used never stop it. A class folder without one image that
+decodes stops loading with one line naming it. The training list holds the decodable images only,
+so its length is the number of images trained on.
 """
 
 from __future__ import annotations
@@ -36,51 +33,27 @@ from pathlib import Path
 import tensorflow as tf
 
 from sagan_tf.config import AUTO_CLASSES, DataConfig
+from sagan_tf.data import folder_probe
+from sagan_tf.data.folder_probe import (  # noqa: F401  (image_format: also read from here)
+    ANIMATED_WEBP,
+    DAMAGED,
+    FORMATS,
+    IMAGE,
+    IMAGE_EXTENSIONS,
+    NOT_IMAGE,
+    NOT_USED,
+    UNREAD_EXTENSIONS,
+    image_format,
+)
+from sagan_tf.data.folder_walk import class_directories, walk
 from sagan_tf.errors import DataError
 
 SKIPPED_LINES = 20  # skipped files named one per line, then only counted
-IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".jxl")
-FORMATS = ("PNG", "JPEG", "GIF", "BMP", "WebP", "JPEG XL")  # what tf.io.decode_image reads
-# Image formats tf.io.decode_image does not read: such files are named and counted, never used.
-UNREAD_EXTENSIONS = (".tif", ".tiff", ".heic", ".heif", ".avif", ".jp2", ".j2k", ".jpx", ".ico", ".psd", ".tga",
-                     ".ppm", ".pgm", ".pbm", ".pnm", ".dng", ".cr2", ".nef", ".arw", ".raw", ".exr", ".hdr", ".svg")
-_MAGIC = (
-    (b"\x89PNG\r\n\x1a\n", "PNG"), (b"\xff\xd8\xff", "JPEG"), (b"GIF87a", "GIF"), (b"GIF89a", "GIF"), (b"BM", "BMP"),
-    (b"\xff\x0a", "JPEG XL"), (b"\x00\x00\x00\x0cJXL \r\n\x87\n", "JPEG XL"),
-)
-ANIMATED_WEBP = "animated WebP"
-
-# (path, size, mtime) -> (width, height) as decoded, or None: each file is decoded once per process
-_DECODED: dict[tuple[str, int, int], tuple[int, int] | None] = {}
 _REPORTED: set[tuple] = set()  # skipped files already named in this process (a folder is listed more than once)
 
 
 def formats_text(conjunction: str = "or") -> str:
     return f"{', '.join(FORMATS[:-1])} {conjunction} {FORMATS[-1]}"
-
-
-def image_format(path: str) -> str | None:
-    """The image format named by the first bytes of ``path`` (``ANIMATED_WEBP`` for an animated WebP),
-    or None when they are no header of an image format TensorFlow decodes."""
-    try:
-        with open(path, "rb") as f:
-            head = f.read(21)
-    except OSError:
-        return None
-    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
-        animated = head[12:16] == b"VP8X" and len(head) > 20 and head[20] & 0x02
-        return ANIMATED_WEBP if animated else "WebP"
-    return next((name for magic, name in _MAGIC if head.startswith(magic)), None)
-
-
-def class_directories(root: Path) -> list[Path]:
-    """The class subfolders of ``root`` in label order (sorted by name)."""
-    return sorted(p for p in root.iterdir() if p.is_dir())
-
-
-def image_files(directory: Path, extensions: tuple[str, ...] = IMAGE_EXTENSIONS) -> list[Path]:
-    """The files of ``directory`` with one of ``extensions`` (any case), sorted by name."""
-    return sorted(f for f in directory.iterdir() if f.is_file() and f.suffix.lower() in extensions)
 
 
 def folder_root(cfg: DataConfig) -> Path:
@@ -109,37 +82,6 @@ def resolve_classes(cfg: DataConfig) -> None:
         cfg.class_names = [p.name for p in class_dirs]
 
 
-def _decode_pass(paths: list[str]) -> dict[str, tuple[int, int]]:
-    """(width, height) of each of ``paths`` that decodes as training decodes it; the others are absent."""
-
-    def decode(path):
-        shape = tf.shape(tf.io.decode_image(tf.io.read_file(path), channels=3, expand_animations=False))
-        return path, shape[1], shape[0]
-
-    ds = tf.data.Dataset.from_tensor_slices(paths)
-    ds = ds.map(decode, num_parallel_calls=tf.data.AUTOTUNE, deterministic=False).ignore_errors().batch(256)
-    return {p.decode(): (int(w), int(h)) for batch in ds.as_numpy_iterator() for p, w, h in zip(*batch, strict=True)}
-
-
-def decode_check(paths: list[str]) -> dict[str, tuple[int, int] | None]:
-    """``path -> (width, height)`` as ``tf.io.decode_image(..., channels=3, expand_animations=False)``
-    decodes it, or None when it does not decode (or cannot be read). A file is decoded once per
-    process while its size and modification time stay the same."""
-    keys = {}
-    for path in paths:
-        try:
-            st = os.stat(path)
-            keys[path] = (path, st.st_size, st.st_mtime_ns)
-        except OSError:
-            keys[path] = None
-    todo = [path for path, key in keys.items() if key is not None and key not in _DECODED]
-    if todo:
-        decoded = _decode_pass(todo)
-        for path in todo:
-            _DECODED[keys[path]] = decoded.get(path)
-    return {path: None if key is None else _DECODED[key] for path, key in keys.items()}
-
-
 @dataclass
 class FolderFiles:
     """A folder's files: the images training reads (decodable, in class order) and the skipped ones."""
@@ -153,6 +95,7 @@ class FolderFiles:
     damaged: list[str] = field(default_factory=list)  # an image header, but the image does not decode
     not_used: list[str] = field(default_factory=list)  # a format TensorFlow does not decode
     formats: dict[str, str] = field(default_factory=dict)  # damaged or not used path -> its header's format or extension
+    modes: dict[str, str] = field(default_factory=dict)  # path -> Pillow's pixel mode (folder_probe.pillow_mode)
     root_images: int = 0  # images beside the class subfolders (not used)
 
     @property
@@ -192,10 +135,13 @@ class FolderFiles:
 
 
 def list_folder(cfg: DataConfig) -> FolderFiles:
-    """The folder's images and skipped files (every listed file is decoded once: ``decode_check``).
-    Raises ``DataError`` where the folder does not fit ``data.num_classes``; never for a skipped file."""
+    """The folder's images and skipped files (each file probed once while it is unchanged:
+    ``folder_probe``). Raises ``DataError`` where the folder does not fit ``data.num_classes``; never
+    for a skipped file or an empty class (``empty_classes``)."""
     root = folder_root(cfg)
-    class_dirs = folder_classes(root)
+    folder_classes(root)
+    found_walk = walk(root)
+    class_dirs = found_walk.class_dirs
     if class_dirs and cfg.num_classes not in (0, AUTO_CLASSES) and len(class_dirs) != cfg.num_classes:
         raise DataError(
             f"data.num_classes is {cfg.num_classes} but {root} has {len(class_dirs)} class subfolders; "
@@ -208,34 +154,37 @@ def list_folder(cfg: DataConfig) -> FolderFiles:
         )
     conditional = bool(class_dirs) and cfg.num_classes != 0
     found = FolderFiles(root, [p.name for p in class_dirs] if conditional else None)
-    candidates = []
-    for index, directory in enumerate(class_dirs or [root]):
-        for f in image_files(directory, IMAGE_EXTENSIONS + UNREAD_EXTENSIONS):
-            path = str(f)
-            if f.suffix.lower() in UNREAD_EXTENSIONS:
-                found.not_used.append(path)
-                found.formats[path] = f.suffix.lower()
+    records = folder_probe.probe_files(root, found_walk.entries())
+    for index, entries in enumerate(found_walk.files):
+        for entry in entries:
+            record = records.get(entry.rel)
+            if record is None:  # not an image file by its extension
                 continue
-            kind = image_format(path)
-            if kind is None:
+            path, kind = os.path.join(root, entry.rel), record[2]
+            if kind == IMAGE:
+                found.files.append(path)
+                found.labels.append(index if conditional else 0)
+                found.sizes[path] = (record[3], record[4])
+                found.modes[path] = record[6]
+            elif kind == NOT_IMAGE:
                 found.not_images.append(path)
-            elif kind == ANIMATED_WEBP:
-                found.not_used.append(path)
-                found.formats[path] = kind
             else:
-                candidates.append((path, index if conditional else 0, kind))
-    decoded = decode_check([path for path, _, _ in candidates])
-    for path, label, kind in candidates:
-        if decoded[path] is None:
-            found.damaged.append(path)
-            found.formats[path] = kind
-        else:
-            found.files.append(path)
-            found.labels.append(label)
-            found.sizes[path] = decoded[path]
-    if class_dirs:
-        found.root_images = len(image_files(root))
+                (found.damaged if kind == DAMAGED else found.not_used).append(path)
+                found.formats[path] = record[5]
+    found.root_images = sum(records.get(e.rel, [0, 0, ""])[2] == IMAGE for e in found_walk.root_files)
     return found
+
+
+def empty_classes(found: FolderFiles) -> str | None:
+    """One line naming the class folders without an image that decodes, or None."""
+    if found.class_names is None:
+        return None
+    empty = [name for name, count in zip(found.class_names, found.counts(), strict=True) if count == 0]
+    if not empty:
+        return None
+    named = ", ".join(str(found.root / name) for name in empty)
+    return (f"{len(empty)} class folder(s) without an image that decodes, at any depth: {named}; "
+            "add images to them or remove them (G would be asked to draw classes it never saw)")
 
 
 def report_skipped(found: FolderFiles) -> None:
@@ -280,6 +229,9 @@ def list_images(cfg: DataConfig) -> tuple[list[str], list[int], list[str] | None
     report_skipped(found)
     if not found.files:
         raise DataError(f"image folder {found.root} has no readable images ({', '.join(IMAGE_EXTENSIONS)})")
+    empty = empty_classes(found)
+    if empty:
+        raise DataError(empty)
     return found.files, found.labels, found.class_names
 
 

@@ -30,6 +30,7 @@ class Source:
     dataset: tf.data.Dataset
     num_examples: int | None
     class_names: list[str] | None = None
+    total_examples: int | None = None  # of the whole source, when this is its training part
 
 
 def load_source(cfg: DataConfig, data_dir: str | None = None, seed: int = 0) -> Source:
@@ -92,20 +93,25 @@ def _labels_checked(cfg: DataConfig):
     return prepare
 
 
-def training_source(cfg: DataConfig, data_dir: str | None, seed: int, heldout: int = 0) -> Source:
-    """The source, cut to its training part when ``data.limit`` or ``heldout`` asks for one."""
+def training_source(cfg: DataConfig, data_dir: str | None, seed: int, heldout: float = 0) -> Source:
+    """The source, cut to its training part when ``data.limit`` or ``heldout`` (a count, or a share
+    of the images in (0, 1): ``subset.heldout_count``) asks for one."""
     if not cfg.limit and not heldout:
         return load_source(cfg, data_dir, seed)
     source = load_source(cfg, data_dir, subset.SUBSET_SEED)
-    dataset = subset.part(source.dataset, cfg.num_classes, heldout, cfg.limit, subset.TRAIN)
-    return Source(dataset, subset.part_size(source.num_examples, heldout, cfg.limit), source.class_names)
+    held = subset.heldout_count(heldout, source.num_examples)
+    dataset = subset.part(source.dataset, cfg.num_classes, held, cfg.limit, subset.TRAIN)
+    return Source(dataset, subset.part_size(source.num_examples, held, cfg.limit), source.class_names, source.num_examples)
 
 
-def fixed_parts(cfg: DataConfig, count: int, heldout: int, data_dir: str | None = None):
-    """The first ``count`` images of the training part and of the held-out part in the fixed order,
+def fixed_parts(cfg: DataConfig, count: int | None, heldout: float, data_dir: str | None = None):
+    """The first ``count`` images (None: as many as are held out) of the training part and of the
+    held-out part (``heldout``: a count or a share, ``subset.heldout_count``) in the fixed order,
     read in one pass, as ``{subset.TRAIN: (images, labels), subset.HELDOUT: (images, labels)}`` of
     numpy arrays (images float32 in [-1, 1], labels int32)."""
     source = load_source(cfg, data_dir, subset.SUBSET_SEED)
+    heldout = subset.heldout_count(heldout, source.num_examples)
+    count = heldout if count is None else count
     prepare = _labels_checked(cfg)
 
     def prepared(image, label, part):
@@ -138,7 +144,7 @@ def make_dataset(
     seed: int = 0,
     repeat: bool = True,
     skip_batches: int = 0,
-    heldout: int = 0,
+    heldout: float = 0,
 ) -> tf.data.Dataset:
     """Batched ``(images float32 (B, R, R, C) in [-1, 1], labels int32 (B,))``.
 
@@ -146,14 +152,17 @@ def make_dataset(
     replica of a ``tf.distribute`` strategy gets the same number of examples. The sequence of
     batches is a deterministic function of ``seed``; ``skip_batches`` replays (reads and drops) the
     first batches, so a resumed run sees exactly the batches an uninterrupted one would.
-    ``heldout`` images (``log.heldout``) are kept out (``data.subset``).
+    ``heldout`` images (``log.heldout``: a count or a share) are kept out (``data.subset``); too few
+    images left for one batch is a ``DataError`` saying what to change (``subset.shortfall``).
     """
     source = training_source(cfg, data_dir, seed, heldout)
     ds = source.dataset.map(_labels_checked(cfg), num_parallel_calls=tf.data.AUTOTUNE)
     if cfg.cache:
         ds = ds.cache()
     if source.num_examples is not None and source.num_examples < batch_size:
-        raise DataError(f"the dataset has {source.num_examples} images, fewer than one batch of {batch_size}")
+        counts = [source.total_examples or source.num_examples]
+        raise DataError(subset.shortfall(counts, heldout, cfg.limit, batch_size, where="the dataset") or
+                        f"the dataset has {source.num_examples} images, fewer than one batch of {batch_size}")
     if cfg.shuffle_buffer > 1:
         ds = ds.shuffle(cfg.shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
     if repeat:

@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import tensorflow as tf
 
+from sagan_tf.errors import DataError
+
 SUBSET_SEED = 0
 TRAIN, HELDOUT, UNUSED = 0, 1, 2
 
@@ -68,3 +70,56 @@ def part_size(num_examples: int | None, heldout: int, limit: int) -> int | None:
         return limit or None
     rest = max(num_examples - heldout, 0)
     return min(rest, limit) if limit else rest
+
+
+def heldout_count(heldout: float, num_examples: int | None) -> int:
+    """``log.heldout`` as a number of images: a count as it is; a share in (0, 1) of the
+    ``num_examples`` images, rounded, at least 1."""
+    if heldout >= 1 or heldout <= 0:
+        return int(heldout)
+    if num_examples is None:
+        raise DataError(f"log.heldout {heldout} is a share of the images, but this source does not say how many "
+                        "it has: give a count")
+    return max(1, round(heldout * num_examples))
+
+
+def training_counts(counts: list[int], heldout: int, limit: int) -> list[int]:
+    """Images per class in the training part (exact, as ``tag`` walks), for ``counts`` images per
+    class (one count: unconditional)."""
+    classes = len(counts)
+    held = [min(n, share) for n, share in zip(counts, shares(heldout, classes), strict=True)]
+    cap = shares(limit, classes) if limit else [2**62] * classes
+    return [min(n - h, c) for n, h, c in zip(counts, held, cap, strict=True)]
+
+
+def heldout_text(heldout: float, count: int) -> str:
+    return f"{heldout:g} ({count} images)" if 0 < heldout < 1 else str(count)
+
+
+def shortfall(counts: list[int], heldout: float, limit: int, batch_images: int, d_steps: int = 1,
+              where: str = "the data") -> str | None:
+    """One line saying what to change when the training part (after ``data.limit`` and
+    ``log.heldout``) of images with ``counts`` per class has fewer than ``batch_images`` images
+    (a global batch times ``d_steps``); None when it has enough."""
+    total = sum(counts)
+    held = heldout_count(heldout, total)
+    train = sum(training_counts(counts, held, limit))
+    if train >= batch_images:
+        return None
+    if held and sum(training_counts(counts, 0, limit)) >= batch_images:
+        lo, hi = 0, held  # the largest count that leaves a batch: training is non-increasing in heldout
+        while hi - lo > 1:
+            mid = (lo + hi) // 2
+            lo, hi = (mid, hi) if sum(training_counts(counts, mid, limit)) >= batch_images else (lo, mid)
+        return (f"log.heldout {heldout_text(heldout, held)} leaves {train} of the {total} images in {where} for "
+                f"training, fewer than one batch of {batch_images}: set log.heldout to at most {lo}")
+    if limit and sum(training_counts(counts, held, 0)) >= batch_images:
+        return (f"data.limit {limit} leaves {train} of the {total} images in {where} for training, fewer than one "
+                f"batch of {batch_images}: set data.limit to at least {batch_images}")
+    fits = train // d_steps
+    change = f"set train.batch_size to at most {fits} or add images" if fits else "add images"
+    parts = [f"log.heldout {heldout_text(heldout, held)}"] * bool(held) + [f"data.limit {limit}"] * bool(limit)
+    if parts:
+        return (f"{' and '.join(parts)} {'leave' if len(parts) > 1 else 'leaves'} {train} of the {total} images in {where} for training, fewer than "
+                f"one batch of {batch_images}: {change}")
+    return f"{where} has {total} images, fewer than one batch of {batch_images}: {change}"

@@ -30,6 +30,7 @@ from sagan_tf import files
 from sagan_tf.config import Config
 from sagan_tf.errors import SaganError, positive
 from sagan_tf.evaluation.image_sources import ImageSource
+from sagan_tf.serving.inputs import MIN_TRUNCATION
 from sagan_tf.serving.sources import GeneratorSource, find
 
 # statistics.METRICS, named here for sagan-evaluate --help without TensorFlow
@@ -96,8 +97,8 @@ def check_source_options(options: EvaluationOptions, export: bool) -> None:
         for flag, given in (("--version", options.version is not None), ("--config", options.config)):
             if given:
                 raise SaganError(f"{flag} goes with --model EXPORT_DIR")
-    if options.truncation is not None and not options.truncation > 0:
-        raise SaganError(f"--truncation must be > 0, got {options.truncation}")
+    if options.truncation is not None and not options.truncation >= MIN_TRUNCATION:  # the explorer's bound
+        raise SaganError(f"--truncation must be >= {MIN_TRUNCATION:g} (inf: no truncation), got {options.truncation:g}")
     if options.reference_stats and options.save_reference_stats:
         raise SaganError("--save-reference-stats is not allowed with --reference-stats (it writes the dataset's statistics)")
 

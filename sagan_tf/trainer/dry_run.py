@@ -15,15 +15,18 @@ from sagan_tf.trainer.data_check import check_data
 
 
 def data_report(cfg: Config) -> list[str]:
-    """The lines about the data: the survey of a folder (with its warnings), or the TFDS dataset."""
-    found, warnings = check_data(cfg)
-    if found is not None:
-        lines = list(found.report()) + [f"warning: {line}" for line in warnings]
+    """The lines about the data: the survey of a folder (with the images training gets, the largest
+    batch that fits and its warnings), or the TFDS dataset. A folder that does not fit the config
+    raises ``DataFitError`` (its ``report`` holds the survey's lines)."""
+    check = check_data(cfg)
+    if check.survey is not None:
+        lines = check.lines + [f"warning: {line}" for line in check.warnings]
     else:
         lines = [f"data: TFDS {cfg.data.name}, split {cfg.data.split!r}, {cfg.data.num_classes} classes "
                  "(read when training starts)"]
     if cfg.data.limit or cfg.log.heldout:
-        lines.append(f"subset: {cfg.log.heldout} images held out (log.heldout), then training on "
+        held = f"{cfg.log.heldout:g} of the images" if 0 < cfg.log.heldout < 1 else f"{cfg.log.heldout} images"
+        lines.append(f"subset: {held} held out (log.heldout), then training on "
                      f"{cfg.data.limit or 'all the other'} images (data.limit), balanced over the classes")
     if cfg.augment.policy or cfg.train.lecam_weight:
         adaptive = f"adaptive (ADA, target {cfg.augment.ada_target})" if cfg.augment.ada_target else "fixed"

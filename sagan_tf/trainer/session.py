@@ -130,6 +130,6 @@ def heldout_callbacks(cfg: Config, writer, data_dir: str | None) -> list:
     from sagan_tf.data import pipeline, subset
     from sagan_tf.training.heldout import HeldoutView
 
-    parts = pipeline.fixed_parts(cfg.data, n, n, data_dir)
+    parts = pipeline.fixed_parts(cfg.data, None, n, data_dir)
     view = HeldoutView(writer, cfg.log.heldout_every, parts[subset.TRAIN], parts[subset.HELDOUT], cfg.model.z_dim, cfg.train.seed)
     return [view]

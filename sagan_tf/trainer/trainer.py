@@ -112,7 +112,7 @@ class Trainer:
         """Trains to ``train.steps`` (or to ``steps`` in total), resuming from the run's latest
         checkpoint; returns the trained ``SAGAN``. Raises ``errors.Stopped`` when a signal ended the
         session (after a checkpoint of its last step) and a ``SaganError`` for a user error."""
-        from sagan_tf.trainer.data_check import check_data
+        from sagan_tf.trainer.data_check import check_data, shown_on_failure
         from sagan_tf.trainer.run_directory import lock_run_dir
         from sagan_tf.trainer.session import train_session
         from sagan_tf.trainer.signals import stop_requests
@@ -126,7 +126,7 @@ class Trainer:
                 requests.stop_at_once()
             self._prepare_devices()
             cfg = resolve_config(self.source, self.logdir, overrides)
-            for line in check_data(cfg)[1]:
+            for line in shown_on_failure(lambda: check_data(cfg, chief).warnings, sys.stderr):
                 print(f"warning: {line}", file=sys.stderr)
             if self.deterministic:
                 import tensorflow as tf
@@ -151,10 +151,11 @@ class Trainer:
         nothing."""
         from sagan_tf.runs import record
         from sagan_tf.trainer import dry_run
+        from sagan_tf.trainer.data_check import shown_on_failure
 
         cfg = resolve_config(self.source, self.logdir, self.overrides)
         self._prepare_devices()
-        lines = dry_run.data_report(cfg)
+        lines = shown_on_failure(lambda: dry_run.data_report(cfg), sys.stdout, dry_run.config_report(cfg))
         strategy = self._make_strategy()
         lines += dry_run.model_report(cfg, strategy, self.strategy_name or record.strategy_name(strategy), self.logdir)
         return dry_run.config_report(cfg) + "\n".join(lines) + "\n"

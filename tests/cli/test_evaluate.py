@@ -272,7 +272,8 @@ def test_the_help_names_every_metric():
     (["--num-samples", "0"], "--num-samples must be positive"),
     (["--checkpoint", "/nonexistent/ckpt-3"], "not found"),
     (["--version", "1"], "--version goes with --model EXPORT_DIR"),
-    (["--truncation", "0"], "--truncation must be > 0, got 0.0"),
+    (["--truncation", "0"], "--truncation must be >= 1e-06 (inf: no truncation), got 0"),
+    (["--truncation", "1e-46"], "--truncation must be >= 1e-06 (inf: no truncation), got 1e-46"),  # the explorer's bound
     (["--inception-graph", "/nonexistent/classify_image_graph_def.pb"], "Inception graph not found"),
     (["--inception-graph", "/a.pb", "--inception-weights", "/b.h5"], "--inception-graph and --inception-weights"),
     (["--inception-graph-sha256", "ab" * 32], "--inception-graph-sha256 checks the file of --inception-graph"),
@@ -374,7 +375,7 @@ def test_an_export_whose_run_is_gone_needs_a_config_that_fits_it(exported, tmp_p
         ([], "the run the export came from"),
         (["--config", "cifar10_32"], "does not fit the export (32 px, 1 channel(s), 10 classes)"),
         (["--raw"], "--raw is for runs"),
-        (["--truncation", "-1"], "--truncation must be > 0"),
+        (["--truncation", "-1"], "--truncation must be >= 1e-06"),
     ]:
         assert run_main(main, ["--model", str(copy), *flags, "--metrics", "fid", *argv]) == 2
         err = capsys.readouterr().err.strip().splitlines()

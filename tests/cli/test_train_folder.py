@@ -1,4 +1,5 @@
-"""sagan-train on a folder of the user's images: the folder configs, classes found by themselves,
+"""sagan-train on a folder of the user's images (training on real photographs, sampling by class
+name: test_photos.py): the folder configs, classes found by themselves,
 --dry-run, one line for a config that does not fit the images, and the files skipped (damaged, in a
 format that is not used) named and counted in the dry run and in training."""
 
@@ -11,7 +12,7 @@ from sagan_tf import config as config_lib
 from sagan_tf.data.class_names import class_names
 from sagan_tf.training.builders import build_discriminator, build_generator
 from tests.data.skipped_files import write_folder_with_skipped_files
-from tests.helpers.cli import run_cli
+from tests.helpers.cli import run_cli, run_main
 from tests.helpers.data import write_mixed_folder
 
 # folder32 made tiny: 6 images, batches of 4, two steps
@@ -36,26 +37,6 @@ def skipped_folder(tmp_path_factory):
     """4 good images (2 cats, 2 dogs), 2 damaged JPEGs, 3 files in formats that are not used."""
     root = tmp_path_factory.mktemp("pets")
     return root, write_folder_with_skipped_files(root)
-
-
-def test_a_folder_of_mixed_images_trains_and_samples_by_class_name(tmp_path, mixed_folder):
-    run = tmp_path / "run"
-    result = run_cli("sagan_tf.train", *folder_run(run, mixed_folder))
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert f"skipping {mixed_folder / 'tulip' / 'notes.jpg'}: not a PNG, JPEG, GIF, BMP, WebP or JPEG XL image" in result.stderr
-    assert f"skipping 1 unreadable image file(s) (not images: 1) in {mixed_folder}; using the other 6 images" in result.stderr
-    saved = yaml.safe_load((run / "config.yaml").read_text())["data"]
-    assert saved["num_classes"] == 3 and saved["class_names"] == ["daisy", "rose", "tulip"]
-    assert (saved["channels"], saved["resize"], saved["center_crop"], saved["random_flip"]) == (3, "area", True, True)
-
-    grid = tmp_path / "grid.png"
-    sampled = run_cli("sagan_tf.cli.sample", "--logdir", str(run), "--out", str(grid), "--classes", "tulip,0", "--n", "3")
-    assert sampled.returncode == 0, sampled.stderr[-2000:]
-    assert "2 rows x 3" in sampled.stderr and "(tulip, daisy)" in sampled.stderr
-    assert np.asarray(Image.open(grid)).shape[:2] == (2 * 32 + 3 * 2, 3 * 32 + 4 * 2)  # 2-pixel borders
-
-    unknown = run_cli("sagan_tf.cli.sample", "--logdir", str(run), "--out", str(grid), "--classes", "lily")
-    assert unknown.returncode == 2 and "one of the names daisy, rose, tulip; got 'lily'" in unknown.stderr
 
 
 def test_the_class_names_stay_with_the_run_when_the_folder_moves(tmp_path, mixed_folder):
@@ -169,3 +150,66 @@ def test_without_skip_corrupt_a_damaged_file_is_one_line_and_writes_nothing(tmp_
     assert errors == [f"error: 2 file(s) in {root} are not readable images (cannot decode image(s) "
                       f"{', '.join(kinds['damaged'])}); remove them or set data.skip_corrupt: true"], result.stderr[-2000:]
     assert "Traceback" not in result.stderr and not run.exists()
+
+
+def small_pngs(root, per_class):
+    """8x8 PNGs, ``per_class`` per class folder: {class: count}."""
+    rng = np.random.default_rng(0)
+    for name, count in per_class.items():
+        (root / name).mkdir(parents=True)
+        for i in range(count):
+            Image.fromarray(rng.integers(0, 256, (8, 8, 3), dtype=np.uint8)).save(root / name / f"{i}.png")
+
+
+UNBATCHED = [item for item in TINY_FOLDER if not item.startswith("train.batch_size")]  # the preset's batch of 64
+
+
+def run_train(argv, capsys):
+    from sagan_tf.cli.train import main
+
+    status = run_main(main, argv)
+    captured = capsys.readouterr()
+    return status, captured.out, captured.err.strip().splitlines()
+
+
+def test_held_out_images_larger_than_the_folder_say_what_to_change(tmp_path, capsys):
+    root = tmp_path / "photos"
+    small_pngs(root, {"cats": 40, "dogs": 40, "zebras": 40})
+    survey = [f"images: 120 in {root}", "classes: 3", "     0  cats: 40 images", "     1  dogs: 40 images",
+              "     2  zebras: 40 images", "image sizes: 1 distinct, from 8x8 to 8x8", "pixel modes: RGB 120",
+              "files skipped: 0"]
+    base = ["--config", "folder32_small", "--set", f"data.path={root}", *UNBATCHED]
+    status, out, err = run_train([*base, "log.heldout=200", "--dry-run"], capsys)
+    assert status == 2
+    assert out.split("---\n")[1].splitlines() == [
+        *survey, "training images: 0 of 120 (log.heldout 200 held out); the largest train.batch_size that fits: 0"]
+    line = (f"error: log.heldout 200 leaves 0 of the 120 images in {root} for training, fewer than one batch of 64: "
+            "set log.heldout to at most 56")  # 120 - 56 = 64
+    assert err[-1] == line and not any(e.startswith("error:") for e in err[:-1])
+
+    run = tmp_path / "run"
+    status, out, err = run_train([*base, "log.heldout=200", "--logdir", str(run)], capsys)
+    assert status == 2 and err[-1] == line
+    assert err[err.index(survey[0]):-1][:len(survey)] == survey  # the survey, then the line
+    assert not run.exists()
+
+    status, out, err = run_train([*base, "--dry-run"], capsys)  # the preset holds out a tenth
+    assert status == 0, err
+    held = round(0.1 * 120)
+    assert (f"training images: {120 - held} of 120 (log.heldout 0.1 ({held} images) held out); "
+            f"the largest train.batch_size that fits: {120 - held}") in out.splitlines()
+
+
+def test_too_few_images_for_the_batch_show_the_survey_and_the_batch_that_fits(tmp_path, capsys):
+    root = tmp_path / "photos"
+    small_pngs(root, {"a": 20, "b": 16})
+    status, out, err = run_train(["--config", "folder32", "--set", f"data.path={root}", *UNBATCHED, "--dry-run"], capsys)
+    assert status == 2
+    report = out.split("---\n")[1].splitlines()
+    assert report[:4] == [f"images: 36 in {root}", "classes: 2", "     0  a: 20 images", "     1  b: 16 images"]
+    assert report[-1] == "training images: 36 of 36; the largest train.batch_size that fits: 36"
+    assert err[-1] == (f"error: {root} has 36 images, fewer than one batch of 64: set train.batch_size to at most 36 "
+                       "or add images")
+    status, out, err = run_train(["--config", "folder32", "--set", f"data.path={root}", *UNBATCHED, "--dry-run",
+                                  "--batch-size", "36"], capsys)
+    assert status == 0, err

@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 import sagan_tf.data.pipeline as data_mod
-from sagan_tf.data import image_folder
+from sagan_tf.data import folder_probe, image_folder
 from sagan_tf.data.pipeline import make_dataset
 from sagan_tf.data.pixels import to_uint8
 from sagan_tf.errors import DataError
@@ -161,10 +161,12 @@ def test_webp_and_jpeg_xl_decode_to_their_pixels(tmp_path):
 def test_each_file_is_decoded_once_until_it_changes(tmp_path, monkeypatch):
     write_pngs(tmp_path, {"a": 3})
     decoded = []
-    real = image_folder._decode_pass
-    monkeypatch.setattr(image_folder, "_decode_pass", lambda paths: decoded.append(len(paths)) or real(paths))
+    real = folder_probe._decode_pass
+    monkeypatch.setattr(folder_probe, "_decode_pass", lambda paths: decoded.append(len(paths)) or real(paths))
     cfg = folder_config(tmp_path, num_classes=1)
     assert len(image_folder.list_folder(cfg).files) == 3
+    assert len(image_folder.list_folder(cfg).files) == 3
+    monkeypatch.setattr(folder_probe, "_MEMO", {})  # as a new process: only the survey cache on disk is left
     assert len(image_folder.list_folder(cfg).files) == 3
     assert decoded == [3]
     changed = tmp_path / "a" / "img1.png"

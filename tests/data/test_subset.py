@@ -96,7 +96,8 @@ def test_a_subset_smaller_than_a_batch_is_one_clear_error(monkeypatch):
 
     _source(monkeypatch)
     cfg = DataConfig(channels=1, resolution=32, resize="pad", num_classes=4, limit=6)
-    with pytest.raises(DataError, match="has 6 images, fewer than one batch of 8"):
+    with pytest.raises(DataError, match=r"^data.limit 6 leaves 6 of the 200 images in the dataset for training, "
+                       r"fewer than one batch of 8: set data.limit to at least 8$"):
         make_dataset(cfg, 8)
 
 
@@ -107,3 +108,47 @@ def test_a_source_all_held_out_leaves_no_training_images_and_says_so(monkeypatch
     cfg = DataConfig(channels=1, resolution=32, resize="pad", num_classes=4)
     with pytest.raises(DataError, match="no training images in the data"):
         fixed_parts(cfg, 12, 12)
+
+
+@pytest.mark.parametrize(("counts", "heldout", "limit"), [([40, 40, 40], 56, 0), ([50, 7, 30], 40, 0), ([9, 30], 4, 20),
+                                                          ([120], 0.1, 0), ([5, 60, 60], 0.25, 90)])
+def test_training_counts_are_what_the_walk_keeps(counts, heldout, limit):
+    """``training_counts`` (what the checks count) against ``tag`` walking a shuffled folder's labels."""
+    labels = np.random.default_rng(1).permutation(np.repeat(np.arange(len(counts)), counts)).astype(np.int32)
+    held = subset.heldout_count(heldout, sum(counts))
+    ds = tf.data.Dataset.from_tensor_slices((np.arange(len(labels)), labels))
+    parts = np.array([int(p) for _, _, p in subset.tag(ds, len(counts), held, limit)])
+    kept = np.bincount(labels[parts == subset.TRAIN], minlength=len(counts)).tolist()
+    assert subset.training_counts(counts, held, limit) == kept
+
+
+def test_a_share_held_out_is_rounded_and_never_zero():
+    assert subset.heldout_count(0.1, 120) == 12 and subset.heldout_count(0.1, 4) == 1
+    assert subset.heldout_count(200, 120) == 200 and subset.heldout_count(0, 120) == 0
+
+
+@pytest.mark.parametrize(("counts", "heldout", "limit", "batch", "line"), [
+    ([40, 40, 40], 200, 0, 64, "log.heldout 200 leaves 0 of the 120 images in F for training, fewer than one batch of "
+                               "64: set log.heldout to at most 56"),
+    ([40, 40, 40], 0.6, 0, 64, "log.heldout 0.6 (72 images) leaves 48 of the 120 images in F for training, fewer than "
+                               "one batch of 64: set log.heldout to at most 56"),
+    ([12, 12, 12], 0, 0, 64, "F has 36 images, fewer than one batch of 64: set train.batch_size to at most 36 or add images"),
+    ([100, 100, 100], 0, 30, 64, "data.limit 30 leaves 30 of the 300 images in F for training, fewer than one batch of "
+                                 "64: set data.limit to at least 64"),
+    ([30, 30], 20, 30, 64, "log.heldout 20 and data.limit 30 leave 30 of the 60 images in F for training, fewer than "
+                           "one batch of 64: set train.batch_size to at most 30 or add images"),
+    ([40, 40, 40], 56, 0, 64, None),
+])
+def test_too_few_images_for_a_batch_says_what_to_change(counts, heldout, limit, batch, line):
+    assert subset.shortfall(counts, heldout, limit, batch, where="F") == line
+
+
+def test_the_largest_heldout_named_leaves_exactly_one_batch():
+    """``set log.heldout to at most N``: N leaves a full batch in the walk, N + 1 does not."""
+    labels = np.random.default_rng(2).permutation(np.repeat(np.arange(3), [40, 25, 55])).astype(np.int32)
+    line = subset.shortfall([40, 25, 55], 200, 0, 64, where="F")
+    most = int(line.rsplit(" ", 1)[1])
+    ds = tf.data.Dataset.from_tensor_slices((np.arange(120), labels))
+    for held, enough in ((most, True), (most + 1, False)):
+        train = sum(int(p) == subset.TRAIN for _, _, p in subset.tag(ds, 3, held, 0))
+        assert (train >= 64) is enough

@@ -20,7 +20,7 @@ def run(tmp_path_factory):
     ("run", dict(version=1), "--version goes with --model EXPORT_DIR"),
     ("run", dict(reference_stats="a.npz", save_reference_stats="b.npz"), "--save-reference-stats is not allowed with"),
     ("run", dict(checkpoint="/nonexistent/ckpt-3"), "checkpoint /nonexistent/ckpt-3 not found"),
-    ("pretrained:fashion_mnist32", dict(truncation=-1.0), "--truncation must be > 0, got -1.0"),
+    ("pretrained:fashion_mnist32", dict(truncation=-1.0), "--truncation must be >= 1e-06 (inf: no truncation), got -1"),
     ("nowhere", {}, "nowhere is not a directory: give a training run, an export or a shipped generator"),
 ])
 def test_a_mistake_is_one_line_before_any_image(run, tmp_path, source, options, message):

@@ -34,8 +34,7 @@ def test_a_request_that_does_not_fit_waits_its_time_then_is_refused_holding_noth
         start = time.monotonic()
         with pytest.raises(Busy, match=r"busy: 2 more images did not fit beside the 3 .* \(at most 4 at once\) within 0.3 s"), budget.hold(2):
             pass
-        waited = time.monotonic() - start
-        assert 0.3 <= waited < 2.0
+        assert time.monotonic() - start >= 0.3  # its whole wait (a loaded machine only makes it longer)
         assert budget.in_flight == 3 and budget.waiting == 0
         with budget.hold(1):  # what fits is served at once
             assert budget.in_flight == 4
@@ -43,21 +42,20 @@ def test_a_request_that_does_not_fit_waits_its_time_then_is_refused_holding_noth
 
 
 def test_a_waiting_request_is_served_as_soon_as_capacity_returns():
-    budget = ImageBudget(4, wait_seconds=5.0)
-    got = []
+    budget = ImageBudget(4, wait_seconds=600.0)  # events, not the clock, decide: the wait never runs out here
+    got, released = [], threading.Event()
+
+    def waiter():
+        with budget.hold(4) as slots:
+            got.append((slots, released.is_set(), budget.in_flight))
+
     with budget.hold(4):
-        thread = threading.Thread(target=lambda: got.append(_timed_hold(budget, 4)))
+        thread = threading.Thread(target=waiter)
         thread.start()
-        time.sleep(0.3)
-        assert budget.waiting == 1 and not got
-    thread.join(5)
-    assert len(got) == 1 and 0.25 <= got[0] < 3.0
-
-
-def _timed_hold(budget, images):
-    start = time.monotonic()
-    with budget.hold(images):
-        return time.monotonic() - start
+        assert _until(lambda: budget.waiting == 1) and not got
+        released.set()
+    thread.join(600)
+    assert got == [(4, True, 4)]  # served, after the release, with the slots it gave back
 
 
 def test_waiters_are_served_in_arrival_order_even_when_a_later_one_would_fit():

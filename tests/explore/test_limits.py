@@ -115,7 +115,7 @@ def test_with_the_capacity_held_a_request_waits_its_time_then_gets_503_with_retr
         assert status == 503 and headers.get("Retry-After") == "1" and headers.get("Content-Type") == "application/json"
         assert json.loads(body) == {"error": "the app is busy: 2 more images did not fit beside the 4 it is computing "
                                              "(at most 4 at once) within 0.5 s; try again shortly"}
-        assert 0.5 <= waited < 5
+        assert waited >= 0.5  # its whole wait (a loaded machine only makes it longer)
         assert info["limits"]["max_images"] == 4 and info["limits"]["wait_seconds"] == 0.5
         status, body, _ = get(api(url, "grid", label=3, seed=7, count=2))  # capacity back: served
         assert status == 200 and app.state.budget.in_flight == 0
