@@ -102,6 +102,7 @@ def main(argv: list[str] | None = None) -> int:
     args.truncation = truncation(args.truncation)
     outputs.writable_file(args.out, example="result.json")
     outputs.writable_file(args.save_reference_stats, "--save-reference-stats", example="stats.npz")
+    outputs.writable_file(args.nearest_picture, "--nearest-picture", example="nearest.png")
     options = {field.name: getattr(args, field.name) for field in dataclasses.fields(EvaluationOptions)}
     result = evaluate(generator_source(args), **options)  # kept in the run or export, not in --pretrained's files
     if result.get("per_class"):
