@@ -12,7 +12,7 @@ import sys
 
 from sagan_tf.errors import SaganError, positive
 
-__all__ = ["Parser", "add_run_source", "generator_source", "parse_classes", "parser", "positive"]
+__all__ = ["Parser", "add_checkpoint", "add_run_source", "generator_source", "parse_classes", "parser", "positive"]
 
 
 class Parser(argparse.ArgumentParser):
@@ -38,6 +38,13 @@ def add_run_source(p: argparse.ArgumentParser, required: bool = True) -> argpars
     source.add_argument("--logdir", help="training run directory (config.yaml, checkpoints/)")
     source.add_argument("--pretrained", metavar="NAME", help="a generator shipped with the package instead of a run: fashion_mnist32")
     return source
+
+
+def add_checkpoint(p: argparse.ArgumentParser) -> None:
+    """``--checkpoint best|latest|STEP|PATH``: which checkpoint of a run (``runs.choice``)."""
+    p.add_argument("--checkpoint", metavar="best|latest|STEP|PATH",
+                   help="latest (default), best (the best kept by the run's log.best_metric), a step number, "
+                        "or a checkpoint path; for runs")
 
 
 def generator_source(args: argparse.Namespace):
