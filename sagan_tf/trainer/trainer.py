@@ -134,9 +134,7 @@ class Trainer:
                 tf.config.experimental.enable_op_determinism()
             strategy = self._make_strategy()
             requests.reclaim()  # a multi-worker strategy takes SIGTERM over
-            from sagan_tf.cluster import distribute
-
-            distribute.check_global_batch(cfg.train.batch_size, strategy)
+            options.check_batch(cfg, strategy)
             model = train_session(cfg, self.logdir, strategy, data_dir=self.data_dir, verbose=self.verbose,
                                   stop_requests=requests, summary_dir=self.summary_dir)
             if chief and self.export_dir is not None:  # the run has reached train.steps
@@ -163,14 +161,13 @@ class Trainer:
         """Times both forms of ``sagan_tf.ops`` on this config under this trainer's strategy and
         precision and checks that their first steps agree (``training.compare_ops``); returns the
         ``Comparison``, whose ``lines()`` say which ``model.ops`` to set. Reads no data, writes nothing."""
-        from sagan_tf.cluster import distribute
         from sagan_tf.trainer.precision import resolve_precision
         from sagan_tf.training.compare_ops import compare
 
         cfg = resolve_config(self.source, self.logdir, self.overrides, count_classes=False)
         self._prepare_devices()
         strategy = self._make_strategy()
-        distribute.check_global_batch(cfg.train.batch_size, strategy)
+        options.check_batch(cfg, strategy)
         resolve_precision(cfg, strategy, self.logdir)
         return compare(cfg, strategy, steps=steps)
 
