@@ -99,6 +99,8 @@ class TrainConfig:
     steps: int = 100000  # generator updates
     d_steps: int = 1  # D updates per G update
     accumulate: int = 1  # micro-batches per D and G update, gradients summed (training.accumulation)
+    init_from: str | None = None  # a new run starts from this run's (or pretrained:NAME's) weights (trainer.init_from)
+    freeze_d: int = 0  # D's first N blocks (and attention after them) are not updated (FreezeD, Mo et al. 2020)
     g_lr: float = 1e-4
     d_lr: float = 4e-4
     beta1: float = 0.0
@@ -405,7 +407,8 @@ def validate(config: Config) -> None:
             raise ConfigError(f"config key {key!r} must be positive, got {value}")
     for key, value in (("train.ema_start", t.ema_start), ("log.attention_every", log.attention_every),
                        ("log.fid_every", log.fid_every), ("eval.num_real", config.eval.num_real),
-                       ("data.limit", d.limit), ("log.heldout", log.heldout), ("train.lecam_weight", t.lecam_weight)):
+                       ("data.limit", d.limit), ("log.heldout", log.heldout), ("train.lecam_weight", t.lecam_weight),
+                       ("train.freeze_d", t.freeze_d)):
         if value < 0:
             raise ConfigError(f"config key {key!r} must be >= 0, got {value}")
     for key, value in (("train.beta1", t.beta1), ("train.beta2", t.beta2), ("model.bn_momentum", m.bn_momentum),

@@ -12,7 +12,7 @@ import sys
 
 from sagan_tf.errors import SaganError, positive
 
-__all__ = ["Parser", "add_checkpoint", "add_run_source", "generator_source", "parse_classes", "parser", "positive"]
+__all__ = ["Parser", "add_checkpoint", "add_init_from", "add_run_source", "generator_source", "parse_classes", "parser", "positive"]
 
 
 class Parser(argparse.ArgumentParser):
@@ -45,6 +45,13 @@ def add_checkpoint(p: argparse.ArgumentParser) -> None:
     p.add_argument("--checkpoint", metavar="best|latest|STEP|PATH",
                    help="latest (default), best (the best kept by the run's log.best_metric), a step number, "
                         "or a checkpoint path; for runs")
+
+
+def add_init_from(p: argparse.ArgumentParser) -> None:
+    """``--init-from RUN|pretrained:NAME``: a new run starts from another run's weights (``trainer.init_from``)."""
+    p.add_argument("--init-from", metavar="RUN|pretrained:NAME",
+                   help="start this new run from another run's G, D and EMA weights (optimizer fresh, step 0); "
+                        "a different class count re-initialises the class-dependent weights")
 
 
 def generator_source(args: argparse.Namespace):

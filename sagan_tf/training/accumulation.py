@@ -45,17 +45,18 @@ def _put(state: Sequence[tuple[keras.Variable, tf.Tensor]]) -> list:
 def accumulated_update(
     optimizer, network: keras.Model, micro_batches: int,
     prepare: Callable[[int], object], compute_loss: Callable[[int, object], tuple[tf.Tensor, dict]],
+    variables: Sequence | None = None,
 ) -> tuple[tf.Tensor, list[dict]]:
     """One update of ``network``: for each micro-batch ``k`` in ``range(micro_batches)``,
     ``inputs = prepare(k)`` (outside the gradient tape: what needs no gradient, such as the fakes of D's
     update) and ``compute_loss(k, inputs) -> (loss, logs)``; one ``apply_gradients`` of the sum.
 
     Returns (whether the update was applied, the logs of every micro-batch). ``micro_batches == 1``
-    is exactly the plain update.
+    is exactly the plain update. ``variables``: the ones to update (default: all trainable ones).
     """
     scaled = is_loss_scaled(optimizer)
     before = running_state(network) if scaled or micro_batches > 1 else []
-    variables = network.trainable_variables
+    variables = list(network.trainable_variables if variables is None else variables)
     total, logs, after_first, previous = None, [], [], []
     for k in range(micro_batches):
         with tf.control_dependencies(previous):  # one micro-batch's activations at a time

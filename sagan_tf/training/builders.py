@@ -73,7 +73,7 @@ def build_sagan(cfg: Config) -> SAGAN:
     probability = AugmentProbability(a.probability, a.ada_target, a.ada_interval, a.ada_kimg)
     model = SAGAN(g, d, d_steps=t.d_steps, seed=t.seed, ema=ema, augment_policy=augment_policy(a.policy),
                   augment_probability=probability, lecam=LeCamAnchors(t.lecam_weight, t.lecam_decay),
-                  accumulate=t.accumulate)
+                  accumulate=t.accumulate, freeze_d=t.freeze_d)
     g_opt, d_opt = build_optimizers(cfg)
     model.compile(g_optimizer=g_opt, d_optimizer=d_opt)
     return model

@@ -59,6 +59,7 @@ from sagan_tf.layers.running_state import frozen_state
 from sagan_tf.models import Discriminator, Generator
 from sagan_tf.training.accumulation import accumulated_update, micro_slice
 from sagan_tf.training.adaptive import AugmentProbability
+from sagan_tf.training.freeze_d import frozen_variables
 from sagan_tf.training.lecam import LeCamAnchors
 from sagan_tf.training.loss_scaling import is_loss_scaled, replica_safe
 
@@ -90,18 +91,21 @@ class SAGAN(keras.Model):
         lecam: ``LeCamAnchors``; default: off.
         accumulate: micro-batches per update (``training.accumulation``); each replica's batch of
             an update must divide by it.
+        freeze_d: D's first blocks kept fixed (``training.freeze_d``, FreezeD).
     """
 
     def __init__(
         self, generator: Generator, discriminator: Discriminator, d_steps: int = 1, seed: int = 0, ema=None,
         augment_policy: tuple[str, ...] = (), augment_probability: AugmentProbability | None = None,
-        lecam: LeCamAnchors | None = None, accumulate: int = 1, **kwargs,
+        lecam: LeCamAnchors | None = None, accumulate: int = 1, freeze_d: int = 0, **kwargs,
     ):
         super().__init__(**kwargs)
         self.generator = generator
         self.discriminator = discriminator
         self.d_steps = int(d_steps)
         self.accumulate = int(accumulate)
+        self.freeze_d = int(freeze_d)
+        self.frozen_d: list = []  # D's variables that FreezeD keeps (set in ``compile``)
         self.seed = int(seed)
         self.ema = ema
         self.augment_policy = tuple(augment_policy)
@@ -135,6 +139,7 @@ class SAGAN(keras.Model):
                 net.build()
         g_optimizer.build(self.generator.trainable_variables)
         d_optimizer.build(self.discriminator.trainable_variables)
+        self.frozen_d = frozen_variables(self.discriminator, self.freeze_d)
 
     @property
     def step(self) -> keras.Variable:
@@ -226,7 +231,13 @@ class SAGAN(keras.Model):
             return self.d_loss(micro_slice(real, k, n), micro_slice(fake, k, n), micro_slice(labels, k, n),
                                global_batch, phase, step, augmented=n > 1)
 
-        applied, micro_logs = accumulated_update(self.d_optimizer, self.discriminator, n, lambda k: None, loss)
+        frozen = {id(v) for v in self.frozen_d}
+        kept = [(v, tf.convert_to_tensor(v)) for v in self.frozen_d if not v.trainable]  # FreezeD: u stays
+        variables = [v for v in self.discriminator.trainable_variables if id(v) not in frozen]
+        applied, micro_logs = accumulated_update(self.d_optimizer, self.discriminator, n, lambda k: None, loss,
+                                                 variables)
+        for variable, value in kept:
+            variable.assign(value)
         if n == 1:
             logs = micro_logs[0]
         else:  # the logs of the whole batch, from its logits
