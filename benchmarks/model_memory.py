@@ -15,6 +15,7 @@ batch, one warm-up step (tracing), then ``--steps`` measured steps. Printed per 
 * ``peak_tf_mib``: peak bytes of TensorFlow's CPU allocator over the measured steps;
 * ``attention_maps_mib``: the whole float32 maps one forward pass would hold, summed over G's and
   D's attention layers (D sees real and fake images in one call: 2 x batch);
+* ``cpu_s_per_step``: CPU seconds (user + system, all threads) per measured step;
 * ``s_per_step`` (median) and the losses of the first measured step: chunking changes how the maps
   are computed, not the function, so both modes report the same losses up to float32 rounding.
 """
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -63,7 +65,7 @@ def measure_mode(cfg, steps: int) -> dict:
 
     tf.config.experimental.reset_memory_stats("CPU:0")
     rss_reset = reset_peak_rss()
-    times, losses = [], None
+    times, losses, cpu_start = [], None, os.times()
     for _ in range(steps):
         start = time.perf_counter()
         logs = {k: float(v) for k, v in step(iterator).items()}
@@ -73,8 +75,15 @@ def measure_mode(cfg, steps: int) -> dict:
         "peak_rss_mib": round(status_kib("VmHWM") / 1024, 1) if rss_reset else None,
         "peak_tf_mib": round(tf.config.experimental.get_memory_info("CPU:0")["peak"] / 2**20, 1),
         "s_per_step": round(statistics.median(times), 3),
+        "cpu_s_per_step": round(_cpu_seconds(cpu_start) / steps, 3),
         "losses": losses,
     }
+
+
+def _cpu_seconds(start) -> float:
+    """User + system CPU seconds of this process since ``os.times()`` was ``start``."""
+    now = os.times()
+    return (now.user - start.user) + (now.system - start.system)
 
 
 def run_modes(config: str, overrides: list[str], chunk: int, steps: int, modes=MODES) -> list[dict]:

@@ -29,6 +29,18 @@ PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")  # Keras dtype polic
 PRECISION_CHOICES = ("auto", *PRECISIONS)  # train.precision: auto picks one for the hardware
 STRATEGIES = ("default", "mirrored", "multiworker", "tpu")
 FID_METRICS = ("fid", "is", "kid", "precision", "recall", "density", "coverage")  # log.fid_metrics
+HIGHER_BETTER = ("is", "precision", "recall", "density", "coverage")  # the rest: lower is better
+
+
+def higher_is_better(metric: str) -> bool | None:
+    """Whether a larger value of the in-training metric ``metric`` is better: a property of the metric
+    (FID, KID: lower; IS, precision, recall, density, coverage: higher). A per-class name holds its
+    metric's name as a word (``fid_class3``, ``precision/3``); None: no known metric in the name."""
+    words = [w for w in re.split(r"[^a-z0-9]+", metric.lower()) if w]
+    for word in words:
+        if word in FID_METRICS:
+            return word in HIGHER_BETTER
+    return None
 AUGMENTATIONS = ("color", "translation", "cutout")  # DiffAugment's operations (sagan_tf.augment)
 
 
@@ -86,6 +98,9 @@ class TrainConfig:
     batch_size: int = 64  # global batch over all replicas
     steps: int = 100000  # generator updates
     d_steps: int = 1  # D updates per G update
+    accumulate: int = 1  # micro-batches per D and G update, gradients summed (training.accumulation)
+    init_from: str | None = None  # a new run starts from this run's (or pretrained:NAME's) weights (trainer.init_from)
+    freeze_d: int = 0  # D's first N blocks (and attention after them) are not updated (FreezeD, Mo et al. 2020)
     g_lr: float = 1e-4
     d_lr: float = 4e-4
     beta1: float = 0.0
@@ -108,12 +123,14 @@ class LogConfig:
     samples_every: int = 500
     samples_per_class: int = 8
     checkpoint_every: int = 1000
-    keep_checkpoints: int = 3
+    keep_checkpoints: int = 3  # the latest N in checkpoints/ (the best ones in best/ are kept apart)
     attention_every: int = 1000  # attention-map images in TensorBoard; 0: never
     fid_every: int = 0  # FID (and IS) of the sampled G in TensorBoard, best-FID checkpoint; 0: never
     fid_samples: int = 5000
     fid_metrics: list[str] = field(default_factory=lambda: list(FID_METRICS))  # what fid_every logs; fid always
     per_class: bool = True  # conditional runs, with fid_every: intra-FID and fid_metrics' k-NN metrics per class, weakest class
+    best_metric: str = "fid"  # which measured metric ranks the checkpoints kept in best/ (runs.best)
+    keep_best: int = 1  # the K best checkpoints by best_metric, never rotated away by keep_checkpoints
     heldout: float = 0  # > 0: keep images out of training and show D's outputs on them (training.heldout):
     #                      a count (a whole number), or a share of the images in (0, 1) (data.subset.heldout_count)
     heldout_every: int = 500  # steps between those views
@@ -351,11 +368,13 @@ def validate(config: Config) -> None:
         "train.batch_size": t.batch_size,
         "train.steps": t.steps,
         "train.d_steps": t.d_steps,
+        "train.accumulate": t.accumulate,
         "log.scalars_every": log.scalars_every,
         "log.samples_every": log.samples_every,
         "log.samples_per_class": log.samples_per_class,
         "log.checkpoint_every": log.checkpoint_every,
         "log.keep_checkpoints": log.keep_checkpoints,
+        "log.keep_best": log.keep_best,
         "log.fid_samples": log.fid_samples,
         "eval.batch_size": config.eval.batch_size,
         "eval.is_splits": config.eval.is_splits,
@@ -390,7 +409,8 @@ def validate(config: Config) -> None:
             raise ConfigError(f"config key {key!r} must be positive, got {value}")
     for key, value in (("train.ema_start", t.ema_start), ("log.attention_every", log.attention_every),
                        ("log.fid_every", log.fid_every), ("eval.num_real", config.eval.num_real),
-                       ("data.limit", d.limit), ("log.heldout", log.heldout), ("train.lecam_weight", t.lecam_weight)):
+                       ("data.limit", d.limit), ("log.heldout", log.heldout), ("train.lecam_weight", t.lecam_weight),
+                       ("train.freeze_d", t.freeze_d)):
         if value < 0:
             raise ConfigError(f"config key {key!r} must be >= 0, got {value}")
     for key, value in (("train.beta1", t.beta1), ("train.beta2", t.beta2), ("model.bn_momentum", m.bn_momentum),
@@ -414,6 +434,9 @@ def validate(config: Config) -> None:
         if log.fid_samples < least * d.num_classes:
             raise ConfigError(f"config key 'log.fid_samples' must be >= {least * d.num_classes} for per-class metrics "
                               f"({least} per class of {d.num_classes}), got {log.fid_samples}; or set log.per_class: false")
+    validate_best_metric(log)
+    if t.batch_size % t.accumulate:
+        raise ConfigError(f"config key 'train.batch_size' {t.batch_size} is not divisible by train.accumulate {t.accumulate}")
     for key, wanted, available, net in (
         ("model.g_attention", m.g_attention, architectures.generator_resolutions(m.arch, d.resolution), "G"),
         ("model.d_attention", m.d_attention, architectures.discriminator_resolutions(m.arch, d.resolution), "D"),
@@ -441,6 +464,16 @@ def augment_policy(text: str) -> tuple[str, ...]:
     if len(set(names)) != len(names):
         raise ConfigError(f"config key 'augment.policy' names an operation twice: {text!r}")
     return names
+
+
+def validate_best_metric(log: LogConfig) -> None:
+    """``log.best_metric`` names a metric whose direction is known and that the run measures."""
+    if higher_is_better(log.best_metric) is None:
+        raise ConfigError(f"config key 'log.best_metric' must name a measured metric ({', '.join(FID_METRICS)}, "
+                          f"or a per-class name holding one), got {log.best_metric!r}")
+    if log.best_metric in FID_METRICS and log.best_metric not in log.fid_metrics:
+        raise ConfigError(f"config key 'log.best_metric' is {log.best_metric}, which log.fid_metrics "
+                          f"({', '.join(log.fid_metrics)}) does not measure")
 
 
 def validate_augment(a: AugmentConfig) -> None:

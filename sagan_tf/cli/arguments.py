@@ -13,7 +13,8 @@ import sys
 from sagan_tf.cli import tf_logs
 from sagan_tf.errors import SaganError, positive
 
-__all__ = ["Parser", "add_run_source", "generator_source", "parse_classes", "parser", "positive", "truncation"]
+__all__ = ["Parser", "add_checkpoint", "add_init_from", "add_run_source", "generator_source", "parse_classes", "parser", "positive",
+           "truncation"]
 
 
 class Parser(argparse.ArgumentParser):
@@ -49,6 +50,20 @@ def add_run_source(p: argparse.ArgumentParser, required: bool = True) -> argpars
     source.add_argument("--logdir", help="training run directory (config.yaml, checkpoints/)")
     source.add_argument("--pretrained", metavar="NAME", help="a generator shipped with the package instead of a run: fashion_mnist32")
     return source
+
+
+def add_checkpoint(p: argparse.ArgumentParser) -> None:
+    """``--checkpoint best|latest|STEP|PATH``: which checkpoint of a run (``runs.choice``)."""
+    p.add_argument("--checkpoint", metavar="best|latest|STEP|PATH",
+                   help="latest (default), best (the best kept by the run's log.best_metric), a step number, "
+                        "or a checkpoint path; for runs")
+
+
+def add_init_from(p: argparse.ArgumentParser) -> None:
+    """``--init-from RUN|pretrained:NAME``: a new run starts from another run's weights (``trainer.init_from``)."""
+    p.add_argument("--init-from", metavar="RUN|pretrained:NAME",
+                   help="start this new run from another run's G, D and EMA weights (optimizer fresh, step 0); "
+                        "a different class count re-initialises the class-dependent weights")
 
 
 def generator_source(args: argparse.Namespace):

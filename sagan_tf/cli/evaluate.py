@@ -27,7 +27,7 @@ import sys
 
 from sagan_tf import files
 from sagan_tf.cli import outputs
-from sagan_tf.cli.arguments import add_run_source, generator_source, parser, truncation
+from sagan_tf.cli.arguments import add_checkpoint, add_run_source, generator_source, parser, truncation
 from sagan_tf.errors import exits_cleanly
 from sagan_tf.evaluation.evaluate import DOWNLOAD, METRIC_NAMES, RESIZE_MODES, EvaluationOptions, evaluate
 
@@ -81,7 +81,7 @@ def parse_args(argv=None):
     stats.add_argument("--save-reference-stats", metavar="PATH.npz",
                        help="also write the dataset's reference mu and sigma to this file")
     p.add_argument("--batch-size", type=int, help="images per forward pass (default: eval.batch_size)")
-    p.add_argument("--checkpoint", help="latest (default), best (lowest in-training FID) or a checkpoint path")
+    add_checkpoint(p)
     p.add_argument("--raw", action="store_true", help="the trained G instead of its EMA")
     p.add_argument("--seed", type=int, default=0, help="seed of the sampled z and of KID's subsets")
     p.add_argument("--nearest", type=int, default=0, metavar="N",

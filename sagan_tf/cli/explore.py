@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import sys
 
-from sagan_tf.cli.arguments import generator_source, parser, positive
+from sagan_tf.cli.arguments import add_checkpoint, generator_source, parser, positive
 from sagan_tf.errors import SaganError, exits_cleanly
 from sagan_tf.explore import limits as defaults
 
@@ -31,6 +31,7 @@ def parse_args(argv=None):
     source.add_argument("--model", help="sagan-export's --out directory, or one version directory in it")
     source.add_argument("--logdir", help="a training run directory (config.yaml, checkpoints/) instead of an export")
     source.add_argument("--pretrained", metavar="NAME", help="a generator shipped with the package: fashion_mnist32")
+    add_checkpoint(p)
     p.add_argument("--version", type=int, help="with --model: the version to load, else the newest")
     p.add_argument("--raw", action="store_true", help="with --logdir: the trained G instead of its EMA")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (0.0.0.0: every network interface of the host)")
@@ -53,6 +54,8 @@ def check_args(args) -> None:
     if args.version is not None and args.model is None:
         raise SaganError("--version selects an export version: it goes with --model, not --logdir")
     positive("--version", args.version)
+    if args.checkpoint and args.model is not None:
+        raise SaganError("--checkpoint selects a run's checkpoint: it goes with --logdir or --pretrained, not --model")
     if args.raw and args.logdir is None:
         raise SaganError("--raw selects the trained G of a run: it goes with --logdir, not --model or --pretrained")
     if not 0 <= args.port <= 65535:
@@ -91,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
     from sagan_tf.explore.app import create_app
     from sagan_tf.serving.generators import load_export, load_run
 
-    generator = load_export(args.model, args.version) if args.model else load_run(source.path, args.raw)
+    generator = load_export(args.model, args.version) if args.model else load_run(source.path, args.raw, args.checkpoint)
     address = url(sock)
 
     def started():

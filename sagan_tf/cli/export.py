@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 
 from sagan_tf.cli import outputs
-from sagan_tf.cli.arguments import add_run_source, generator_source, parser
+from sagan_tf.cli.arguments import add_checkpoint, add_run_source, generator_source, parser
 from sagan_tf.errors import exits_cleanly
 
 FORMATS = ("saved_model", "tflite", "tflite_dynamic_range")
@@ -19,6 +19,7 @@ FORMATS = ("saved_model", "tflite", "tflite_dynamic_range")
 def parse_args(argv=None):
     p = parser("export", __doc__)
     add_run_source(p)
+    add_checkpoint(p)
     p.add_argument("--out", required=True, help="model base path, e.g. export/models/sagan")
     p.add_argument("--version", type=int, help="version directory to create (default: the next free integer)")
     p.add_argument("--formats", default="saved_model,tflite", help=f"comma-separated, from {', '.join(FORMATS)}")
@@ -32,7 +33,7 @@ def main(argv: list[str] | None = None) -> int:
     source = generator_source(args)
     from sagan_tf.serving.export import export_run, summary
 
-    target, manifest = export_run(source.path, args.out, args.version, args.formats)
+    target, manifest = export_run(source.path, args.out, args.version, args.formats, args.checkpoint)
     print(summary(target, manifest), file=sys.stderr)
     return 0
 

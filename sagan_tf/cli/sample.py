@@ -10,13 +10,22 @@ from __future__ import annotations
 import sys
 
 from sagan_tf.cli import outputs
-from sagan_tf.cli.arguments import add_run_source, generator_source, parse_classes, parser, positive, truncation
+from sagan_tf.cli.arguments import (
+    add_checkpoint,
+    add_run_source,
+    generator_source,
+    parse_classes,
+    parser,
+    positive,
+    truncation,
+)
 from sagan_tf.errors import exits_cleanly
 
 
 def parse_args(argv=None):
     p = parser("sample", __doc__)
     add_run_source(p)
+    add_checkpoint(p)
     p.add_argument("--out", required=True, help="PNG file to write")
     p.add_argument("--classes", help="comma-separated class ids or names, one row each (default: all classes)")
     p.add_argument("--n", type=int, default=8, help="samples per row")
@@ -41,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     from sagan_tf.images import make_grid, write_png
     from sagan_tf.serving.generators import load_generator
 
-    generator = load_generator(source, raw=args.raw)
+    generator = load_generator(source, raw=args.raw, checkpoint=args.checkpoint)
     names, num_classes = generator.class_names, generator.num_classes
     classes = parse_classes(args.classes, num_classes, names)
     rows = classes if num_classes > 0 else [0] * 8
@@ -55,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     grid = make_grid(images, args.n)
     outputs.write_result(args.out, lambda path: write_png(path, grid), "grid")
     which = ", ".join(names[c] for c in rows) if names and num_classes > 0 else None
-    print(f"wrote {args.out}: {len(rows)} rows x {args.n} from {generator.name}" + (f" ({which})" if which else ""),
+    print(f"wrote {args.out}: {len(rows)} rows x {args.n} from {generator.info.source}" + (f" ({which})" if which else ""),
           file=sys.stderr)
     return 0
 

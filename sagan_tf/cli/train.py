@@ -35,7 +35,7 @@ import argparse
 import sys
 
 from sagan_tf import cluster
-from sagan_tf.cli.arguments import parser
+from sagan_tf.cli.arguments import add_init_from, parser
 from sagan_tf.config import PRECISION_CHOICES, STRATEGIES
 from sagan_tf.errors import SaganError, exits_cleanly
 from sagan_tf.trainer import Trainer
@@ -46,6 +46,7 @@ FLAG_KEYS = (("steps", "train.steps"), ("batch_size", "train.batch_size"), ("see
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = parser("train", __doc__)
+    add_init_from(p)
     p.add_argument(
         "--config", help="YAML config: a path or a built-in name such as fashion_mnist32 (default: the config.yaml of the run being resumed)"
     )
@@ -121,6 +122,7 @@ def make_trainer(args: argparse.Namespace) -> Trainer:
         args.config, args.logdir, overrides=overrides, strategy=args.strategy, cluster=args.cluster, tpu=args.tpu,
         port_base=args.port_base, gpus_per_task=args.gpus_per_task, data_dir=args.data_dir,
         deterministic=args.deterministic, virtual_cpus=args.virtual_cpus, verbose=args.verbose,
+        init_from=args.init_from,
     )
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import sys
 
 from sagan_tf.cli import outputs
-from sagan_tf.cli.arguments import add_run_source, generator_source, parse_classes, parser, positive
+from sagan_tf.cli.arguments import add_checkpoint, add_run_source, generator_source, parse_classes, parser, positive
 from sagan_tf.errors import SaganError, exits_cleanly
 
 
@@ -46,11 +46,13 @@ def attention_command(args) -> int:
     from sagan_tf.data.class_names import class_names
     from sagan_tf.evaluation.attention import attention_picture, load_discriminator
     from sagan_tf.images import write_png
+    from sagan_tf.runs.choice import choose_checkpoint
     from sagan_tf.runs.run_dir import load_generator
 
     logdir = generator_source(args).path
-    generator, cfg = load_generator(logdir, ema=not args.raw, checkpoint=args.checkpoint)
-    discriminator = load_discriminator(logdir, args.checkpoint) if args.network == "d" else None
+    chosen = choose_checkpoint(logdir, args.checkpoint)
+    generator, cfg = load_generator(logdir, ema=not args.raw, checkpoint=chosen.path)
+    discriminator = load_discriminator(logdir, chosen.path) if args.network == "d" else None
     default = ",".join(str(c) for c in range(min(4, cfg.data.num_classes))) or None
     classes = parse_classes(args.classes or default, cfg.data.num_classes, class_names(cfg.data))
     labels = tf.constant(np.asarray(classes, np.int32))
@@ -61,7 +63,8 @@ def attention_command(args) -> int:
     )
     outputs.write_result(args.out, lambda path: write_png(path, picture), "picture")
     print(
-        f"wrote {args.out}: {result.layer} of {generator.name}, {len(classes)} images x {len(points)} query points",
+        f"wrote {args.out}: {result.layer} of {generator.name} ({chosen.reason}), {len(classes)} images x "
+        f"{len(points)} query points",
         file=sys.stderr,
     )
     return 0
@@ -84,7 +87,7 @@ def parse_args(argv=None):
     a.add_argument("--scale", type=int, default=4, help="pixel repetition of the picture")
     a.add_argument("--seed", type=int, default=0, help="seed of the sampled z")
     a.add_argument("--raw", action="store_true", help="the trained G instead of its EMA")
-    a.add_argument("--checkpoint", help="a checkpoint path (default: the run's latest)")
+    add_checkpoint(a)
     return p.parse_args(argv)
 
 

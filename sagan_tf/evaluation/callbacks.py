@@ -1,4 +1,4 @@
-"""Training callbacks that measure and show the generator: FID / IS, best-FID checkpoint, attention maps.
+"""Training callbacks that measure and show the generator: FID / IS, the best checkpoints, attention maps.
 
 * ``FIDMonitor`` every ``log.fid_every`` steps: ``log.fid_samples`` class-balanced samples of the
   sampling generator (the EMA when there is one), in the feature space of the config's ``eval``
@@ -12,18 +12,17 @@
   With ``log.per_class`` in a class-conditional run, also intra-FID and those k-NN metrics class
   by class (``per_class/METRIC/C_NAME``) and how the weakest class compares with the median class
   (``weakest_class/*``, ``metrics.per_class``).
-  A new lowest FID saves G (and its EMA, and D) into ``LOGDIR/best_fid``
-  beside the latest checkpoints, with ``best_fid.json`` ({"step", "fid"}); a resumed run keeps
-  the recorded best. A signal stops the FID where it is (``training.loop``); the best checkpoint
-  and its ``best_fid.json`` are written together or not at all.
+  Each measurement is offered to ``runs.best.BestCheckpoints``: a value of ``log.best_metric``
+  among the ``log.keep_best`` best so far keeps G (and its EMA, and D) in ``LOGDIR/best`` beside
+  the latest checkpoints, in its ledger ``best.json``; a resumed run goes on with the recorded ones.
+  A signal stops the measurement where it is (``training.loop``); a best checkpoint and the ledger
+  naming it are written together or not at all.
 * ``AttentionImages`` every ``log.attention_every`` steps: the attention picture of
   ``sagan-visualize`` for fixed z (G's last attention layer, and D's on the same samples).
 """
 
 from __future__ import annotations
 
-import json
-import math
 import sys
 from pathlib import Path
 
@@ -31,50 +30,17 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from sagan_tf import files, interrupts
 from sagan_tf.errors import SaganError
 from sagan_tf.evaluation.metrics.per_class import class_scalars
 from sagan_tf.layers.attention import SelfAttention
-from sagan_tf.runs.checkpointing import variables_by_path
-from sagan_tf.runs.run_dir import BEST_DIR
-from sagan_tf.training.ema import SHADOW_NAME
-
-BEST_FILE = "best_fid.json"
-
-
-class BestFIDCheckpoint:
-    """Keeps the generator of the lowest FID so far in ``LOGDIR/best_fid`` (one checkpoint)."""
-
-    def __init__(self, model, logdir: str | Path):
-        self.directory = Path(logdir) / BEST_DIR
-        objects = {"generator": variables_by_path(model.generator), "discriminator": variables_by_path(model.discriminator)}
-        if model.ema is not None:
-            objects[SHADOW_NAME] = variables_by_path(model.ema.generator)
-        self.manager = tf.train.CheckpointManager(tf.train.Checkpoint(**objects), str(self.directory), max_to_keep=1)
-        self.best = self._read_best()
-
-    def _read_best(self) -> float:
-        try:
-            return float(json.loads((self.directory / BEST_FILE).read_text())["fid"])
-        except (OSError, ValueError, KeyError):
-            return math.inf
-
-    def offer(self, step: int, fid: float) -> bool:
-        """Saves when ``fid`` is a new best; returns whether it did."""
-        if not fid < self.best:
-            return False
-        with interrupts.uninterrupted():  # the checkpoint and its FID are written together
-            self.manager.save(checkpoint_number=step)
-            files.write_text(self.directory / BEST_FILE, json.dumps({"step": step, "fid": fid}) + "\n")
-        self.best = fid
-        return True
+from sagan_tf.runs.best import BestCheckpoints, describe_best
 
 
 class FIDMonitor(keras.callbacks.Callback):
     """FID (and IS) of the sampling generator every ``every`` steps; see the module docstring."""
 
     def __init__(self, writer, every: int, num_samples: int, extractor, reference_fn, num_classes: int,
-                 best: BestFIDCheckpoint | None = None, batch_size: int = 100, is_splits: int = 10,
+                 best: BestCheckpoints | None = None, batch_size: int = 100, is_splits: int = 10,
                  metrics=("fid", "is"), per_class: bool = False, class_names=None):
         from sagan_tf.evaluation.metrics.statistics import FEATURE_SET_METRICS, FeatureSetOptions
 
@@ -118,8 +84,9 @@ class FIDMonitor(keras.callbacks.Callback):
             for name, value in scalars.items():
                 tf.summary.scalar(name, value)
         self.writer.flush()
-        if self.best is not None and self.best.offer(step, values["fid"]):
-            print(f"step {step}: new best FID {values['fid']:.3f} saved in {self.best.directory}", file=sys.stderr)
+        if self.best is not None and self.best.offer(step, {**values, **scalars}):  # per_class/recall/8_Bag too
+            ledger = self.best.ledger
+            print(f"step {step}: kept in {self.best.directory} ({describe_best(ledger)})", file=sys.stderr)
 
     def class_values(self, names: list[str], stats) -> dict:
         """Intra-FID and the k-NN metrics of ``names`` class by class (``per_class.class_report``).
@@ -202,7 +169,7 @@ def evaluation_callbacks(cfg, model, writer, logdir: Path, data_dir=None) -> lis
 
         per_class = log.per_class and cfg.data.num_classes > 0
         names = class_names(cfg.data, data_dir) if per_class else None
-        best = BestFIDCheckpoint(model, logdir)
+        best = BestCheckpoints(model, logdir, log.best_metric, log.keep_best)
         out.append(FIDMonitor(writer, log.fid_every, log.fid_samples, extractor, reference, cfg.data.num_classes,
                               best, ev.batch_size, ev.is_splits, log.fid_metrics, per_class, names))
     return out

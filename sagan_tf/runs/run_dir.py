@@ -12,7 +12,6 @@ from sagan_tf.errors import CheckpointError, SaganError
 CONFIG_FILE = "config.yaml"
 CHECKPOINT_DIR = "checkpoints"
 SUMMARY_DIR = "train"
-BEST_DIR = "best_fid"  # beside checkpoints/: the generator with the lowest in-training FID
 LOCK_FILE = "trainer.lock"  # held by the live trainer (``sagan_tf.locks``); removed when it ends
 EVALUATIONS_DIR = "evaluations"  # every sagan-evaluate result on the run, one JSON file each
 
@@ -65,19 +64,11 @@ def load_generator(logdir: str | Path, ema: bool = True, checkpoint: str | None 
 
 
 def resolve_checkpoint(logdir: str, which: str | None) -> str:
-    """``None``/"latest" -> the latest checkpoint, "best" -> the best-FID one, else a path."""
-    import tensorflow as tf
+    """The path of the checkpoint ``which`` names: None/"latest", "best", a step or a path
+    (``runs.choice.choose_checkpoint``, which also says why)."""
+    from sagan_tf.runs.choice import choose_checkpoint
 
-    if which in (None, "latest"):
-        return latest_checkpoint(logdir)
-    if which == "best":
-        path = tf.train.latest_checkpoint(str(Path(logdir) / BEST_DIR))
-        if path is None:
-            raise CheckpointError(f"{logdir} has no best-FID checkpoint (train with log.fid_every > 0)")
-        return path
-    if not tf.io.gfile.exists(which + ".index"):
-        raise CheckpointError(f"checkpoint {which} not found (expected {which}.index)")
-    return which
+    return choose_checkpoint(logdir, which).path
 
 
 def save_evaluation(logdir: str | Path, result: dict) -> Path:

@@ -151,21 +151,25 @@ def export_run(
     out: str | Path,
     version: int | None = None,
     formats: str | Sequence[str] = DEFAULT_FORMATS,
+    checkpoint: str | None = None,
 ) -> tuple[Path, dict]:
-    """Exports the generator of the run in ``logdir``; returns the version directory and its manifest."""
+    """Exports the generator of the run in ``logdir`` at ``checkpoint`` (latest, best, a step or a
+    path: ``runs.choice``); returns the version directory and its manifest."""
     formats = parse_formats(formats)
     out = Path(out)
     requested = version
     _, version = _destination(out, version)  # fails early; the version is taken in ``publish``
 
     from sagan_tf.data.class_names import class_names
-    from sagan_tf.runs.run_dir import checkpoint_step, latest_checkpoint, load_generator, load_run_config
+    from sagan_tf.runs.choice import choose_checkpoint
+    from sagan_tf.runs.run_dir import load_generator, load_run_config
     from sagan_tf.serving import tflite
     from sagan_tf.serving.model_card import CARD_FILE, run_model_card
     from sagan_tf.serving.signatures import SIGNATURES, label_count, write_saved_model
 
     load_run_config(logdir)  # "not a training run" comes before "no checkpoint yet"
-    checkpoint = latest_checkpoint(logdir)  # pinned: a run may still be training and write a newer one
+    chosen = choose_checkpoint(logdir, checkpoint)  # pinned: a run may still be training and write a newer one
+    checkpoint = chosen.path
     generator, cfg = load_generator(logdir, checkpoint=checkpoint)
     num_classes, z_dim = cfg.data.num_classes, cfg.model.z_dim
     z, labels = check_inputs(num_classes, z_dim)
@@ -192,7 +196,8 @@ def export_run(
         manifest = {
             "version": None,  # set by publish
             "created": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
-            "source": {"logdir": str(Path(logdir).resolve()), "checkpoint": checkpoint, "generator": generator.name},
+            "source": {"logdir": str(Path(logdir).resolve()), "checkpoint": checkpoint, "generator": generator.name,
+                       "step": chosen.step, "chosen": chosen.which, "reason": chosen.reason},
             "model": {
                 "resolution": cfg.data.resolution,
                 "channels": cfg.data.channels,
@@ -206,7 +211,7 @@ def export_run(
             "max_abs_error_vs_keras": parity,
             "check_batch": {"size": CHECK_BATCH, "labels": labels.tolist()},
         }
-        card = run_model_card(logdir, generator, cfg, checkpoint_step(checkpoint))
+        card = run_model_card(logdir, generator, cfg, chosen.step, checkpoint=chosen.reason)
         (staging / CARD_FILE).write_text(card)
         target, manifest = publish(staging, out, requested, manifest)
     except BaseException:
@@ -224,20 +229,22 @@ def export(
     *,
     version: int | None = None,
     formats: str | Sequence[str] = DEFAULT_FORMATS,
+    checkpoint: str | None = None,
 ) -> Path:
     """Exports the generator of ``source`` (a run directory or ``"pretrained:NAME"``: its latest
-    checkpoint, the EMA generator when it has one) to ``out/<version>`` (default: the next free
+    checkpoint unless ``checkpoint`` says best, a step or a path; the EMA generator when it has one) to ``out/<version>`` (default: the next free
     integer) in ``formats`` (``FORMATS``); returns the version directory. ``export_run`` with the
     sources ``load_generator`` takes."""
     found = find(source)
     if found.kind != "run":
         raise ExportError(f"{found.path} is an export already: export the run it came from (or pretrained:NAME)")
-    target, _ = export_run(found.path, out, version, formats)
+    target, _ = export_run(found.path, out, version, formats, checkpoint)
     return target
 
 
 def summary(target: Path, manifest: dict) -> str:
-    lines = [f"wrote {target}"]
+    source = manifest.get("source", {})
+    lines = [f"wrote {target}" + (f" from {source['checkpoint']} ({source['reason']})" if source.get("reason") else "")]
     for name, info in manifest["files"].items():
         error = manifest["max_abs_error_vs_keras"][name]
         lines.append(f"  {name:<22} {info['bytes'] / 1024:9.1f} KiB  max |x - keras| {error:.2e}  {info['path']}")

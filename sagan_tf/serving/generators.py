@@ -235,16 +235,18 @@ def load_export(model: str | Path, version: int | None = None) -> TrainedGenerat
 
 def load_run(logdir: str | Path, raw: bool = False, checkpoint: str | None = None) -> TrainedGenerator:
     """The generator of a training run (its EMA generator unless ``raw``) at ``checkpoint``
-    ("latest", the default; "best": the lowest in-training FID; or a checkpoint path)."""
+    ("latest", the default; "best": the best kept by ``log.best_metric``; a step; or a checkpoint
+    path: ``runs.choice``); ``info.source`` names the checkpoint and why it was chosen."""
     from sagan_tf.data.class_names import class_names
+    from sagan_tf.runs.choice import choose_checkpoint
     from sagan_tf.runs.run_dir import load_generator as load_keras_generator
-    from sagan_tf.runs.run_dir import load_run_config, resolve_checkpoint
+    from sagan_tf.runs.run_dir import load_run_config
 
     load_run_config(logdir)  # "not a training run" before "no checkpoint yet"
-    path = resolve_checkpoint(str(logdir), checkpoint)
-    keras_generator, cfg = load_keras_generator(logdir, ema=not raw, checkpoint=path)
+    chosen = choose_checkpoint(logdir, checkpoint)
+    keras_generator, cfg = load_keras_generator(logdir, ema=not raw, checkpoint=chosen.path)
     info = ModelInfo(
-        source=f"{Path(logdir)} ({keras_generator.name} of {Path(path).name})",
+        source=f"{Path(logdir)} ({keras_generator.name} of {Path(chosen.path).name}: {chosen.reason})",
         resolution=cfg.data.resolution,
         channels=cfg.data.channels,
         num_classes=cfg.data.num_classes,
@@ -262,7 +264,7 @@ def load_generator(
     """The generator of a run directory, an export (base path: its newest version; or a version
     directory) or a shipped generator (``"pretrained:fashion_mnist32"``, or the bare name when no
     such directory exists). For a run: its EMA generator unless ``raw``, at ``checkpoint`` ("latest",
-    "best" or a path); an export holds the one generator it was written with."""
+    "best", a step or a path); an export holds the one generator it was written with."""
     found = find(source)
     if found.kind == "export":
         for option, given in (("raw", raw), ("checkpoint", checkpoint)):

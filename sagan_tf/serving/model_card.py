@@ -184,8 +184,10 @@ def model_card(
     evaluations: list[dict],
     class_names: list[str] | None = None,
     title: str = "SAGAN generator",
+    checkpoint: str | None = None,
 ) -> str:
-    """The card's Markdown text."""
+    """The card's Markdown text; ``checkpoint``: which checkpoint the weights are and why
+    (``runs.choice.CheckpointChoice.reason``)."""
     data, model, train = cfg.data, cfg.model, cfg.train
     if data.num_classes > 0:
         classes = f"{data.num_classes} classes" + (f": {', '.join(class_names)}" if class_names else "")
@@ -204,6 +206,7 @@ def model_card(
         f"- Input: z of {model.z_dim} standard normal values and a class label; output: "
         f"{data.resolution}x{data.resolution}x{data.channels} images in [-1, 1].",
         f"- Classes: {classes}.",
+        *([f"- Checkpoint: step {step}, {checkpoint}."] if checkpoint else []),
         "",
         "## Data",
         "",
@@ -255,7 +258,8 @@ def card_notes(card: str) -> str:
     return notes.strip() if found else ""
 
 
-def run_model_card(logdir, generator, cfg, step: int | None, title: str = "SAGAN generator") -> str:
+def run_model_card(logdir, generator, cfg, step: int | None, title: str = "SAGAN generator",
+                   checkpoint: str | None = None) -> str:
     """The card of ``generator`` (loaded from checkpoint ``step`` of the run in ``logdir``); the notes
     of a card already in ``logdir`` (a shipped generator's) are carried over."""
     from sagan_tf.data.class_names import class_names
@@ -264,7 +268,7 @@ def run_model_card(logdir, generator, cfg, step: int | None, title: str = "SAGAN
     evaluations = [e for e in read_evaluations(logdir, step) if e.get("generator") == generator.name]
     card = model_card(
         cfg, step, generator.name, generator.count_params(), record.read(logdir), evaluations,
-        class_names(cfg.data), title,
+        class_names(cfg.data), title, checkpoint,
     )
     existing = Path(logdir) / CARD_FILE
     return with_notes(card, card_notes(existing.read_text()) if existing.is_file() else "")

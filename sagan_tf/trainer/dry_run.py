@@ -40,12 +40,12 @@ def model_report(cfg: Config, strategy, strategy_name: str, logdir: Path | None)
     pick) and the replicas."""
     import numpy as np
 
-    from sagan_tf.cluster import distribute
     from sagan_tf.trainer.ops_setting import resolve_ops
+    from sagan_tf.trainer.options import check_batch
     from sagan_tf.trainer.precision import resolve_precision
     from sagan_tf.training.builders import build_discriminator, build_generator
 
-    distribute.check_global_batch(cfg.train.batch_size, strategy)
+    check_batch(cfg, strategy)
     resolve_precision(cfg, strategy, logdir)
     resolve_ops(cfg, strategy)
     with strategy.scope():

@@ -60,3 +60,20 @@ def outputs(logdir: str | Path | None, summary_dir: str | Path | None, export_di
         summary_dir=str(summary_dir) if summary_dir is not None else found.summary_dir,
         export_dir=str(export_dir) if export_dir is not None else found.export_dir,
     )
+
+
+def check_batch(cfg, strategy) -> int:
+    """Per-replica batch of each update; one ``ConfigError`` line when the replicas cannot share
+    ``train.batch_size`` evenly or a replica's share does not split into ``train.accumulate``
+    equal micro-batches."""
+    from sagan_tf.cluster import distribute
+
+    per_replica = distribute.check_global_batch(cfg.train.batch_size, strategy)
+    k = cfg.train.accumulate
+    if per_replica % k:
+        raise ConfigError(
+            f"global batch size {cfg.train.batch_size} does not split into the {strategy.num_replicas_in_sync} "
+            f"replica(s) x {k} micro-batches of train.accumulate: it must be a multiple of "
+            f"{strategy.num_replicas_in_sync * k}"
+        )
+    return per_replica

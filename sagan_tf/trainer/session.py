@@ -63,6 +63,11 @@ def train_session(
         model = build_sagan(cfg)
         checkpointer = Checkpointer(model, str(logdir / CHECKPOINT_DIR), cfg.log.keep_checkpoints, chief)
         restored = checkpointer.restore_latest()
+        source = None
+        if restored is None and cfg.train.init_from:
+            from sagan_tf.trainer.init_from import start_from
+
+            source = start_from(model, cfg.train.init_from, cfg.data.num_classes)
         model.g_optimizer.learning_rate.assign(cfg.train.g_lr)
         model.d_optimizer.learning_rate.assign(cfg.train.d_lr)
         if not model.augment_probability.adaptive:
@@ -86,7 +91,8 @@ def train_session(
     periodic = PeriodicCheckpoint(checkpointer, cfg.log.checkpoint_every)
     callbacks = [periodic]
     if chief:
-        callbacks = chief_callbacks(cfg, model, strategy, logdir, periodic, data_dir, summary_dir or logdir / SUMMARY_DIR)
+        callbacks = chief_callbacks(cfg, model, strategy, logdir, periodic, data_dir, summary_dir or logdir / SUMMARY_DIR,
+                                    source.checkpoint if source else None)
     try:
         logs = loop.train(
             model, dataset, strategy, remaining, callbacks, verbose=verbose, jit_compile=cfg.train.jit_compile,
@@ -102,9 +108,11 @@ def train_session(
     return model
 
 
-def chief_callbacks(cfg: Config, model, strategy, logdir: Path, periodic, data_dir: str | None, summary_dir: Path) -> list:
+def chief_callbacks(cfg: Config, model, strategy, logdir: Path, periodic, data_dir: str | None, summary_dir: Path,
+                    init_from: str | None = None) -> list:
     """What the chief runs after each step: scalars, sample grids, the periodic checkpoint, the
-    training record, in-training FID and attention pictures, the held-out view of D."""
+    training record (with the checkpoint a new run was ``init_from``), in-training FID and attention
+    pictures, the held-out view of D."""
     import tensorflow as tf
 
     from sagan_tf.evaluation.callbacks import evaluation_callbacks
@@ -118,7 +126,8 @@ def chief_callbacks(cfg: Config, model, strategy, logdir: Path, periodic, data_d
         callbacks.ScalarSummaries(writer, log.scalars_every),
         callbacks.SampleGrid(writer, log.samples_every, lambda: model.sampling_generator, z, labels, cols),
         periodic,
-        record.TrainingRecord(logdir, periodic, record.session_info(cfg, strategy)),
+        record.TrainingRecord(logdir, periodic, {**record.session_info(cfg, strategy),
+                                                 **({"init_from": init_from} if init_from else {})}),
     ] + evaluation_callbacks(cfg, model, writer, logdir, data_dir) + heldout_callbacks(cfg, writer, data_dir)
 
 

@@ -45,7 +45,8 @@ class Trainer:
     ``verbose``: 0 quiet, 1 a progress bar; ``summary_dir``: the TensorBoard events (default
     ``logdir/train``); ``export_dir``: export the generator there when training is done;
     ``handle_signals``: stop on SIGTERM / SIGINT after the step in flight, with a checkpoint (in
-    the main thread only). On Vertex AI ``logdir``, ``summary_dir`` and ``export_dir`` default to
+    the main thread only); ``init_from``: a new run starts from the weights of this run directory or
+    ``"pretrained:NAME"`` (``trainer.init_from``; ``train.init_from``). On Vertex AI ``logdir``, ``summary_dir`` and ``export_dir`` default to
     the job's ``AIP_*`` directories.
     """
 
@@ -67,6 +68,7 @@ class Trainer:
         summary_dir: str | Path | None = None,
         export_dir: str | Path | None = None,
         handle_signals: bool = True,
+        init_from: str | Path | None = None,
     ):
         found = options.outputs(logdir, summary_dir, export_dir, os.environ)
         options.check_placement(strategy, cluster, tpu, port_base, gpus_per_task, virtual_cpus)
@@ -74,7 +76,8 @@ class Trainer:
         self.logdir = Path(found.logdir) if found.logdir is not None else None
         self.summary_dir = Path(found.summary_dir) if found.summary_dir is not None else None
         self.export_dir = Path(found.export_dir) if found.export_dir is not None else None
-        self.overrides = list(overrides)
+        self.init_from = str(init_from) if init_from is not None else None
+        self.overrides = list(overrides) + ([f"train.init_from={self.init_from}"] if self.init_from else [])
         self.strategy_name = strategy if isinstance(strategy, str) else None
         self.strategy = None if isinstance(strategy, str) else strategy  # made by the first session
         self.cluster, self.tpu, self.port_base, self.gpus_per_task = cluster, tpu, port_base, gpus_per_task
@@ -119,6 +122,9 @@ class Trainer:
 
         if self.logdir is None:
             raise SaganError("training needs a run directory: Trainer(config, logdir) (sagan-train --logdir)")
+        from sagan_tf.trainer.init_from import check_new_run
+
+        check_new_run(self.init_from, self.logdir)
         overrides = self.overrides + ([f"train.steps={steps}"] if steps is not None else [])
         chief = self.is_chief()  # before TensorFlow is imported or any server starts: a second trainer is refused at once
         with stop_requests(self.handle_signals) as requests, lock_run_dir(self.logdir, chief):
@@ -134,9 +140,7 @@ class Trainer:
                 tf.config.experimental.enable_op_determinism()
             strategy = self._make_strategy()
             requests.reclaim()  # a multi-worker strategy takes SIGTERM over
-            from sagan_tf.cluster import distribute
-
-            distribute.check_global_batch(cfg.train.batch_size, strategy)
+            options.check_batch(cfg, strategy)
             model = train_session(cfg, self.logdir, strategy, data_dir=self.data_dir, verbose=self.verbose,
                                   stop_requests=requests, summary_dir=self.summary_dir)
             if chief and self.export_dir is not None:  # the run has reached train.steps
@@ -164,14 +168,13 @@ class Trainer:
         """Times both forms of ``sagan_tf.ops`` on this config under this trainer's strategy and
         precision and checks that their first steps agree (``training.compare_ops``); returns the
         ``Comparison``, whose ``lines()`` say which ``model.ops`` to set. Reads no data, writes nothing."""
-        from sagan_tf.cluster import distribute
         from sagan_tf.trainer.precision import resolve_precision
         from sagan_tf.training.compare_ops import compare
 
         cfg = resolve_config(self.source, self.logdir, self.overrides, count_classes=False)
         self._prepare_devices()
         strategy = self._make_strategy()
-        distribute.check_global_batch(cfg.train.batch_size, strategy)
+        options.check_batch(cfg, strategy)
         resolve_precision(cfg, strategy, self.logdir)
         return compare(cfg, strategy, steps=steps)
 

@@ -59,7 +59,8 @@ def build_optimizers(cfg: Config) -> tuple[keras.optimizers.Optimizer, keras.opt
 
 def build_sagan(cfg: Config) -> SAGAN:
     """The compiled GAN: G, D, both optimizers with built slots, G's EMA (``train.ema_decay > 0``),
-    the augmentation (``augment.*``) and LeCam (``train.lecam_weight``)."""
+    the augmentation (``augment.*``), LeCam (``train.lecam_weight``) and gradient accumulation
+    (``train.accumulate``)."""
     from sagan_tf.training.adaptive import AugmentProbability
     from sagan_tf.training.ema import GeneratorEMA
     from sagan_tf.training.lecam import LeCamAnchors
@@ -71,7 +72,8 @@ def build_sagan(cfg: Config) -> SAGAN:
         ema = GeneratorEMA(g, t.ema_decay, t.ema_start) if t.ema_decay > 0 else None
     probability = AugmentProbability(a.probability, a.ada_target, a.ada_interval, a.ada_kimg)
     model = SAGAN(g, d, d_steps=t.d_steps, seed=t.seed, ema=ema, augment_policy=augment_policy(a.policy),
-                  augment_probability=probability, lecam=LeCamAnchors(t.lecam_weight, t.lecam_decay))
+                  augment_probability=probability, lecam=LeCamAnchors(t.lecam_weight, t.lecam_decay),
+                  accumulate=t.accumulate, freeze_d=t.freeze_d)
     g_opt, d_opt = build_optimizers(cfg)
     model.compile(g_optimizer=g_opt, d_optimizer=d_opt)
     return model

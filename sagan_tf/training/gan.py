@@ -16,6 +16,14 @@ replicas never share noise, and a resumed run draws exactly the noise an uninter
 
 Generated labels are the labels of the real batch, i.e. draws from the data's class distribution.
 
+Gradient accumulation (``accumulate`` K > 1, ``training.accumulation``): each D update and the G
+update split their batch into K micro-batches (z as drawn for the whole batch, in order), sum the
+micro-batches' gradients and apply them once. D's fakes (made without gradient) and their and the
+real images' augmentation are drawn for the whole batch, so D's update is the whole batch's. Spectral
+norm's ``u`` and batch norm's moving statistics move once per update; G's batch norm normalizes each
+micro-batch of G's update with its own statistics, and G's augmentation draws of micro-batch k > 0
+come from the key of the phase folded with k.
+
 Small data (all off by default): with an ``augment_policy`` every image D sees, real and generated,
 in D's and in G's loss, passes through the same differentiable augmentation (DiffAugment,
 ``sagan_tf.augment``), G's gradient flowing through it; its probability is fixed or adapted by ADA
@@ -49,7 +57,9 @@ import tensorflow as tf
 from sagan_tf import augment as diffaugment
 from sagan_tf.layers.running_state import frozen_state
 from sagan_tf.models import Discriminator, Generator
+from sagan_tf.training.accumulation import accumulated_update, micro_slice
 from sagan_tf.training.adaptive import AugmentProbability
+from sagan_tf.training.freeze_d import frozen_variables
 from sagan_tf.training.lecam import LeCamAnchors
 from sagan_tf.training.loss_scaling import is_loss_scaled, replica_safe
 
@@ -79,17 +89,23 @@ class SAGAN(keras.Model):
         augment_policy: DiffAugment operations (``augment.parse_policy``); empty: no augmentation.
         augment_probability: its ``AugmentProbability`` (fixed or ADA); default: fixed at 1.
         lecam: ``LeCamAnchors``; default: off.
+        accumulate: micro-batches per update (``training.accumulation``); each replica's batch of
+            an update must divide by it.
+        freeze_d: D's first blocks kept fixed (``training.freeze_d``, FreezeD).
     """
 
     def __init__(
         self, generator: Generator, discriminator: Discriminator, d_steps: int = 1, seed: int = 0, ema=None,
         augment_policy: tuple[str, ...] = (), augment_probability: AugmentProbability | None = None,
-        lecam: LeCamAnchors | None = None, **kwargs,
+        lecam: LeCamAnchors | None = None, accumulate: int = 1, freeze_d: int = 0, **kwargs,
     ):
         super().__init__(**kwargs)
         self.generator = generator
         self.discriminator = discriminator
         self.d_steps = int(d_steps)
+        self.accumulate = int(accumulate)
+        self.freeze_d = int(freeze_d)
+        self.frozen_d: list = []  # D's variables that FreezeD keeps (set in ``compile``)
         self.seed = int(seed)
         self.ema = ema
         self.augment_policy = tuple(augment_policy)
@@ -123,6 +139,7 @@ class SAGAN(keras.Model):
                 net.build()
         g_optimizer.build(self.generator.trainable_variables)
         d_optimizer.build(self.discriminator.trainable_variables)
+        self.frozen_d = frozen_variables(self.discriminator, self.freeze_d)
 
     @property
     def step(self) -> keras.Variable:
@@ -141,49 +158,43 @@ class SAGAN(keras.Model):
         z_all = tf.random.stateless_normal([batch * replicas, self.generator.z_dim], seed=self._key(phase, step))
         return z_all[start : start + batch]
 
-    def augment(self, images: tf.Tensor, phase, stream: int, step=None) -> tf.Tensor:
+    def augment(self, images: tf.Tensor, phase, stream: int, step=None, micro: int = 0) -> tf.Tensor:
         """``images`` (this replica's) augmented with the draws of ``(seed, step, phase, stream)``,
-        ``stream`` being ``REAL`` or ``FAKE``; the images themselves without an ``augment_policy``."""
+        ``stream`` being ``REAL`` or ``FAKE`` (and micro-batch ``micro`` > 0 of an accumulated update);
+        the images themselves without an ``augment_policy``."""
         if not self.augment_policy:
             return images
         batch = tf.shape(images)[0]
         replicas, start = _replica_share(batch)
         key = tf.random.experimental.stateless_fold_in(self._key(phase, step), _AUGMENT_KEY + stream)
+        if micro:
+            key = tf.random.experimental.stateless_fold_in(key, micro)
         draws = diffaugment.draw(batch * replicas, images.shape[1], images.shape[2], key,
                                  self.augment_probability.probability)
         return diffaugment.augment(images, diffaugment.slice_draws(draws, start, batch), self.augment_policy)
 
-    def _update(self, optimizer, network, compute_loss) -> tuple[tf.Tensor, dict]:
-        """One update of ``network`` on ``compute_loss() -> (loss, logs)``; returns (applied, logs).
-
-        Only a loss-scaled optimizer can skip an update (``applied`` false on every replica alike);
-        then the running state that the forward pass advanced is put back as well.
-        """
-        scaled = is_loss_scaled(optimizer)
-        state = _running_state(network) if scaled else []
-        with tf.GradientTape() as tape:
-            loss, logs = compute_loss()
-            scaled_loss = optimizer.scale_loss(loss)
-        variables = network.trainable_variables
-        grads = tape.gradient(scaled_loss, variables)
-        before = tf.convert_to_tensor(optimizer.iterations)
-        optimizer.apply_gradients(zip(grads, variables, strict=True))
-        applied = tf.convert_to_tensor(optimizer.iterations) > before
-        for variable, old in state:
-            variable.assign(tf.where(applied, tf.convert_to_tensor(variable), old))
-        return applied, logs
-
-    def d_loss(self, real, fake, labels, global_batch, phase, step=None) -> tuple[tf.Tensor, dict]:
+    def d_loss(self, real, fake, labels, global_batch, phase, step=None, augmented: bool = False
+               ) -> tuple[tf.Tensor, dict]:
         """D's loss on a real and a generated batch: (this replica's share of the global mean, logs).
 
         The logs hold ``real_logits`` and ``fake_logits`` too (for ADA and the LeCam anchors).
+        ``augmented``: the images passed the augmentation already.
         """
-        real = self.augment(real, phase, REAL, step)
-        fake = self.augment(fake, phase, FAKE, step)
+        if not augmented:
+            real = self.augment(real, phase, REAL, step)
+            fake = self.augment(fake, phase, FAKE, step)
         logits = self.discriminator((tf.concat([real, fake], 0), tf.concat([labels, labels], 0)), training=True)
         real_logits, fake_logits = tf.split(tf.cast(logits, tf.float32), 2)
         loss_real, loss_fake = hinge_d_loss(real_logits, fake_logits)
         total = (tf.reduce_sum(loss_real) + tf.reduce_sum(loss_fake)) / global_batch
+        if self.lecam.enabled:
+            total += self.lecam.weight * self.lecam.penalty(real_logits, fake_logits, global_batch)
+        return total, self.d_logs(real_logits, fake_logits, global_batch)
+
+    def d_logs(self, real_logits, fake_logits, global_batch) -> dict:
+        """D's logs of an update: this replica's mean hinge terms and logits (and LeCam penalty), and
+        the logits themselves as ``real_logits`` and ``fake_logits``."""
+        loss_real, loss_fake = hinge_d_loss(real_logits, fake_logits)
         logs = {
             "d_loss": tf.reduce_mean(loss_real) + tf.reduce_mean(loss_fake),
             "d_real": tf.reduce_mean(real_logits),
@@ -193,27 +204,45 @@ class SAGAN(keras.Model):
         }
         if self.lecam.enabled:
             penalty = self.lecam.penalty(real_logits, fake_logits, global_batch)
-            total += self.lecam.weight * penalty
             replicas = global_batch / tf.cast(tf.shape(real_logits)[0], tf.float32)
             logs["lecam"] = penalty * replicas  # this replica's mean
-        return total, logs
+        return logs
 
-    def g_loss(self, labels, z, global_batch, step=None) -> tuple[tf.Tensor, dict]:
+    def g_loss(self, labels, z, global_batch, step=None, micro: int = 0) -> tuple[tf.Tensor, dict]:
         """G's hinge loss through D (and the augmentation): (this replica's share, logs)."""
         fake = self.generator((z, labels), training=True)
-        fake = self.augment(fake, self.d_steps, FAKE, step)
+        fake = self.augment(fake, self.d_steps, FAKE, step, micro)
         with frozen_state():
             logits = tf.cast(self.discriminator((fake, labels), training=True), tf.float32)
         per_example = hinge_g_loss(logits)
         return tf.reduce_sum(per_example) / global_batch, {"g_loss": tf.reduce_mean(per_example)}
 
     def _d_update(self, real, labels, z, global_batch, phase, step):
+        """One D update; with accumulation its fakes and augmentation are drawn for the whole batch
+        (no gradient flows into them), so the update is that of the whole batch."""
+        n = self.accumulate
         with frozen_state():
             fake = self.generator((z, labels), training=True)
         fake = tf.stop_gradient(tf.cast(fake, real.dtype))
-        applied, logs = self._update(
-            self.d_optimizer, self.discriminator, lambda: self.d_loss(real, fake, labels, global_batch, phase, step)
-        )
+        if n > 1:
+            real, fake = self.augment(real, phase, REAL, step), self.augment(fake, phase, FAKE, step)
+
+        def loss(k, _):
+            return self.d_loss(micro_slice(real, k, n), micro_slice(fake, k, n), micro_slice(labels, k, n),
+                               global_batch, phase, step, augmented=n > 1)
+
+        frozen = {id(v) for v in self.frozen_d}
+        kept = [(v, tf.convert_to_tensor(v)) for v in self.frozen_d if not v.trainable]  # FreezeD: u stays
+        variables = [v for v in self.discriminator.trainable_variables if id(v) not in frozen]
+        applied, micro_logs = accumulated_update(self.d_optimizer, self.discriminator, n, lambda k: None, loss,
+                                                 variables)
+        for variable, value in kept:
+            variable.assign(value)
+        if n == 1:
+            logs = micro_logs[0]
+        else:  # the logs of the whole batch, from its logits
+            logs = self.d_logs(*(tf.concat([m[key] for m in micro_logs], 0) for key in ("real_logits", "fake_logits")),
+                               global_batch)
         real_logits, fake_logits = logs.pop("real_logits"), logs.pop("fake_logits")
         self.augment_probability.observe(real_logits)
         if self.lecam.enabled:
@@ -221,7 +250,13 @@ class SAGAN(keras.Model):
         return applied, logs
 
     def _g_update(self, labels, z, global_batch, step):
-        return self._update(self.g_optimizer, self.generator, lambda: self.g_loss(labels, z, global_batch, step))
+        n = self.accumulate
+
+        def loss(k, _):
+            return self.g_loss(micro_slice(labels, k, n), micro_slice(z, k, n), global_batch, step, k)
+
+        applied, micro_logs = accumulated_update(self.g_optimizer, self.generator, n, lambda k: None, loss)
+        return applied, {"g_loss": tf.add_n([m["g_loss"] for m in micro_logs]) / n}
 
     def train_step(self, data):
         images, labels = data
@@ -275,15 +310,6 @@ def _replica_share(batch) -> tuple[int, tf.Tensor]:
     replicas = ctx.num_replicas_in_sync if ctx is not None else 1
     replica = ctx.replica_id_in_sync_group if ctx is not None else 0
     return replicas, tf.cast(replica, tf.int32) * tf.cast(batch, tf.int32)
-
-
-def _running_state(network: keras.Model) -> list[tuple[keras.Variable, tf.Tensor]]:
-    """(variable, current value) for every float non-trainable variable: SN ``u``, BN statistics."""
-    return [
-        (v, tf.convert_to_tensor(v))
-        for v in network.non_trainable_variables
-        if tf.as_dtype(v.dtype).is_floating
-    ]
 
 
 def _skip_logs(prefix: str, optimizer, applied: list[tf.Tensor]) -> dict[str, tf.Tensor]:

@@ -96,8 +96,9 @@ def test_training_logged_fid_and_kept_the_best_generator(tiny_run, feature_model
     logdir, cache = tiny_run
     scalars, _ = read_events(logdir / "train")
     assert sorted(scalars["fid"]) == [3, TINY_RUN_STEPS] and sorted(scalars["is"]) == [3, TINY_RUN_STEPS]
-    best = json.loads((logdir / "best_fid" / "best_fid.json").read_text())
-    assert best["fid"] == pytest.approx(min(scalars["fid"].values()), rel=1e-6)
+    (best,) = json.loads((logdir / "best" / "best.json").read_text())["checkpoints"]  # log.keep_best 1, by fid
+    best["fid"] = best["value"]
+    assert best["metric"] == "fid" and best["fid"] == pytest.approx(min(scalars["fid"].values()), rel=1e-6)
     assert scalars["fid"][best["step"]] == pytest.approx(best["fid"], rel=1e-6)
     # The kept generator is the one that scored it: re-measuring it with the same samples and
     # the same (cached) reference statistics gives the logged value.

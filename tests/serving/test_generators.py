@@ -78,7 +78,7 @@ def test_what_the_generator_is(exported, from_run, from_export):
     for generator in (from_run, from_export):
         assert (generator.resolution, generator.channels, generator.num_classes, generator.z_dim) == (32, 1, 10, 128)
         assert generator.class_names == FASHION_MNIST and generator.name == "generator"
-    assert from_run.source == f"{run.logdir} (generator of ckpt-1)" and from_run.keras_generator is not None
+    assert from_run.source == f"{run.logdir} (generator of ckpt-1: latest, step 1)" and from_run.keras_generator is not None
     assert from_export.source == f"{version_dir} (generator of ckpt-1)" and from_export.keras_generator is None
     assert [layer.name for layer in from_run.info.attention] == ["attention_16"]
 
@@ -151,8 +151,9 @@ def test_a_run_generator_is_its_ema_generator_unless_raw_at_the_checkpoint_asked
     assert np.abs(latest.generate(z=z, labels=labels).astype(int) - expected).max() <= 1
     assert not np.array_equal(latest.generate([1, 2], [0, 1]), raw.generate([1, 2], [0, 1]))
     first = load_generator(run.logdir, checkpoint=str(run.logdir / "checkpoints" / "ckpt-1"))
-    assert first.name == "generator" and first.source.endswith("(generator of ckpt-1)")
-    with pytest.raises(SaganError, match="has no best-FID checkpoint"):
+    assert first.name == "generator" and first.source.endswith("(generator of ckpt-1: the checkpoint path given)")
+    assert load_generator(run.logdir, checkpoint="1").source.endswith("(generator of ckpt-1: step 1, as asked)")
+    with pytest.raises(SaganError, match="has no best checkpoint"):
         load_generator(run.logdir, checkpoint="best")
 
 
