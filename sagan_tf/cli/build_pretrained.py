@@ -40,9 +40,12 @@ def main(argv: list[str] | None = None) -> int:
         raise SaganError("give --logdir RUN (ship a run) or --evaluations RESULT.json ... (refresh a shipped one)")
     try:
         notes = Path(args.notes).read_text() if args.notes else ""
+    except OSError as e:
+        raise SaganError(f"cannot read --notes {args.notes}: {e.strerror}") from None
+    try:
         results = [json.loads(Path(f).read_text()) for f in args.evaluations or []]
     except OSError as e:
-        raise SaganError(f"cannot read {e.filename}: {e.strerror}") from None
+        raise SaganError(f"cannot read --evaluations {e.filename}: {e.strerror}") from None
     except ValueError as e:
         raise SaganError(f"--evaluations: not a JSON result ({e})") from None
     root = Path(args.into) if args.into else ROOT

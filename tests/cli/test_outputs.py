@@ -126,7 +126,7 @@ def test_visualize_reads_a_shipped_generator(tmp_path, capsys):
     out = tmp_path / "attention.png"
     assert run_main(visualize.main, ["attention", *PRETRAINED, "--out", str(out), "--classes", "0,1"]) == 0
     assert capsys.readouterr().err.strip().splitlines()[-1] == (
-        f"wrote {out}: g/attention_16 of generator_ema, 2 images x 4 query points")
+        f"wrote {out}: g/attention_16 of generator_ema (latest, step 5000), 2 images x 4 query points")
     assert run_main(visualize.main, ["attention", *PRETRAINED, "--out", str(out), "--network", "d"]) == 2
     assert one_error_line(capsys) == ("error: --network d needs a run's D: a shipped generator (--pretrained) holds "
                                       "G only; use --logdir RUN")

@@ -96,11 +96,11 @@ def test_photographs_in_nested_folders_dry_run_train_and_sample(tmp_path, photos
     grid = tmp_path / "grid.png"
     assert run_main(sample.main, ["--logdir", str(run), "--out", str(grid), "--n", "2"]) == 0
     assert capsys.readouterr().err.strip().splitlines()[-1] == (
-        f"wrote {grid}: 3 rows x 2 from generator_ema (animals, space, things)")
+        f"wrote {grid}: 3 rows x 2 from {run} (generator_ema of ckpt-2: latest, step 2) (animals, space, things)")
     assert np.asarray(Image.open(grid)).shape == (3 * 32 + 4 * 2, 2 * 32 + 3 * 2, 3)  # 2-pixel borders
     assert run_main(sample.main, ["--logdir", str(run), "--out", str(grid), "--n", "3", "--classes", "things,0"]) == 0
     assert capsys.readouterr().err.strip().splitlines()[-1] == (
-        f"wrote {grid}: 2 rows x 3 from generator_ema (things, animals)")
+        f"wrote {grid}: 2 rows x 3 from {run} (generator_ema of ckpt-2: latest, step 2) (things, animals)")
     assert run_main(sample.main, ["--logdir", str(run), "--out", str(grid), "--classes", "lily"]) == 2
     assert capsys.readouterr().err.strip().splitlines() == [
         "error: --classes takes class ids or one of the names animals, space, things; got 'lily'"]

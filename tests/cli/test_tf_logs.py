@@ -5,10 +5,12 @@ import os
 import subprocess
 import sys
 
+from sagan_tf import pretrained
 from sagan_tf.cli import tf_logs
 from tests.helpers import REPO
 
 CPP_PREFIXES = ("E0000", "I0000", "W0000", "WARNING: All log messages")
+SHIPPED = pretrained.directory("fashion_mnist32")
 
 
 def sample(tmp_path, *extra):
@@ -23,13 +25,13 @@ def sample(tmp_path, *extra):
 
 def test_a_verb_shows_its_own_lines_only(tmp_path):
     lines, out = sample(tmp_path)
-    assert lines == [f"wrote {out}: 1 rows x 1 from generator_ema (T-shirt/top)"]
+    assert lines == [f"wrote {out}: 1 rows x 1 from {SHIPPED} (generator_ema of ckpt-5000: latest, step 5000) (T-shirt/top)"]
 
 
 def test_tf_logs_shows_tensorflows_lines(tmp_path):
     lines, out = sample(tmp_path, "--tf-logs")
     assert any(line.startswith(CPP_PREFIXES) for line in lines)  # what the default keeps off the screen
-    assert lines[-1] == f"wrote {out}: 1 rows x 1 from generator_ema (T-shirt/top)"
+    assert lines[-1] == f"wrote {out}: 1 rows x 1 from {SHIPPED} (generator_ema of ckpt-5000: latest, step 5000) (T-shirt/top)"
 
 
 def test_the_users_own_level_is_kept(monkeypatch):
