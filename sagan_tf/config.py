@@ -29,6 +29,7 @@ PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")  # Keras dtype polic
 PRECISION_CHOICES = ("auto", *PRECISIONS)  # train.precision: auto picks one for the hardware
 STRATEGIES = ("default", "mirrored", "multiworker", "tpu")
 FID_METRICS = ("fid", "is", "kid", "precision", "recall", "density", "coverage")  # log.fid_metrics
+TRACKERS = ("tensorboard", "mlflow", "wandb")  # what log.trackers can name (sagan_tf.tracking)
 HIGHER_BETTER = ("is", "precision", "recall", "density", "coverage")  # the rest: lower is better
 
 
@@ -134,6 +135,10 @@ class LogConfig:
     heldout: float = 0  # > 0: keep images out of training and show D's outputs on them (training.heldout):
     #                      a count (a whole number), or a share of the images in (0, 1) (data.subset.heldout_count)
     heldout_every: int = 500  # steps between those views
+    trackers: list[str] = field(default_factory=lambda: ["tensorboard"])  # any of tensorboard, mlflow, wandb (sagan_tf.tracking)
+    tracker_project: str = "sagan_tf"  # the MLflow experiment / W&B project the run is logged in
+    mlflow_uri: str | None = None  # MLflow tracking store; null: MLFLOW_TRACKING_URI, else MLflow's default
+    wandb_entity: str | None = None  # W&B team or user; null: your default entity
 
 
 @dataclass
@@ -435,6 +440,7 @@ def validate(config: Config) -> None:
             raise ConfigError(f"config key 'log.fid_samples' must be >= {least * d.num_classes} for per-class metrics "
                               f"({least} per class of {d.num_classes}), got {log.fid_samples}; or set log.per_class: false")
     validate_best_metric(log)
+    validate_trackers(log)
     if t.batch_size % t.accumulate:
         raise ConfigError(f"config key 'train.batch_size' {t.batch_size} is not divisible by train.accumulate {t.accumulate}")
     for key, wanted, available, net in (
@@ -474,6 +480,15 @@ def validate_best_metric(log: LogConfig) -> None:
     if log.best_metric in FID_METRICS and log.best_metric not in log.fid_metrics:
         raise ConfigError(f"config key 'log.best_metric' is {log.best_metric}, which log.fid_metrics "
                           f"({', '.join(log.fid_metrics)}) does not measure")
+
+
+def validate_trackers(log: LogConfig) -> None:
+    """``log.trackers`` names known trackers, each once."""
+    unknown = [name for name in log.trackers if name not in TRACKERS]
+    if unknown or len(set(log.trackers)) != len(log.trackers):
+        raise ConfigError(f"config key 'log.trackers' must list each of {', '.join(TRACKERS)} at most once, got {log.trackers}")
+    if not log.tracker_project.strip():
+        raise ConfigError("config key 'log.tracker_project' must not be empty")
 
 
 def validate_augment(a: AugmentConfig) -> None:

@@ -26,6 +26,10 @@ class DivergenceError(SaganError):
     """A loss or weight became NaN or Inf during training."""
 
 
+class TrackerError(SaganError):
+    """An experiment tracker of ``log.trackers`` that cannot be used: its client or its server."""
+
+
 def positive(name: str, value: float | None) -> None:
     """A ``SaganError`` unless ``value`` is None or > 0 (``name``: the flag or option, for the line)."""
     if value is not None and value <= 0:

@@ -17,7 +17,7 @@ PACKAGE = REPO / "sagan_tf"
 FLOORS = {
     "errors": 0, "config": 0, "architectures": 0, "files": 0, "images": 0, "locks": 0, "interrupts": 0,
     "cluster": 0, "pretrained": 0, "ops_choice": 0, "moved": 0,
-    "ops": 1,
+    "ops": 1, "tracking": 1,
     "layers": 2, "data": 2, "augment": 2,
     "models": 3,
     "training": 4,

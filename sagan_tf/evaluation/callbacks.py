@@ -34,6 +34,7 @@ from sagan_tf.errors import SaganError
 from sagan_tf.evaluation.metrics.per_class import class_scalars
 from sagan_tf.layers.attention import SelfAttention
 from sagan_tf.runs.best import BestCheckpoints, describe_best
+from sagan_tf.tracking.tracker import as_tracker
 
 
 class FIDMonitor(keras.callbacks.Callback):
@@ -45,7 +46,7 @@ class FIDMonitor(keras.callbacks.Callback):
         from sagan_tf.evaluation.metrics.statistics import FEATURE_SET_METRICS, FeatureSetOptions
 
         super().__init__()
-        self.writer, self.every, self.num_samples = writer, every, num_samples
+        self.tracker, self.every, self.num_samples = as_tracker(writer), every, num_samples
         self.extractor, self.reference_fn, self.reference = extractor, reference_fn, None
         self.num_classes, self.best, self.batch_size, self.is_splits = num_classes, best, batch_size, is_splits
         self.metrics, self.options = list(metrics), FeatureSetOptions()
@@ -80,10 +81,7 @@ class FIDMonitor(keras.callbacks.Callback):
             values.update(self.class_values(names, stats))
             scalars.update(class_scalars(values))
         self.history.append((step, values))
-        with self.writer.as_default(step=step):
-            for name, value in scalars.items():
-                tf.summary.scalar(name, value)
-        self.writer.flush()
+        self.tracker.scalars(step, scalars)
         if self.best is not None and self.best.offer(step, {**values, **scalars}):  # per_class/recall/8_Bag too
             ledger = self.best.ledger
             print(f"step {step}: kept in {self.best.directory} ({describe_best(ledger)})", file=sys.stderr)
@@ -114,7 +112,7 @@ class AttentionImages(keras.callbacks.Callback):
 
     def __init__(self, writer, every: int, z, labels, scale: int = 3):
         super().__init__()
-        self.writer, self.every, self.z, self.labels, self.scale = writer, every, z, labels, scale
+        self.tracker, self.every, self.z, self.labels, self.scale = as_tracker(writer), every, z, labels, scale
 
     def on_train_batch_end(self, batch, logs=None):
         from sagan_tf.evaluation.attention import attention_picture
@@ -132,10 +130,7 @@ class AttentionImages(keras.callbacks.Callback):
                 generator, self.z, self.labels, network="d", discriminator=self.model.discriminator, scale=self.scale
             )
             pictures[f"attention/{result.layer}"] = picture
-        with self.writer.as_default(step=step):
-            for name, picture in pictures.items():
-                tf.summary.image(name, picture[None])
-        self.writer.flush()
+        self.tracker.images(step, pictures)
 
 
 def has_self_attention(network) -> bool:

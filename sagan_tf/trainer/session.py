@@ -1,6 +1,7 @@
 """One training session: build under the strategy, resume from the latest checkpoint, train to
-``train.steps`` with every callback of a run (checkpoints, the training record, TensorBoard scalars
-and samples, in-training FID and attention pictures, the held-out view of D), stop cleanly on a signal.
+``train.steps`` with every callback of a run (checkpoints, the training record, scalars and samples
+in the trackers of ``log.trackers``, in-training FID and attention pictures, the held-out view of D),
+stop cleanly on a signal.
 
 A resumed run replays the input pipeline up to its step (the batches are a deterministic function
 of ``train.seed``), so with ``--deterministic`` a run that was interrupted and resumed ends with the
@@ -17,6 +18,7 @@ from sagan_tf import interrupts
 from sagan_tf.config import Config
 from sagan_tf.errors import DataError, Stopped
 from sagan_tf.runs.run_dir import CHECKPOINT_DIR, SUMMARY_DIR
+from sagan_tf.tracking import Trackers, open_trackers
 from sagan_tf.trainer.data_check import describe_data_failure
 from sagan_tf.trainer.ops_setting import resolve_ops
 from sagan_tf.trainer.precision import resolve_precision
@@ -41,7 +43,8 @@ def train_session(
     networks are built. A signal recorded by
     ``stop_requests`` ends training after the current step, with a checkpoint of it, by raising
     ``errors.Stopped`` (its line and exit status). TensorBoard events go to ``summary_dir``
-    (default: ``logdir/train``). The run directory is written only once the data is known to load:
+    (default: ``logdir/train``); the trackers of ``log.trackers`` are opened on the chief once
+    training is about to start and closed when it ends. The run directory is written only once the data is known to load:
     a failed start writes nothing.
     """
     import keras
@@ -89,10 +92,12 @@ def train_session(
     prepare_logdir(logdir, cfg, chief, requested_precision, requested_ops)
 
     periodic = PeriodicCheckpoint(checkpointer, cfg.log.checkpoint_every)
-    callbacks = [periodic]
+    callbacks, trackers = [periodic], Trackers()
     if chief:
-        callbacks = chief_callbacks(cfg, model, strategy, logdir, periodic, data_dir, summary_dir or logdir / SUMMARY_DIR,
+        trackers = open_trackers(cfg, logdir, summary_dir or logdir / SUMMARY_DIR)
+        callbacks = chief_callbacks(cfg, model, strategy, logdir, periodic, data_dir, trackers,
                                     source.checkpoint if source else None)
+    ended = False
     try:
         logs = loop.train(
             model, dataset, strategy, remaining, callbacks, verbose=verbose, jit_compile=cfg.train.jit_compile,
@@ -103,24 +108,25 @@ def train_session(
     except interrupts.Interrupted as stop:  # the checkpoint callback has saved stop.step on the way out
         message = interruption_message(stop, checkpointer.latest, logdir, chief)
         raise Stopped(message, stop_requests.status(stop)) from None
+    else:
+        ended = True
+    finally:
+        trackers.close(ended)
     summary = ", ".join(f"{k}={v:.4f}" for k, v in logs.items() if k in ("d_loss", "g_loss", "d_real", "d_fake"))
     print(f"step {int(model.step.numpy())}: {summary}; checkpoint {checkpointer.latest}", file=sys.stderr)
     return model
 
 
-def chief_callbacks(cfg: Config, model, strategy, logdir: Path, periodic, data_dir: str | None, summary_dir: Path,
+def chief_callbacks(cfg: Config, model, strategy, logdir: Path, periodic, data_dir: str | None, writer,
                     init_from: str | None = None) -> list:
     """What the chief runs after each step: scalars, sample grids, the periodic checkpoint, the
     training record (with the checkpoint a new run was ``init_from``), in-training FID and attention
-    pictures, the held-out view of D."""
-    import tensorflow as tf
-
+    pictures, the held-out view of D; ``writer`` (the open ``tracking.Trackers``) receives them."""
     from sagan_tf.evaluation.callbacks import evaluation_callbacks
     from sagan_tf.runs import record
     from sagan_tf.training import callbacks, samples
 
     log = cfg.log
-    writer = tf.summary.create_file_writer(str(summary_dir))
     z, labels, cols = samples.fixed_sample_inputs(cfg.model.z_dim, cfg.data.num_classes, log.samples_per_class)
     return [
         callbacks.ScalarSummaries(writer, log.scalars_every),

@@ -115,6 +115,7 @@ class Trainer:
         """Trains to ``train.steps`` (or to ``steps`` in total), resuming from the run's latest
         checkpoint; returns the trained ``SAGAN``. Raises ``errors.Stopped`` when a signal ended the
         session (after a checkpoint of its last step) and a ``SaganError`` for a user error."""
+        from sagan_tf.tracking import check_trackers
         from sagan_tf.trainer.data_check import check_data, shown_on_failure
         from sagan_tf.trainer.run_directory import lock_run_dir
         from sagan_tf.trainer.session import train_session
@@ -132,6 +133,8 @@ class Trainer:
                 requests.stop_at_once()
             self._prepare_devices()
             cfg = resolve_config(self.source, self.logdir, overrides)
+            if chief:
+                check_trackers(cfg)
             for line in shown_on_failure(lambda: check_data(cfg, chief).warnings, sys.stderr):
                 print(f"warning: {line}", file=sys.stderr)
             if self.deterministic:

@@ -1,4 +1,4 @@
-"""Keras callbacks that show a training run in TensorBoard: scalars and sample grids.
+"""Keras callbacks that show a training run in its trackers (TensorBoard, MLflow, W&B): scalars and sample grids.
 
 They work with ``model.fit`` and with ``sagan_tf.training.loop.train``. The step is the model's own counter
 (``SAGAN.step``), so numbering continues across resumed runs. ``always_runs = True`` marks the cheap
@@ -9,8 +9,8 @@ ones that ``loop.train`` runs first at every step and also after a SIGTERM (the 
 from __future__ import annotations
 
 import keras
-import tensorflow as tf
 
+from sagan_tf.tracking.tracker import as_tracker
 from sagan_tf.training.samples import sample_grid
 
 
@@ -23,27 +23,25 @@ class ScalarSummaries(keras.callbacks.Callback):
 
     always_runs = True
 
-    def __init__(self, writer: tf.summary.SummaryWriter, every: int):
+    def __init__(self, writer, every: int):
+        """``writer``: a ``tracking.Tracker`` or a ``tf.summary`` writer (``tracking.as_tracker``)."""
         super().__init__()
-        self.writer = writer
+        self.tracker = as_tracker(writer)
         self.every = every
 
     def on_train_batch_end(self, batch, logs=None):
         step = _step(self.model)
         if step % self.every or not logs:
             return
-        with self.writer.as_default(step=step):
-            for name, value in logs.items():
-                tf.summary.scalar(name, float(value))
-        self.writer.flush()
+        self.tracker.scalars(step, {name: float(value) for name, value in logs.items()})
 
 
 class SampleGrid(keras.callbacks.Callback):
     """Logs a per-class grid of samples from fixed z every ``every`` steps (image ``samples``)."""
 
-    def __init__(self, writer: tf.summary.SummaryWriter, every: int, generator_fn, z, labels, cols: int):
+    def __init__(self, writer, every: int, generator_fn, z, labels, cols: int):
         super().__init__()
-        self.writer = writer
+        self.tracker = as_tracker(writer)
         self.every = every
         self.generator_fn = generator_fn
         self.z, self.labels, self.cols = z, labels, cols
@@ -53,6 +51,4 @@ class SampleGrid(keras.callbacks.Callback):
         if step % self.every:
             return
         grid = sample_grid(self.generator_fn(), self.z, self.labels, self.cols)
-        with self.writer.as_default(step=step):
-            tf.summary.image("samples", grid[None])
-        self.writer.flush()
+        self.tracker.images(step, {"samples": grid})

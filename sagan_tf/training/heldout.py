@@ -21,6 +21,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from sagan_tf.tracking.tracker import as_tracker
+
 BATCH = 100
 
 
@@ -57,17 +59,14 @@ def overfitting_scalars(model, train, heldout, z) -> dict[str, float]:
 class HeldoutView(keras.callbacks.Callback):
     """Writes ``overfitting_scalars`` every ``every`` steps (and at step 0 of a new run)."""
 
-    def __init__(self, writer: tf.summary.SummaryWriter, every: int, train, heldout, z_dim: int, seed: int = 0):
+    def __init__(self, writer, every: int, train, heldout, z_dim: int, seed: int = 0):
         super().__init__()
-        self.writer, self.every = writer, every
+        self.tracker, self.every = as_tracker(writer), every
         self.train, self.heldout = train, heldout
         self.z = np.random.default_rng(seed).standard_normal((len(heldout[0]), z_dim)).astype(np.float32)
 
     def _write(self, step: int) -> None:
-        with self.writer.as_default(step=step):
-            for name, value in overfitting_scalars(self.model, self.train, self.heldout, self.z).items():
-                tf.summary.scalar(name, value)
-        self.writer.flush()
+        self.tracker.scalars(step, overfitting_scalars(self.model, self.train, self.heldout, self.z))
 
     def on_train_begin(self, logs=None):
         if int(self.model.step.numpy()) == 0:

@@ -68,7 +68,8 @@ def sagan_train_arguments(argv: list[str]):
 
 
 def read_events(directory):
-    """{tag: {step: value}} for scalars and {tag: [steps]} for images, from TensorBoard event files."""
+    """{tag: {step: value}} for scalars and {tag: [(step, encoded picture)]} for images, from TensorBoard
+    event files (the config's text summary left out)."""
     scalars, images = {}, {}
     for path in sorted(Path(directory).glob("events.out.tfevents.*")):
         for event in tf.compat.v1.train.summary_iterator(str(path)):
@@ -77,7 +78,7 @@ def read_events(directory):
                 array = tf.make_ndarray(value.tensor)
                 if plugin == "images":
                     images.setdefault(value.tag, []).append((event.step, array))
-                else:
+                elif plugin != "text":  # the run's config, at step 0
                     scalars.setdefault(value.tag, {})[event.step] = float(array)
     return scalars, images
 

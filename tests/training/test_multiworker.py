@@ -1,5 +1,6 @@
 """Two worker processes on 127.0.0.1 under MultiWorkerMirroredStrategy (``--strategy multiworker``)."""
 
+import importlib.util
 import json
 import os
 import subprocess
@@ -58,9 +59,21 @@ def test_two_workers_hold_identical_weights_and_only_the_chief_writes(tmp_path, 
     # Worker 1 gets its own (would-be) run directory: whatever it wrote would appear there.
     logdirs = [tmp_path / "chief_run", tmp_path / "worker1_run"]
     outs = [tmp_path / "w0.npz", tmp_path / "w1.npz"]
-    results = wait_all(start_workers(logdirs, outs, 6, tfds_dir, *SMALL_DATA))
+    # Both workers are given one MLflow store (when its client is installed): only the chief logs to it.
+    store = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    tracking = ("log.trackers=[tensorboard,mlflow]", f"log.mlflow_uri={store}") if importlib.util.find_spec("mlflow") else ()
+    if tracking:
+        from tests.helpers.mlflow_store import new_experiment
+
+        new_experiment(store, tmp_path / "artifacts")
+    results = wait_all(start_workers(logdirs, outs, 6, tfds_dir, *SMALL_DATA, *tracking))
     for code, err in results:
         assert code == 0, err[-3000:]
+    if tracking:
+        from mlflow.tracking import MlflowClient
+
+        (run,) = MlflowClient(store).search_runs([MlflowClient(store).get_experiment_by_name("sagan_tf").experiment_id])
+        assert sorted(m.step for m in MlflowClient(store).get_metric_history(run.info.run_id, "d_loss")) == list(range(1, 7))
     w0, w1 = np.load(outs[0]), np.load(outs[1])
     assert int(w0["__replicas__"]) == 2 and int(w0["__step__"]) == 6 == int(w1["__step__"])
     assert len(w0.files) > 100 and w0.files == w1.files
