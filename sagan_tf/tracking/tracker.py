@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Mapping
 
 import numpy as np
@@ -36,33 +37,42 @@ class Tracker:
 
 
 class Trackers(Tracker):
-    """Sends to every tracker of ``log.trackers`` in turn (none: a no-op)."""
+    """Sends to every tracker of ``log.trackers`` in turn (none: a no-op).
+
+    A tracker that fails once training is under way (its server went away) is dropped with one
+    warning, and training goes on with the others: hours of training are not lost to a dashboard.
+    """
 
     name = "trackers"
 
     def __init__(self, trackers: list[Tracker] | tuple[Tracker, ...] = ()):
         self.trackers = list(trackers)
 
+    def _each(self, method: str, *args) -> None:
+        for tracker in list(self.trackers):
+            try:
+                getattr(tracker, method)(*args)
+            except Exception as e:  # noqa: BLE001 - any failure of a tracker's client
+                self.trackers.remove(tracker)
+                first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+                print(f"warning: {tracker.name} failed ({first}); nothing more is sent to it, training goes on",
+                      file=sys.stderr)
+
     def params(self, values):
-        for t in self.trackers:
-            t.params(values)
+        for tracker in self.trackers:  # at the start: a failure here ends the run (open_trackers)
+            tracker.params(values)
 
     def scalars(self, step, values):
-        values = {name: float(v) for name, v in values.items()}
-        for t in self.trackers:
-            t.scalars(step, values)
+        self._each("scalars", step, {name: float(v) for name, v in values.items()})
 
     def images(self, step, pictures):
-        for t in self.trackers:
-            t.images(step, pictures)
+        self._each("images", step, pictures)
 
     def flush(self):
-        for t in self.trackers:
-            t.flush()
+        self._each("flush")
 
     def close(self, ok=True):
-        for t in self.trackers:
-            t.close(ok)
+        self._each("close", ok)
 
 
 def as_tracker(writer) -> Tracker:

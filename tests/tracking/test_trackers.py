@@ -12,6 +12,7 @@ import pytest
 from PIL import Image
 
 from sagan_tf.errors import TrackerError
+from sagan_tf.tracking import Tracker, Trackers
 from tests.helpers import REPO
 from tests.helpers.cli import read_events, run_cli
 from tests.helpers.mlflow_store import new_experiment
@@ -174,3 +175,31 @@ def test_flat_params_spells_each_key_as_the_config_does():
 
     assert flat_params({"train": {"g_lr": 2e-4, "steps": 10}, "model": {"g_attention": [16], "ops": None}}) == {
         "train.g_lr": 2e-4, "train.steps": 10, "model.g_attention": "[16]", "model.ops": "None"}
+
+
+class Recording(Tracker):
+    name = "recording"
+
+    def __init__(self):
+        self.sent = []
+
+    def scalars(self, step, values):
+        self.sent.append((step, dict(values)))
+
+
+class Failing(Tracker):
+    name = "failing"
+
+    def scalars(self, step, values):
+        raise ConnectionError("server went away\nretries exhausted")
+
+
+def test_a_tracker_failing_during_training_is_dropped_with_one_warning(capsys):
+    recording, failing = Recording(), Failing()
+    trackers = Trackers([failing, recording])
+    trackers.scalars(10, {"d_loss": np.float32(1.5)})
+    trackers.scalars(20, {"d_loss": 1.25})
+    assert recording.sent == [(10, {"d_loss": 1.5}), (20, {"d_loss": 1.25})]
+    assert trackers.trackers == [recording]
+    assert capsys.readouterr().err.splitlines() == [
+        "warning: failing failed (server went away); nothing more is sent to it, training goes on"]
