@@ -44,8 +44,8 @@ def train_session(
     ``stop_requests`` ends training after the current step, with a checkpoint of it, by raising
     ``errors.Stopped`` (its line and exit status). TensorBoard events go to ``summary_dir``
     (default: ``logdir/train``); the trackers of ``log.trackers`` are opened on the chief once
-    training is about to start and closed when it ends. The run directory is written only once the data is known to load:
-    a failed start writes nothing.
+    training is about to start and closed when it ends (as stopped when it did not end well). The
+    run directory is written only once the data is known to load: a failed start writes nothing.
     """
     import keras
     import tensorflow as tf
@@ -92,13 +92,12 @@ def train_session(
     prepare_logdir(logdir, cfg, chief, requested_precision, requested_ops)
 
     periodic = PeriodicCheckpoint(checkpointer, cfg.log.checkpoint_every)
-    callbacks, trackers = [periodic], Trackers()
-    if chief:
-        trackers = open_trackers(cfg, logdir, summary_dir or logdir / SUMMARY_DIR)
-        callbacks = chief_callbacks(cfg, model, strategy, logdir, periodic, data_dir, trackers,
-                                    source.checkpoint if source else None)
-    ended = False
+    callbacks, trackers, ended = [periodic], Trackers(), False
     try:
+        if chief:
+            trackers = open_trackers(cfg, logdir, summary_dir or logdir / SUMMARY_DIR)
+            callbacks = chief_callbacks(cfg, model, strategy, logdir, periodic, data_dir, trackers,
+                                        source.checkpoint if source else None)
         logs = loop.train(
             model, dataset, strategy, remaining, callbacks, verbose=verbose, jit_compile=cfg.train.jit_compile,
             stop_requests=stop_requests,
