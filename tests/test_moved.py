@@ -15,6 +15,10 @@ MOVED = {
     "sagan_tf.training.record": "sagan_tf.runs.record",
     "sagan_tf.evaluation.metrics.kid": "sagan_tf.evaluation.metrics.kernel_distance",
     "sagan_tf.explore.generators": "sagan_tf.serving.generators",
+    "sagan_tf.layers.resample": "sagan_tf.ops.resample",
+    "sagan_tf.layers.scale_shift_relu": "sagan_tf.ops.scale_shift_relu",
+    "sagan_tf.layers.channel_sums": "sagan_tf.ops.channel_sums",
+    "sagan_tf.pretrained.build": "sagan_tf.serving.pretrained",
 }
 
 
