@@ -45,3 +45,28 @@ def test_the_renamed_names_keep_their_old_meaning():
         sys.modules.pop("sagan_tf.training.run_dir", None)
         from sagan_tf.training.run_dir import BEST_DIR
     assert Generator is TrainedGenerator and old_version_directory is version_directory and BEST_DIR == LEGACY_DIR == "best_fid"
+
+
+def test_the_folded_kernel_functions_keep_their_old_meaning():
+    """``layers.folded_conv`` took folded 4x4 kernels; its functions equal the ops' reference forms."""
+    import numpy as np
+
+    from sagan_tf.ops.conv_avgpool import reference_conv3x3_avgpool
+    from sagan_tf.ops.upsample_conv import reference_upsample_conv3x3
+
+    sys.modules.pop("sagan_tf.layers.folded_conv", None)
+    with pytest.warns(FutureWarning, match="^sagan_tf.layers.folded_conv has moved to sagan_tf.ops.upsample_conv"):
+        folded_conv = importlib.import_module("sagan_tf.layers.folded_conv")
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(2, 6, 6, 3)).astype(np.float32)
+    kernel = rng.normal(size=(3, 3, 3, 5)).astype(np.float32)
+    np.testing.assert_allclose(folded_conv.upsample_conv3x3(x, folded_conv.fold_nearest_upsample(kernel)),
+                               reference_upsample_conv3x3(x, kernel), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(folded_conv.conv3x3_avgpool(x, folded_conv.fold_avgpool(kernel)),
+                               reference_conv3x3_avgpool(x, kernel), rtol=1e-5, atol=1e-5)
+
+
+def test_the_removed_optimizations_module_names_its_replacement():
+    sys.modules.pop("sagan_tf.layers.optimizations", None)
+    with pytest.raises(ImportError, match="^sagan_tf.layers.optimizations is gone: .*config key model.ops"):
+        importlib.import_module("sagan_tf.layers.optimizations")
