@@ -114,6 +114,7 @@ class TrainConfig:
     ema_start: int = 1000  # the EMA copies G until this step, then averages
     lecam_weight: float = 0.0  # LeCam regularisation of D (training.lecam); 0: off
     lecam_decay: float = 0.99  # decay of the LeCam anchors (moving averages of D's outputs)
+    mode_seeking: float = 0.0  # weight of the mode-seeking term in G's loss (training.mode_seeking); 0: off
 
 
 @dataclass
@@ -415,7 +416,7 @@ def validate(config: Config) -> None:
     for key, value in (("train.ema_start", t.ema_start), ("log.attention_every", log.attention_every),
                        ("log.fid_every", log.fid_every), ("eval.num_real", config.eval.num_real),
                        ("data.limit", d.limit), ("log.heldout", log.heldout), ("train.lecam_weight", t.lecam_weight),
-                       ("train.freeze_d", t.freeze_d)):
+                       ("train.freeze_d", t.freeze_d), ("train.mode_seeking", t.mode_seeking)):
         if value < 0:
             raise ConfigError(f"config key {key!r} must be >= 0, got {value}")
     for key, value in (("train.beta1", t.beta1), ("train.beta2", t.beta2), ("model.bn_momentum", m.bn_momentum),

@@ -32,6 +32,9 @@ def data_report(cfg: Config) -> list[str]:
         adaptive = f"adaptive (ADA, target {cfg.augment.ada_target})" if cfg.augment.ada_target else "fixed"
         lines.append(f"small data: augmentation {cfg.augment.policy or 'off'}, probability {cfg.augment.probability} "
                      f"{adaptive}; LeCam weight {cfg.train.lecam_weight}")
+    if cfg.train.mode_seeking:
+        lines.append(f"mode seeking: weight {cfg.train.mode_seeking:g} in G's loss over pairs of codes of one class "
+                     "(train.mode_seeking)")
     return lines
 
 

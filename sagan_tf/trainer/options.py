@@ -64,8 +64,8 @@ def outputs(logdir: str | Path | None, summary_dir: str | Path | None, export_di
 
 def check_batch(cfg, strategy) -> int:
     """Per-replica batch of each update; one ``ConfigError`` line when the replicas cannot share
-    ``train.batch_size`` evenly or a replica's share does not split into ``train.accumulate``
-    equal micro-batches."""
+    ``train.batch_size`` evenly, a replica's share does not split into ``train.accumulate``
+    equal micro-batches, or (with ``train.mode_seeking``) a micro-batch is odd."""
     from sagan_tf.cluster import distribute
 
     per_replica = distribute.check_global_batch(cfg.train.batch_size, strategy)
@@ -75,5 +75,11 @@ def check_batch(cfg, strategy) -> int:
             f"global batch size {cfg.train.batch_size} does not split into the {strategy.num_replicas_in_sync} "
             f"replica(s) x {k} micro-batches of train.accumulate: it must be a multiple of "
             f"{strategy.num_replicas_in_sync * k}"
+        )
+    if cfg.train.mode_seeking and (per_replica // k) % 2:
+        raise ConfigError(
+            f"train.mode_seeking pairs the examples of each batch of G's update, but the global batch size "
+            f"{cfg.train.batch_size} gives {per_replica // k} per replica and micro-batch: make it a multiple of "
+            f"{2 * strategy.num_replicas_in_sync * k}"
         )
     return per_replica

@@ -59,8 +59,8 @@ def build_optimizers(cfg: Config) -> tuple[keras.optimizers.Optimizer, keras.opt
 
 def build_sagan(cfg: Config) -> SAGAN:
     """The compiled GAN: G, D, both optimizers with built slots, G's EMA (``train.ema_decay > 0``),
-    the augmentation (``augment.*``), LeCam (``train.lecam_weight``) and gradient accumulation
-    (``train.accumulate``)."""
+    the augmentation (``augment.*``), LeCam (``train.lecam_weight``), mode seeking
+    (``train.mode_seeking``) and gradient accumulation (``train.accumulate``)."""
     from sagan_tf.training.adaptive import AugmentProbability
     from sagan_tf.training.ema import GeneratorEMA
     from sagan_tf.training.lecam import LeCamAnchors
@@ -73,7 +73,7 @@ def build_sagan(cfg: Config) -> SAGAN:
     probability = AugmentProbability(a.probability, a.ada_target, a.ada_interval, a.ada_kimg)
     model = SAGAN(g, d, d_steps=t.d_steps, seed=t.seed, ema=ema, augment_policy=augment_policy(a.policy),
                   augment_probability=probability, lecam=LeCamAnchors(t.lecam_weight, t.lecam_decay),
-                  accumulate=t.accumulate, freeze_d=t.freeze_d)
+                  accumulate=t.accumulate, freeze_d=t.freeze_d, mode_seeking=t.mode_seeking)
     g_opt, d_opt = build_optimizers(cfg)
     model.compile(g_optimizer=g_opt, d_optimizer=d_opt)
     return model

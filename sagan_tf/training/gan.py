@@ -32,6 +32,10 @@ in D's and in G's loss, passes through the same differentiable augmentation (Dif
 and generated batches are augmented independently and N replicas compute what one device would.
 With ``lecam`` enabled D's loss adds ``lecam_weight * R_LC`` (``training.lecam``).
 
+Mode seeking (``mode_seeking`` lambda > 0, ``training.mode_seeking``): G's update gives each odd
+example its even neighbour's label and G's loss adds ``lambda * L_ms`` over these pairs, which
+pushes apart the images of two codes of the same class.
+
 EMA: with an ``ema`` (``sagan_tf.training.ema.GeneratorEMA``) the shadow generator is updated once after each
 generator update.
 
@@ -62,6 +66,7 @@ from sagan_tf.training.adaptive import AugmentProbability
 from sagan_tf.training.freeze_d import frozen_variables
 from sagan_tf.training.lecam import LeCamAnchors
 from sagan_tf.training.loss_scaling import is_loss_scaled, replica_safe
+from sagan_tf.training.mode_seeking import mode_seeking_penalty, pair_ratios, paired_labels
 
 REAL, FAKE = 0, 1  # the augmentation's random streams
 _AUGMENT_KEY = 0x5A6A  # folded into the noise key: augmentation draws never reuse z's
@@ -92,12 +97,15 @@ class SAGAN(keras.Model):
         accumulate: micro-batches per update (``training.accumulation``); each replica's batch of
             an update must divide by it.
         freeze_d: D's first blocks kept fixed (``training.freeze_d``, FreezeD).
+        mode_seeking: weight of the mode-seeking term in G's loss (``training.mode_seeking``); 0: off.
+            G's batch of an update (each micro-batch, each replica's share) must be even.
     """
 
     def __init__(
         self, generator: Generator, discriminator: Discriminator, d_steps: int = 1, seed: int = 0, ema=None,
         augment_policy: tuple[str, ...] = (), augment_probability: AugmentProbability | None = None,
-        lecam: LeCamAnchors | None = None, accumulate: int = 1, freeze_d: int = 0, **kwargs,
+        lecam: LeCamAnchors | None = None, accumulate: int = 1, freeze_d: int = 0, mode_seeking: float = 0.0,
+        **kwargs,
     ):
         super().__init__(**kwargs)
         self.generator = generator
@@ -105,6 +113,7 @@ class SAGAN(keras.Model):
         self.d_steps = int(d_steps)
         self.accumulate = int(accumulate)
         self.freeze_d = int(freeze_d)
+        self.mode_seeking = float(mode_seeking)
         self.frozen_d: list = []  # D's variables that FreezeD keeps (set in ``compile``)
         self.seed = int(seed)
         self.ema = ema
@@ -209,13 +218,22 @@ class SAGAN(keras.Model):
         return logs
 
     def g_loss(self, labels, z, global_batch, step=None, micro: int = 0) -> tuple[tf.Tensor, dict]:
-        """G's hinge loss through D (and the augmentation): (this replica's share, logs)."""
+        """G's hinge loss through D (and the augmentation), plus the mode-seeking term when it is on:
+        (this replica's share, logs)."""
+        if self.mode_seeking:
+            labels = paired_labels(labels)
         fake = self.generator((z, labels), training=True)
+        images = fake
         fake = self.augment(fake, self.d_steps, FAKE, step, micro)
         with frozen_state():
             logits = tf.cast(self.discriminator((fake, labels), training=True), tf.float32)
         per_example = hinge_g_loss(logits)
-        return tf.reduce_sum(per_example) / global_batch, {"g_loss": tf.reduce_mean(per_example)}
+        loss = tf.reduce_sum(per_example) / global_batch
+        logs = {"g_loss": tf.reduce_mean(per_example)}
+        if self.mode_seeking:
+            loss += self.mode_seeking * mode_seeking_penalty(images, z, global_batch)
+            logs["mode_seeking_ratio"] = tf.reduce_mean(pair_ratios(images, z))
+        return loss, logs
 
     def _d_update(self, real, labels, z, global_batch, phase, step):
         """One D update; with accumulation its fakes and augmentation are drawn for the whole batch
@@ -256,7 +274,7 @@ class SAGAN(keras.Model):
             return self.g_loss(micro_slice(labels, k, n), micro_slice(z, k, n), global_batch, step, k)
 
         applied, micro_logs = accumulated_update(self.g_optimizer, self.generator, n, lambda k: None, loss)
-        return applied, {"g_loss": tf.add_n([m["g_loss"] for m in micro_logs]) / n}
+        return applied, {key: tf.add_n([m[key] for m in micro_logs]) / n for key in micro_logs[0]}
 
     def train_step(self, data):
         images, labels = data

@@ -1,0 +1,105 @@
+"""The mode-seeking term of G's loss (``training.mode_seeking``) against numpy."""
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from sagan_tf.errors import ConfigError
+from sagan_tf.layers.running_state import frozen_state
+from sagan_tf.trainer.options import check_batch
+from sagan_tf.training.builders import build_sagan
+from sagan_tf.training.loop import make_step_function
+from sagan_tf.training.mode_seeking import EPS, mode_seeking_penalty, paired_labels
+from tests.helpers.training import copy_networks, fake_batch, tiny_config
+
+
+def numpy_penalty(images, z):
+    """Mao et al. 2019 eq. 3 over the pairs (2i, 2i + 1): mean of 1 / (d_I / d_z + eps), d = mean |.|."""
+    x = np.asarray(images, np.float64).reshape(len(images), -1)
+    z = np.asarray(z, np.float64)
+    ratios = np.abs(x[0::2] - x[1::2]).mean(1) / np.abs(z[0::2] - z[1::2]).mean(1)
+    return float(np.mean(1.0 / (ratios + EPS))), float(np.mean(ratios))
+
+
+def test_penalty_and_pairs_against_numpy():
+    rng = np.random.default_rng(0)
+    images = rng.uniform(-1, 1, (6, 4, 4, 3)).astype(np.float32)
+    z = rng.normal(size=(6, 5)).astype(np.float32)
+    expected, _ = numpy_penalty(images, z)
+    np.testing.assert_allclose(float(mode_seeking_penalty(images, z, 6)), expected, rtol=1e-5)
+    # a replica's share: its 1 pair of 3 summed over the global batch's 3 pairs
+    np.testing.assert_allclose(float(mode_seeking_penalty(images[:2], z[:2], 6)),
+                               numpy_penalty(images[:2], z[:2])[0] / 3, rtol=1e-5)
+    np.testing.assert_array_equal(paired_labels(tf.constant([3, 1, 4, 1, 5, 9])).numpy(), [3, 3, 4, 4, 5, 5])
+    # identical images of a pair: the penalty is 1 / eps
+    same = np.repeat(images[0::2], 2, axis=0)
+    np.testing.assert_allclose(float(mode_seeking_penalty(same, z, 6)), 1.0 / EPS, rtol=1e-5)
+
+
+@pytest.mark.parametrize("weight", [0.0, 0.7])
+def test_g_loss_adds_the_weighted_penalty_of_same_class_pairs(weight):
+    """G's loss is the hinge loss of G's images of the paired labels plus ``weight`` x the numpy
+    penalty of those images; without the term the labels are left as they are."""
+    keras.utils.set_random_seed(0)
+    model = build_sagan(tiny_config(mode_seeking=weight, ema_decay=0.0))
+    reference = build_sagan(tiny_config(ema_decay=0.0))
+    copy_networks(model, reference)
+    _, labels = fake_batch(8, seed=2)
+    assert len(set(labels[0::2] == labels[1::2])) == 2  # some neighbours differ: the pairing matters
+    z = model.noise(8, model.d_steps, step=tf.constant(0, tf.int64))
+    used = np.repeat(labels[0::2], 2) if weight else labels
+    with frozen_state():
+        loss, logs = model.g_loss(tf.constant(labels), z, 8.0)
+        images = reference.generator((z, used), training=True)
+        logits = reference.discriminator((images, used), training=True).numpy()
+    penalty, mean_ratio = numpy_penalty(images.numpy(), z.numpy())
+    np.testing.assert_allclose(float(logs["g_loss"]), float(np.mean(-logits)), rtol=1e-5)
+    np.testing.assert_allclose(float(loss), float(np.sum(-logits)) / 8 + weight * penalty, rtol=1e-5)
+    if weight:
+        np.testing.assert_allclose(float(logs["mode_seeking_ratio"]), mean_ratio, rtol=1e-5)
+    else:
+        assert "mode_seeking_ratio" not in logs
+
+
+def sgd_model(weight, accumulate=1, strategy=None):
+    with strategy.scope() if strategy is not None else tf.distribute.get_strategy().scope():
+        model = build_sagan(tiny_config(mode_seeking=weight, accumulate=accumulate, ema_decay=0.0))
+        model.compile(g_optimizer=keras.optimizers.SGD(0.1), d_optimizer=keras.optimizers.SGD(0.1))
+    return model
+
+
+def run_step(model, strategy, images, labels):
+    ds = tf.data.Dataset.from_tensors((images, labels))
+    return make_step_function(model, strategy)(iter(strategy.experimental_distribute_dataset(ds)))
+
+
+def test_two_replicas_update_g_as_one_device(mirrored):
+    """The pairs are neighbours: 2 replicas of 4 images make the pairs and the update of one device's
+    batch of 8; and the term changes that update."""
+    keras.utils.set_random_seed(3)
+    single, multi, plain = sgd_model(1.0), sgd_model(1.0, strategy=mirrored), sgd_model(0.0)
+    copy_networks(single, multi)
+    copy_networks(single, plain)
+    images, labels = fake_batch(8, seed=1)
+    one = tf.distribute.OneDeviceStrategy("/cpu:0")
+    run_step(single, one, images, labels)
+    run_step(multi, mirrored, images, labels)
+    run_step(plain, one, images, labels)
+    moved = 0.0
+    for a, b, c in zip(single.generator.trainable_variables, multi.generator.trainable_variables,
+                       plain.generator.trainable_variables, strict=True):
+        np.testing.assert_allclose(b.numpy(), a.numpy(), rtol=1e-4, atol=1e-5, err_msg=a.path)  # biases before BN: ~0 gradient, rounding
+        moved = max(moved, float(np.abs(a.numpy() - c.numpy()).max()))
+    assert moved > 1e-4
+
+
+def test_an_odd_batch_of_g_is_one_error(mirrored):
+    with pytest.raises(ConfigError, match=r"train.mode_seeking pairs.*gives 3 per replica.*multiple of 4"):
+        check_batch(tiny_config(mode_seeking=1.0, batch_size=6), mirrored)
+    assert check_batch(tiny_config(mode_seeking=1.0, batch_size=8, accumulate=2), mirrored) == 4
+    assert check_batch(tiny_config(batch_size=6), mirrored) == 3  # odd is fine without the term
+    from sagan_tf import config as config_lib
+
+    with pytest.raises(ConfigError, match="'train.mode_seeking' must be >= 0"):
+        config_lib.load("fashion_mnist32", ["train.mode_seeking=-1"])
