@@ -231,8 +231,9 @@ class SAGAN(keras.Model):
         loss = tf.reduce_sum(per_example) / global_batch
         logs = {"g_loss": tf.reduce_mean(per_example)}
         if self.mode_seeking:
-            loss += self.mode_seeking * mode_seeking_penalty(images, z, global_batch)
-            logs["mode_seeking_ratio"] = tf.reduce_mean(pair_ratios(images, z))
+            ratios = pair_ratios(images, z)
+            loss += self.mode_seeking * mode_seeking_penalty(ratios, global_batch)
+            logs["mode_seeking_ratio"] = tf.reduce_mean(ratios)
         return loss, logs
 
     def _d_update(self, real, labels, z, global_batch, phase, step):

@@ -42,7 +42,8 @@ def pair_ratios(images: tf.Tensor, z: tf.Tensor) -> tf.Tensor:
     return image_distance / code_distance
 
 
-def mode_seeking_penalty(images: tf.Tensor, z: tf.Tensor, global_batch) -> tf.Tensor:
-    """``L_ms`` of this replica's pairs, as its share of the mean over the global batch's pairs."""
-    per_pair = 1.0 / (pair_ratios(images, z) + EPS)
+def mode_seeking_penalty(ratios: tf.Tensor, global_batch) -> tf.Tensor:
+    """``L_ms`` of this replica's pairs (their ``pair_ratios``), as its share of the mean over the
+    global batch's pairs."""
+    per_pair = 1.0 / (ratios + EPS)
     return tf.reduce_sum(per_pair) / (tf.cast(global_batch, tf.float32) / 2.0)

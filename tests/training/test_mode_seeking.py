@@ -10,7 +10,7 @@ from sagan_tf.layers.running_state import frozen_state
 from sagan_tf.trainer.options import check_batch
 from sagan_tf.training.builders import build_sagan
 from sagan_tf.training.loop import make_step_function
-from sagan_tf.training.mode_seeking import EPS, mode_seeking_penalty, paired_labels
+from sagan_tf.training.mode_seeking import EPS, mode_seeking_penalty, pair_ratios, paired_labels
 from tests.helpers.training import copy_networks, fake_batch, tiny_config
 
 
@@ -27,14 +27,14 @@ def test_penalty_and_pairs_against_numpy():
     images = rng.uniform(-1, 1, (6, 4, 4, 3)).astype(np.float32)
     z = rng.normal(size=(6, 5)).astype(np.float32)
     expected, _ = numpy_penalty(images, z)
-    np.testing.assert_allclose(float(mode_seeking_penalty(images, z, 6)), expected, rtol=1e-5)
+    np.testing.assert_allclose(float(mode_seeking_penalty(pair_ratios(images, z), 6)), expected, rtol=1e-5)
     # a replica's share: its 1 pair of 3 summed over the global batch's 3 pairs
-    np.testing.assert_allclose(float(mode_seeking_penalty(images[:2], z[:2], 6)),
+    np.testing.assert_allclose(float(mode_seeking_penalty(pair_ratios(images[:2], z[:2]), 6)),
                                numpy_penalty(images[:2], z[:2])[0] / 3, rtol=1e-5)
     np.testing.assert_array_equal(paired_labels(tf.constant([3, 1, 4, 1, 5, 9])).numpy(), [3, 3, 4, 4, 5, 5])
     # identical images of a pair: the penalty is 1 / eps
     same = np.repeat(images[0::2], 2, axis=0)
-    np.testing.assert_allclose(float(mode_seeking_penalty(same, z, 6)), 1.0 / EPS, rtol=1e-5)
+    np.testing.assert_allclose(float(mode_seeking_penalty(pair_ratios(same, z), 6)), 1.0 / EPS, rtol=1e-5)
 
 
 @pytest.mark.parametrize("weight", [0.0, 0.7])
