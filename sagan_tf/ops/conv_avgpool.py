@@ -46,9 +46,14 @@ def reference_conv3x3_avgpool(x: tf.Tensor, kernel: tf.Tensor) -> tf.Tensor:
     return downsample_avg(tf.nn.conv2d(x, tf.cast(kernel, x.dtype), strides=1, padding="SAME"))
 
 
-def fast_conv3x3_avgpool(x: tf.Tensor, kernel: tf.Tensor) -> tf.Tensor:
+def strided_conv_folded(x: tf.Tensor, folded: tf.Tensor) -> tf.Tensor:
+    """The stride-2 convolution of x (even H, W) with a kernel of ``fold_avgpool``."""
     _check_even(x)
-    return tf.nn.conv2d(x, tf.cast(fold_avgpool(kernel), x.dtype), strides=2, padding="SAME")
+    return tf.nn.conv2d(x, folded, strides=2, padding="SAME")
+
+
+def fast_conv3x3_avgpool(x: tf.Tensor, kernel: tf.Tensor) -> tf.Tensor:
+    return strided_conv_folded(x, tf.cast(fold_avgpool(kernel), x.dtype))
 
 
 def conv3x3_avgpool(x: tf.Tensor, kernel: tf.Tensor, *, impl: str = "reference") -> tf.Tensor:

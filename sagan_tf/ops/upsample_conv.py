@@ -48,11 +48,14 @@ def reference_upsample_conv3x3(x: tf.Tensor, kernel: tf.Tensor) -> tf.Tensor:
     return tf.nn.conv2d(upsample_nearest(x), tf.cast(kernel, x.dtype), strides=1, padding="SAME")
 
 
-def fast_upsample_conv3x3(x: tf.Tensor, kernel: tf.Tensor) -> tf.Tensor:
-    folded = tf.cast(fold_nearest_upsample(kernel), x.dtype)
-    height, width, filters = x.shape[1], x.shape[2], folded.shape[2]
-    output_shape = tf.stack([tf.shape(x)[0], 2 * height, 2 * width, filters])
+def transposed_conv_folded(x: tf.Tensor, folded: tf.Tensor) -> tf.Tensor:
+    """The stride-2 transposed convolution of x with a kernel of ``fold_nearest_upsample``."""
+    output_shape = tf.stack([tf.shape(x)[0], 2 * x.shape[1], 2 * x.shape[2], folded.shape[2]])
     return tf.nn.conv2d_transpose(x, folded, output_shape, strides=2, padding="SAME")
+
+
+def fast_upsample_conv3x3(x: tf.Tensor, kernel: tf.Tensor) -> tf.Tensor:
+    return transposed_conv_folded(x, tf.cast(fold_nearest_upsample(kernel), x.dtype))
 
 
 def upsample_conv3x3(x: tf.Tensor, kernel: tf.Tensor, *, impl: str = "reference") -> tf.Tensor:
