@@ -4,7 +4,7 @@ Makes ``--images`` JPEGs (default 20,000) of photo-like sizes (each side 300-120
 (random smooth colour fields with fine grain, so JPEG sizes are those of photographs, not of flat
 colour; ``--unique`` of them drawn, the others byte copies) in three class folders with nested year
 folders under ``DIR`` (kept: a second run reuses them), then measures, each in its own process (wall seconds, the process's CPU seconds and the
-1-minute load average before and after: wall seconds grow with the machine's load, CPU seconds
+system's load before and after: wall seconds grow when other processes share the CPUs, CPU seconds
 do not, so CPU seconds are the robust number):
 
 - the folder survey (``data.image_folder.list_folder``: listing, headers, decoding each file)
