@@ -115,6 +115,7 @@ class TrainConfig:
     lecam_weight: float = 0.0  # LeCam regularisation of D (training.lecam); 0: off
     lecam_decay: float = 0.99  # decay of the LeCam anchors (moving averages of D's outputs)
     mode_seeking: float = 0.0  # weight of the mode-seeking term in G's loss (training.mode_seeking); 0: off
+    mode_seeking_per_class: bool = False  # each pair's ratio in units of its class's real spread
 
 
 @dataclass

@@ -33,8 +33,9 @@ def data_report(cfg: Config) -> list[str]:
         lines.append(f"small data: augmentation {cfg.augment.policy or 'off'}, probability {cfg.augment.probability} "
                      f"{adaptive}; LeCam weight {cfg.train.lecam_weight}")
     if cfg.train.mode_seeking:
-        lines.append(f"mode seeking: weight {cfg.train.mode_seeking:g} in G's loss over pairs of codes of one class "
-                     "(train.mode_seeking)")
+        relative = ", relative to each class's real spread" if cfg.train.mode_seeking_per_class else ""
+        lines.append(f"mode seeking: weight {cfg.train.mode_seeking:g} in G's loss over pairs of codes of one class"
+                     f"{relative} (train.mode_seeking)")
     return lines
 
 

@@ -60,20 +60,23 @@ def build_optimizers(cfg: Config) -> tuple[keras.optimizers.Optimizer, keras.opt
 def build_sagan(cfg: Config) -> SAGAN:
     """The compiled GAN: G, D, both optimizers with built slots, G's EMA (``train.ema_decay > 0``),
     the augmentation (``augment.*``), LeCam (``train.lecam_weight``), mode seeking
-    (``train.mode_seeking``) and gradient accumulation (``train.accumulate``)."""
+    (``train.mode_seeking``, ``train.mode_seeking_per_class``) and gradient accumulation (``train.accumulate``)."""
     from sagan_tf.training.adaptive import AugmentProbability
     from sagan_tf.training.ema import GeneratorEMA
     from sagan_tf.training.lecam import LeCamAnchors
+    from sagan_tf.training.mode_seeking import ClassSpread
 
     t, a = cfg.train, cfg.augment
     g, d = build_generator(cfg), build_discriminator(cfg)
     # The shadow is built after G and D: its (overwritten) random initialisation must not change theirs.
     with policy_scope(resolve(t.precision)[0]):  # the shadow computes like G (samples, in-training FID)
         ema = GeneratorEMA(g, t.ema_decay, t.ema_start) if t.ema_decay > 0 else None
+    spread = ClassSpread(cfg.data.num_classes) if t.mode_seeking and t.mode_seeking_per_class else None
     probability = AugmentProbability(a.probability, a.ada_target, a.ada_interval, a.ada_kimg)
     model = SAGAN(g, d, d_steps=t.d_steps, seed=t.seed, ema=ema, augment_policy=augment_policy(a.policy),
                   augment_probability=probability, lecam=LeCamAnchors(t.lecam_weight, t.lecam_decay),
-                  accumulate=t.accumulate, freeze_d=t.freeze_d, mode_seeking=t.mode_seeking)
+                  accumulate=t.accumulate, freeze_d=t.freeze_d, mode_seeking=t.mode_seeking,
+                  class_spread=spread)
     g_opt, d_opt = build_optimizers(cfg)
     model.compile(g_optimizer=g_opt, d_optimizer=d_opt)
     return model

@@ -66,7 +66,7 @@ from sagan_tf.training.adaptive import AugmentProbability
 from sagan_tf.training.freeze_d import frozen_variables
 from sagan_tf.training.lecam import LeCamAnchors
 from sagan_tf.training.loss_scaling import is_loss_scaled, replica_safe
-from sagan_tf.training.mode_seeking import mode_seeking_penalty, pair_ratios, paired_labels
+from sagan_tf.training.mode_seeking import ClassSpread, mode_seeking_penalty, pair_ratios, paired_labels
 
 REAL, FAKE = 0, 1  # the augmentation's random streams
 _AUGMENT_KEY = 0x5A6A  # folded into the noise key: augmentation draws never reuse z's
@@ -99,13 +99,15 @@ class SAGAN(keras.Model):
         freeze_d: D's first blocks kept fixed (``training.freeze_d``, FreezeD).
         mode_seeking: weight of the mode-seeking term in G's loss (``training.mode_seeking``); 0: off.
             G's batch of an update (each micro-batch, each replica's share) must be even.
+        class_spread: ``ClassSpread``: measure each pair's ratio in units of its class's real spread
+            (``train.mode_seeking_per_class``); default: plain ratios.
     """
 
     def __init__(
         self, generator: Generator, discriminator: Discriminator, d_steps: int = 1, seed: int = 0, ema=None,
         augment_policy: tuple[str, ...] = (), augment_probability: AugmentProbability | None = None,
         lecam: LeCamAnchors | None = None, accumulate: int = 1, freeze_d: int = 0, mode_seeking: float = 0.0,
-        **kwargs,
+        class_spread: ClassSpread | None = None, **kwargs,
     ):
         super().__init__(**kwargs)
         self.generator = generator
@@ -114,6 +116,7 @@ class SAGAN(keras.Model):
         self.accumulate = int(accumulate)
         self.freeze_d = int(freeze_d)
         self.mode_seeking = float(mode_seeking)
+        self.class_spread = class_spread
         self.frozen_d: list = []  # D's variables that FreezeD keeps (set in ``compile``)
         self.seed = int(seed)
         self.ema = ema
@@ -232,8 +235,10 @@ class SAGAN(keras.Model):
         logs = {"g_loss": tf.reduce_mean(per_example)}
         if self.mode_seeking:
             ratios = pair_ratios(images, z)
-            loss += self.mode_seeking * mode_seeking_penalty(ratios, global_batch)
             logs["mode_seeking_ratio"] = tf.reduce_mean(ratios)
+            if self.class_spread is not None:
+                ratios = ratios * self.class_spread.ratio_scale(labels[::2])
+            loss += self.mode_seeking * mode_seeking_penalty(ratios, global_batch)
         return loss, logs
 
     def _d_update(self, real, labels, z, global_batch, phase, step):
@@ -289,6 +294,8 @@ class SAGAN(keras.Model):
         for k in range(self.d_steps):
             real = images[k * batch : (k + 1) * batch]
             chunk_labels = labels[k * batch : (k + 1) * batch]
+            if self.class_spread is not None:
+                self.class_spread.update(real, chunk_labels)
             applied, logs = self._d_update(real, chunk_labels, self.noise(batch, k, step), global_batch, k, step)
             d_applied.append(applied)
         g_applied, g_logs = self._g_update(chunk_labels, self.noise(batch, self.d_steps, step), global_batch, step)
@@ -319,8 +326,10 @@ class SAGAN(keras.Model):
         return values
 
     def regularization_state(self) -> dict:
-        """The augmentation probability, ADA's sums and the LeCam anchors (for the checkpoint)."""
-        return {**self.augment_probability.variables(), **self.lecam.variables()}
+        """The augmentation probability, ADA's sums, the LeCam anchors and (when mode seeking is
+        class-relative) the classes' spreads, for the checkpoint."""
+        spread = self.class_spread.variables() if self.class_spread is not None else {}
+        return {**self.augment_probability.variables(), **self.lecam.variables(), **spread}
 
 
 def _replica_share(batch) -> tuple[int, tf.Tensor]:

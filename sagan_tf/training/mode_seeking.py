@@ -23,6 +23,7 @@ loss (``training.gan``), so N replicas compute what one device would.
 
 from __future__ import annotations
 
+import keras
 import tensorflow as tf
 
 EPS = 1e-5
@@ -47,3 +48,69 @@ def mode_seeking_penalty(ratios: tf.Tensor, global_batch) -> tf.Tensor:
     global batch's pairs."""
     per_pair = 1.0 / (ratios + EPS)
     return tf.reduce_sum(per_pair) / (tf.cast(global_batch, tf.float32) / 2.0)
+
+
+# Class-relative mode seeking (``train.mode_seeking_per_class``): ``1 / r`` pushes hardest where
+# images are close in pixels, so classes whose real images differ little from each other (trousers,
+# sneakers) are spread beyond their real spread while varied ones (bags, shirts) hardly move. Each
+# pair's ratio is measured instead in units of its class's real spread,
+#
+#     r_y = r * s_mean / s_y,   s_y = E[d_I(x1, x2)] over two real images x1, x2 of class y,
+#
+# s_mean the mean over the classes seen, so the weight keeps its scale and every class is pushed
+# alike relative to its own spread.
+
+OFFSETS = 8  # real pairs per image and update: (i, i + k mod n) for k = 1 .. OFFSETS
+
+
+class ClassSpread:
+    """``s_y`` of each class, estimated from the real images of every D update: the mean ``d_I`` of
+    the pairs ``(i, i + k mod n)``, ``k = 1 .. OFFSETS``, of one class in the global batch (all-reduced,
+    so every replica holds the same values), averaged over updates with ``decay`` (the first estimate
+    of a class taken as it is). Create inside the strategy scope of the model; the values are saved
+    in the checkpoint."""
+
+    def __init__(self, num_classes: int, decay: float = 0.99):
+        self.num_classes = max(int(num_classes), 1)
+        self.decay = float(decay)
+        self.spread = _state("mode_seeking_class_spread", self.num_classes)
+        self.updates = _state("mode_seeking_class_updates", self.num_classes)
+
+    def variables(self) -> dict:
+        return {v.name: v for v in (self.spread, self.updates)}
+
+    def update(self, real: tf.Tensor, labels: tf.Tensor) -> None:
+        """Moves each class's ``s_y`` toward this update's pairs of it (call in replica context)."""
+        x = tf.reshape(tf.cast(real, tf.float32), [tf.shape(real)[0], -1])
+        y = tf.reshape(tf.cast(labels, tf.int32), [-1])
+        sums = tf.zeros([self.num_classes])
+        counts = tf.zeros([self.num_classes])
+        for k in range(1, OFFSETS + 1):
+            other, other_y = tf.roll(x, -k, axis=0), tf.roll(y, -k, axis=0)
+            same = tf.cast(tf.equal(y, other_y), tf.float32)
+            distance = tf.reduce_mean(tf.abs(x - other), axis=1)
+            sums += tf.math.unsorted_segment_sum(distance * same, y, self.num_classes)
+            counts += tf.math.unsorted_segment_sum(same, y, self.num_classes)
+        ctx = tf.distribute.get_replica_context()
+        both = tf.stack([sums, counts])
+        if ctx is not None:
+            both = ctx.all_reduce(tf.distribute.ReduceOp.SUM, both)
+        seen = both[1] > 0
+        mean = both[0] / tf.maximum(both[1], 1.0)
+        old = tf.convert_to_tensor(self.spread)
+        decay = tf.where(self.updates > 0, self.decay, 0.0)
+        self.spread.assign(tf.where(seen, decay * old + (1.0 - decay) * mean, old))
+        self.updates.assign_add(tf.cast(seen, tf.float32))
+
+    def ratio_scale(self, labels: tf.Tensor) -> tf.Tensor:
+        """``s_mean / s_y`` of each label (1 for a class not seen yet)."""
+        spread = tf.convert_to_tensor(self.spread)
+        known = spread > 0
+        mean = tf.reduce_sum(tf.where(known, spread, 0.0)) / tf.maximum(tf.reduce_sum(tf.cast(known, tf.float32)), 1.0)
+        own = tf.gather(spread, tf.cast(labels, tf.int32))
+        return tf.where(own > 0, mean / tf.maximum(own, 1e-12), 1.0)
+
+
+def _state(name: str, size: int) -> keras.Variable:
+    return keras.Variable(tf.zeros([size]), dtype="float32", trainable=False, name=name,
+                          aggregation="only_first_replica")
