@@ -19,6 +19,16 @@ The pairs are neighbours, so a batch split into even slices (each replica's shar
 each micro-batch with accumulation) has the same pairs as the whole batch; each slice must be even.
 The penalty is a sum over this replica's pairs divided by the global number of pairs, like the hinge
 loss (``training.gan``), so N replicas compute what one device would.
+
+Class-relative (``train.mode_seeking_per_class``): ``1 / r`` pushes hardest where images are close
+in pixels, so a class whose real images differ little from each other (trousers, sneakers) is
+spread beyond its real spread while a varied one (bags, shirts) hardly moves. Each pair's ratio is
+measured instead in units of its class's real spread,
+
+    r_y = r * s_mean / s_y,   s_y = E[d_I(x1, x2)] over two real images x1, x2 of class y,
+
+``s_mean`` the mean over the classes seen (``ClassSpread``), so the weight keeps its scale and every
+class is pushed alike relative to its own spread.
 """
 
 from __future__ import annotations
@@ -50,25 +60,17 @@ def mode_seeking_penalty(ratios: tf.Tensor, global_batch) -> tf.Tensor:
     return tf.reduce_sum(per_pair) / (tf.cast(global_batch, tf.float32) / 2.0)
 
 
-# Class-relative mode seeking (``train.mode_seeking_per_class``): ``1 / r`` pushes hardest where
-# images are close in pixels, so classes whose real images differ little from each other (trousers,
-# sneakers) are spread beyond their real spread while varied ones (bags, shirts) hardly move. Each
-# pair's ratio is measured instead in units of its class's real spread,
-#
-#     r_y = r * s_mean / s_y,   s_y = E[d_I(x1, x2)] over two real images x1, x2 of class y,
-#
-# s_mean the mean over the classes seen, so the weight keeps its scale and every class is pushed
-# alike relative to its own spread.
-
 OFFSETS = 8  # real pairs per image and update: (i, i + k mod n) for k = 1 .. OFFSETS
 
 
 class ClassSpread:
     """``s_y`` of each class, estimated from the real images of every D update: the mean ``d_I`` of
-    the pairs ``(i, i + k mod n)``, ``k = 1 .. OFFSETS``, of one class in the global batch (all-reduced,
-    so every replica holds the same values), averaged over updates with ``decay`` (the first estimate
-    of a class taken as it is). Create inside the strategy scope of the model; the values are saved
-    in the checkpoint."""
+    the pairs ``(i, i + k mod n)``, ``0 < k <= OFFSETS``, ``k < n``, of one class among each replica's
+    ``n`` images, summed over the replicas (all-reduced, so every replica holds the same values) and
+    averaged over updates with ``decay`` (the first estimate of a class taken as it is). With N
+    replicas the pairs are formed within each replica's share, so the estimate differs from one
+    device's by the sampling of pairs, not in expectation. Create inside the strategy scope of the
+    model; the values are saved in the checkpoint."""
 
     def __init__(self, num_classes: int, decay: float = 0.99):
         self.num_classes = max(int(num_classes), 1)
@@ -83,11 +85,12 @@ class ClassSpread:
         """Moves each class's ``s_y`` toward this update's pairs of it (call in replica context)."""
         x = tf.reshape(tf.cast(real, tf.float32), [tf.shape(real)[0], -1])
         y = tf.reshape(tf.cast(labels, tf.int32), [-1])
+        n = tf.shape(x)[0]
         sums = tf.zeros([self.num_classes])
         counts = tf.zeros([self.num_classes])
-        for k in range(1, OFFSETS + 1):
+        for k in range(1, OFFSETS + 1):  # k < n: an image is not paired with itself
             other, other_y = tf.roll(x, -k, axis=0), tf.roll(y, -k, axis=0)
-            same = tf.cast(tf.equal(y, other_y), tf.float32)
+            same = tf.cast(tf.equal(y, other_y) & (k < n), tf.float32)
             distance = tf.reduce_mean(tf.abs(x - other), axis=1)
             sums += tf.math.unsorted_segment_sum(distance * same, y, self.num_classes)
             counts += tf.math.unsorted_segment_sum(same, y, self.num_classes)

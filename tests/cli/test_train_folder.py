@@ -63,7 +63,8 @@ def test_dry_run_reports_the_data_model_and_replicas_and_writes_nothing(tmp_path
     run = tmp_path / "run"
     result = run_cli("sagan_tf.train", *folder_run(run, mixed_folder), "--strategy", "mirrored", "--virtual-cpus", "2",
                      "--dry-run", "--set", "augment.policy=color,cutout", "augment.ada_target=0.6", "data.limit=4",
-                     "train.lecam_weight=0.3", "train.mode_seeking=0.5")
+                     "train.lecam_weight=0.3", "train.mode_seeking=0.5",
+                     "train.mode_seeking_per_class=true")
     assert result.returncode == 0, result.stderr[-3000:]
     assert not run.exists()
     out = result.stdout
@@ -76,7 +77,8 @@ def test_dry_run_reports_the_data_model_and_replicas_and_writes_nothing(tmp_path
                  "dry run: nothing written",
                  "subset: 0 images held out (log.heldout), then training on 4 images (data.limit), balanced over the classes",
                  "small data: augmentation color,cutout, probability 1.0 adaptive (ADA, target 0.6); LeCam weight 0.3",
-                 "mode seeking: weight 0.5 in G's loss over pairs of codes of one class (train.mode_seeking)"):
+                 "mode seeking: weight 0.5 in G's loss over pairs of codes of one class, relative to each class's "
+                 "real spread (train.mode_seeking)"):
         assert line in report, (line, report)
     cfg = config_lib.load("folder32", [f"data.path={mixed_folder}", *TINY_FOLDER, "data.num_classes=3"])
     g, d = build_generator(cfg), build_discriminator(cfg)
