@@ -33,7 +33,7 @@ def numpy_penalty(images, z, scale=None):
 
 
 def numpy_class_spread(images, labels, num_classes):
-    """Per class: (sum, count) of d_I over the pairs (i, i + k mod n), k = 1 .. OFFSETS, of one class."""
+    """Per class: (sum, count) of d_I over the pairs (i, i + k mod n), 0 < k <= OFFSETS, k < n, of one class."""
     x = np.asarray(images, np.float64).reshape(len(images), -1)
     y = np.asarray(labels)
     sums, counts = np.zeros(num_classes), np.zeros(num_classes)
@@ -120,7 +120,7 @@ def test_two_replicas_update_g_as_one_device(mirrored):
 
 def test_two_replicas_hold_the_spreads_of_all_their_pairs(mirrored):
     """Class-relative: after a step both replicas hold the spreads of the pairs within each replica's
-    4 real images, summed over the replicas (the numpy estimate), and so does the G both use."""
+    4 real images, summed over the replicas (the numpy estimate)."""
     keras.utils.set_random_seed(3)
     model = sgd_model(1.0, strategy=mirrored, per_class=True)
     images, labels = fake_batch(8, seed=1)
